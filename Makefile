@@ -1,0 +1,36 @@
+# The two quick-start commands are `make run` and `make test`; everything else here serves them.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PASSCOMPASS_HOME ?= $(CURDIR)/.passcompass
+
+.PHONY: run test lint validate install lock clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## Run the platform on the embedded default: Dagster UI on :3000, API and web page on :8000. Ctrl-C stops both.
+run: install
+	$(BIN)/passcompass run
+
+## Run the whole test suite (SQLite always; PostgreSQL too when PASSCOMPASS_TEST_POSTGRES_URL is set).
+test: install lint validate
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+validate: install
+	cd $(CURDIR) && PASSCOMPASS_HOME=$$(mktemp -d) $(BIN)/dagster definitions validate -m passcompass_assets.definitions
+
+lock: install
+	$(BIN)/pip freeze --exclude-editable | sed '1i # Full pinned dependency set (pip constraints). Regenerate: make lock' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .passcompass dbt/target dbt/logs

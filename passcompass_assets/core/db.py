@@ -1,0 +1,128 @@
+"""The operational database: table definitions (the source of truth for Alembic) and the engine.
+
+``student_records`` gets one typed, nullable column per catalog feature, so dbt and SQL see real types.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from passcompass_assets.core.catalog import Column, load_catalog
+
+metadata = sa.MetaData()
+
+_SQL_TYPES: dict[str, sa.types.TypeEngine] = {
+    "string": sa.String(128),
+    "integer": sa.Integer(),
+    "number": sa.Float(),
+    "boolean": sa.Boolean(),
+    "category": sa.String(32),
+    "date": sa.Date(),
+}
+
+
+def sql_type(column: Column) -> sa.types.TypeEngine:
+    return _SQL_TYPES[column.type]
+
+
+def _key_columns() -> list[sa.Column]:
+    return [
+        sa.Column("user_id", sa.String(128), nullable=False),
+        sa.Column("course_id", sa.String(128), nullable=False),
+        sa.Column("period_id", sa.String(128), nullable=False),
+    ]
+
+
+def _provenance_columns() -> list[sa.Column]:
+    # Which upload last wrote the row; ``source_seq`` orders uploads by arrival so the latest one wins.
+    return [
+        sa.Column("source_upload_id", sa.String(36), nullable=False),
+        sa.Column("source_seq", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    ]
+
+
+periods = sa.Table(
+    "periods",
+    metadata,
+    sa.Column("period_id", sa.String(128), primary_key=True),
+    sa.Column("start_date", sa.Date(), nullable=False),
+    sa.Column("end_date", sa.Date(), nullable=False),
+    sa.Column("cadence_weeks", sa.Integer(), nullable=False, server_default="3"),
+)
+
+courses = sa.Table(
+    "courses",
+    metadata,
+    sa.Column("course_id", sa.String(128), primary_key=True),
+    sa.Column("period_id", sa.String(128), primary_key=True),
+    sa.Column("grade_max", sa.Float(), nullable=False),
+    sa.Column("pass_mark", sa.Float(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    # ``seq`` orders uploads by arrival; ``upload_id`` is the public, opaque id.
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("upload_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # SHA-256 of the request content (file bytes and form fields): a repeated upload is found by it.
+    sa.Column("content_key", sa.String(64), nullable=False, unique=True),
+    # SHA-256 of the normalised, PII-free file in the landing store (its name there).
+    sa.Column("landing_sha256", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("rows", sa.Integer(), nullable=False),
+    sa.Column("course_ids", sa.JSON(), nullable=False),
+    sa.Column("period_ids", sa.JSON(), nullable=False),
+    sa.Column("columns", sa.JSON(), nullable=False),
+    sa.Column("dropped_columns", sa.JSON(), nullable=False),
+    sa.Column("warnings", sa.JSON(), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+)
+sa.Index("ix_uploads_status_seq", uploads.c.status, uploads.c.seq)
+
+student_records = sa.Table(
+    "student_records",
+    metadata,
+    *_key_columns(),
+    sa.Column("as_of_date", sa.Date(), nullable=True),
+    *[sa.Column(c.name, sql_type(c), nullable=True) for c in load_catalog().features],
+    *_provenance_columns(),
+    sa.PrimaryKeyConstraint("user_id", "course_id", "period_id", name="pk_student_records"),
+)
+
+final_grades = sa.Table(
+    "final_grades",
+    metadata,
+    *_key_columns(),
+    sa.Column("final_grade", sa.Float(), nullable=False),
+    *_provenance_columns(),
+    sa.PrimaryKeyConstraint("user_id", "course_id", "period_id", name="pk_final_grades"),
+)
+
+
+def _on_connect_sqlite(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # WAL lets the API read while a Dagster run writes; busy_timeout makes writers wait instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@cache
+def get_engine(url: str) -> Engine:
+    """One pooled engine per database URL and process."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _on_connect_sqlite)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)

@@ -1,0 +1,25 @@
+"""Alembic environment: the URL comes from the caller (``passcompass db upgrade``), the schema from core.db."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from passcompass_assets.core.db import get_engine, metadata
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    engine = get_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()

@@ -1,0 +1,145 @@
+"""Receiving an upload: validate, land the PII-free file, register it. Shared by the API and the inbox sensor.
+
+Order matters for crash safety: the file is landed (atomically) before its registry row is committed, so a
+registered upload always has its file; an orphaned landed file is harmless (content-addressed, reused on retry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from passcompass_assets.core.db import uploads
+from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.validation import UploadKind, validate_csv
+
+
+@dataclass
+class UploadReceipt:
+    upload_id: str
+    status: str
+    rows: int
+    course_ids: list[str]
+    period_ids: list[str]
+    dropped_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    duplicate_of: str | None = None
+    error: str | None = None
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.duplicate_of is not None
+
+
+def content_key(content: bytes, kind: str, course_id: str | None, period_id: str | None) -> str:
+    digest = hashlib.sha256()
+    for part in (kind, course_id or "", period_id or ""):
+        digest.update(part.encode() + b"\x00")
+    digest.update(content)
+    return digest.hexdigest()
+
+
+def _receipt(row: sa.Row, duplicate: bool = False) -> UploadReceipt:
+    return UploadReceipt(
+        upload_id=row.upload_id,
+        status=row.status,
+        rows=row.rows,
+        course_ids=list(row.course_ids),
+        period_ids=list(row.period_ids),
+        dropped_columns=list(row.dropped_columns),
+        warnings=list(row.warnings),
+        duplicate_of=row.upload_id if duplicate else None,
+        error=row.error,
+    )
+
+
+def find_upload(engine: Engine, upload_id: str) -> UploadReceipt | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).first()
+    return _receipt(row) if row else None
+
+
+def _find_by_key(engine: Engine, key: str) -> sa.Row | None:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(uploads).where(uploads.c.content_key == key)).first()
+
+
+def receive_upload(
+    engine: Engine,
+    store: LandingStore,
+    content: bytes,
+    *,
+    kind: UploadKind = "students",
+    course_id: str | None = None,
+    period_id: str | None = None,
+    default_period_id: str = "default",
+    source: str = "api",
+) -> UploadReceipt:
+    """Validate and register an upload; raises :class:`UploadRejected` and stores nothing when invalid."""
+    key = content_key(content, kind, course_id, period_id)
+    if (existing := _find_by_key(engine, key)) is not None:
+        return _receipt(existing, duplicate=True)
+
+    validated = validate_csv(
+        content, kind=kind, course_id=course_id, period_id=period_id, default_period_id=default_period_id
+    )
+    landing_sha256 = store.put(validated.frame)
+    upload_id = str(uuid.uuid4())
+    row = {
+        "upload_id": upload_id,
+        "kind": kind,
+        "content_key": key,
+        "landing_sha256": landing_sha256,
+        "status": "received",
+        "rows": validated.rows,
+        "course_ids": validated.course_ids,
+        "period_ids": validated.period_ids,
+        "columns": list(validated.frame.columns),
+        "dropped_columns": validated.dropped_columns,
+        "warnings": validated.warnings,
+        "source": source,
+        "received_at": datetime.now(UTC),
+    }
+    try:
+        with engine.begin() as conn:
+            conn.execute(uploads.insert().values(**row))
+    except IntegrityError:
+        # The same content arrived concurrently and won the race: answer as a repeat of it.
+        if (existing := _find_by_key(engine, key)) is not None:
+            return _receipt(existing, duplicate=True)
+        raise
+    return UploadReceipt(
+        upload_id=upload_id,
+        status="received",
+        rows=validated.rows,
+        course_ids=validated.course_ids,
+        period_ids=validated.period_ids,
+        dropped_columns=validated.dropped_columns,
+        warnings=validated.warnings,
+    )
+
+
+def pending_uploads(engine: Engine, after_seq: int = 0) -> list[tuple[int, str]]:
+    """(seq, upload_id) of uploads still ``received``, oldest first."""
+    query = (
+        sa.select(uploads.c.seq, uploads.c.upload_id)
+        .where(uploads.c.status == "received", uploads.c.seq > after_seq)
+        .order_by(uploads.c.seq)
+    )
+    with engine.connect() as conn:
+        return [(r.seq, r.upload_id) for r in conn.execute(query)]
+
+
+def mark_upload(engine: Engine, upload_id: str, status: str, error: str | None = None) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            uploads.update()
+            .where(uploads.c.upload_id == upload_id)
+            .values(status=status, error=error, processed_at=datetime.now(UTC))
+        )
