@@ -118,9 +118,18 @@ def _on_connect_sqlite(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+def with_driver(url: str) -> str:
+    """PostgreSQL URLs use psycopg2 (its ``COPY`` drives bulk upserts), whatever driver the URL names or omits."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed.render_as_string(hide_password=False)
+
+
 @cache
 def get_engine(url: str) -> Engine:
     """One pooled engine per database URL and process."""
+    url = with_driver(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         sa.event.listen(engine, "connect", _on_connect_sqlite)

@@ -56,14 +56,12 @@ def _upsert_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> 
     staging = f"staging_{table.name}"
     columns = list(frame.columns)
     quoted = ", ".join(f'"{c}"' for c in columns)
-    conn.exec_driver_sql(
-        f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
-    )
+    conn.exec_driver_sql(f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, na_rep="")
     buffer.seek(0)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    cursor.copy_expert(f'COPY "{staging}" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL \'\')', buffer)
+    cursor.copy_expert(f"COPY \"{staging}\" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '')", buffer)
     source = sa.table(staging, *[sa.column(c) for c in columns])
     # Sorted by key so that concurrent upserts lock rows in the same order (no deadlock).
     select = sa.select(*[source.c[c] for c in columns]).order_by(*[source.c[k] for k in KEYS])
@@ -88,12 +86,20 @@ def _ensure_courses(conn: Connection, frame: pd.DataFrame, grade_max: float, pas
     pairs = frame[["course_id", "period_id"]].drop_duplicates()
     existing = {
         (r.course_id, r.period_id)
-        for r in conn.execute(sa.select(courses.c.course_id, courses.c.period_id).where(
-            courses.c.course_id.in_(pairs["course_id"].unique().tolist())
-        ))
+        for r in conn.execute(
+            sa.select(courses.c.course_id, courses.c.period_id).where(
+                courses.c.course_id.in_(pairs["course_id"].unique().tolist())
+            )
+        )
     }
     new = [
-        {"course_id": c, "period_id": p, "grade_max": grade_max, "pass_mark": pass_mark, "created_at": datetime.now(UTC)}
+        {
+            "course_id": c,
+            "period_id": p,
+            "grade_max": grade_max,
+            "pass_mark": pass_mark,
+            "created_at": datetime.now(UTC),
+        }
         for c, p in pairs.itertuples(index=False)
         if (c, p) not in existing
     ]

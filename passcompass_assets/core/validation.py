@@ -130,7 +130,9 @@ def _map_headers(header: list[str], catalog: Catalog) -> tuple[dict[int, str], l
         if canonical is None:
             dropped.append(name or f"(unnamed column {position + 1})")
         elif canonical in seen:
-            problems.append(Problem(f"duplicate column: {name!r} and {seen[canonical]!r} both mean {canonical}", 1, name))
+            problems.append(
+                Problem(f"duplicate column: {name!r} and {seen[canonical]!r} both mean {canonical}", 1, name)
+            )
         else:
             seen[canonical] = name
             kept[position] = canonical
@@ -197,9 +199,7 @@ def validate_table(
 
     if problems.items:
         shown = "" if problems.total <= len(problems.items) else f" (first {len(problems.items)} listed)"
-        raise UploadRejected(
-            422, "invalid_values", f"{problems.total} value(s) are invalid{shown}", problems.items
-        )
+        raise UploadRejected(422, "invalid_values", f"{problems.total} value(s) are invalid{shown}", problems.items)
 
     ordered = [c.name for c in catalog.columns if c.name in typed]
     if kind == "final_grades":

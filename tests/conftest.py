@@ -1,0 +1,91 @@
+"""Shared fixtures: a fresh PASSCOMPASS_HOME per test, and a migrated database on SQLite and on PostgreSQL.
+
+PostgreSQL tests run when ``PASSCOMPASS_TEST_POSTGRES_URL`` names a server (``.ci/run`` sets it, e.g.
+``postgresql://postgres@127.0.0.1:5432/postgres``); each test gets its own, freshly created database. In CI
+(``CI=true``) a missing server is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from passcompass_assets.core.db import get_engine, with_driver
+from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.migrate import upgrade
+from passcompass_assets.core.settings import Settings
+
+UCI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"
+POSTGRES_ENV = "PASSCOMPASS_TEST_POSTGRES_URL"
+
+
+def _postgres_server_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set in CI: PostgreSQL tests must run, not skip")
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    server = make_url(with_driver(_postgres_server_url()))
+    name = f"pc_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = server.set(database=name).render_as_string(hide_password=False)
+    yield url
+    get_engine.cache_clear()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def uci_dir() -> Path:
+    if not (UCI_DIR / "student-mat.csv").exists():
+        pytest.skip(f"UCI Student Performance files not found at {UCI_DIR}")
+    return UCI_DIR
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a migrated, empty operational database: once on SQLite, once on PostgreSQL."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'home' / 'passcompass.db'}"
+        (tmp_path / "home").mkdir(exist_ok=True)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for a fresh PASSCOMPASS_HOME on the database under test, also exported to the environment."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("PASSCOMPASS_HOME", str(home))
+    monkeypatch.setenv("PASSCOMPASS_DATABASE_URL", database_url)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    current = Settings()
+    current.ensure_dirs()
+    return current
+
+
+@pytest.fixture
+def engine(settings: Settings) -> sa.Engine:
+    return get_engine(settings.db_url)
+
+
+@pytest.fixture
+def store(settings: Settings) -> LandingStore:
+    return LandingStore(settings.landing_dir)

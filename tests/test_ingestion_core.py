@@ -1,0 +1,23 @@
+"""Receiving and applying uploads against a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from passcompass_assets.core.db import final_grades, student_records, uploads
+from passcompass_assets.core.records import apply_upload
+from passcompass_assets.core.uploads import receive_upload
+
+
+def test_receive_and_apply(engine, store):
+    content = b"user_id,course_id,age,G1,G3\nu1,c1,17,12,14\nu2,c1,18,8,7\n"
+    receipt = receive_upload(engine, store, content)
+    assert receipt.status == "received" and receipt.rows == 2
+    applied = apply_upload(engine, store, receipt.upload_id)
+    assert applied.student_rows == 2 and applied.grade_rows == 2
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(student_records).order_by(student_records.c.user_id)).all()
+        grades = conn.execute(sa.select(final_grades)).all()
+        status = conn.execute(sa.select(uploads.c.status)).scalar_one()
+    assert [(r.user_id, r.age, r.interim_grade_1) for r in rows] == [("u1", 17, 12.0), ("u2", 18, 8.0)]
+    assert len(grades) == 2 and status == "processed"
