@@ -1,0 +1,86 @@
+"""Data-quality expectations (Great Expectations) derived from the feature catalog.
+
+The same suite guards the landed uploads and the current student records: keys present, one row per
+student x course x period, values inside the catalog's ranges and categories, no column outside the catalog.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from passcompass_assets.core.catalog import Catalog, load_catalog
+
+KEYS = ["user_id", "course_id", "period_id"]
+# Provenance columns the database adds next to the catalog's.
+BOOKKEEPING = {"source_upload_id", "source_seq", "updated_at"}
+
+
+@dataclass
+class QualityResult:
+    success: bool
+    evaluated: int
+    failures: list[dict[str, object]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.success:
+            return f"all {self.evaluated} expectations met"
+        names = ", ".join(f"{f['expectation']}({f['column']})" for f in self.failures)
+        return f"{len(self.failures)} of {self.evaluated} expectations failed: {names}"
+
+
+def _suite(catalog: Catalog, columns: list[str]) -> list[object]:
+    import great_expectations as gx
+
+    expectations: list[object] = [
+        gx.expectations.ExpectTableColumnsToMatchSet(
+            column_set=[c.name for c in catalog.columns] + sorted(BOOKKEEPING), exact_match=False
+        ),
+        gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=KEYS),
+    ]
+    expectations += [gx.expectations.ExpectColumnValuesToNotBeNull(column=key) for key in KEYS]
+    for name in columns:
+        column = catalog.by_name.get(name)
+        if column is None:
+            continue
+        if column.type in ("integer", "number") and (column.min is not None or column.max is not None):
+            expectations.append(
+                gx.expectations.ExpectColumnValuesToBeBetween(column=name, min_value=column.min, max_value=column.max)
+            )
+        elif column.type == "category":
+            expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=name, value_set=list(column.categories)))
+    return expectations
+
+
+def check_frame(frame: pd.DataFrame, catalog: Catalog | None = None) -> QualityResult:
+    """Validate ``frame`` with Great Expectations against the catalog."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+
+    catalog = catalog or load_catalog()
+    # GE's pandas engine expects plain dtypes: nullable integers/booleans/strings become float/object.
+    plain = frame.astype({c: "float64" for c in frame.columns if str(frame[c].dtype) in ("Int64", "boolean")})
+    plain = plain.astype({c: "object" for c in plain.columns if str(plain[c].dtype) == "string"})
+
+    context = gx.get_context(mode="ephemeral")
+    batch = (
+        context.data_sources.add_pandas("passcompass")
+        .add_dataframe_asset("frame")
+        .add_batch_definition_whole_dataframe("whole")
+        .get_batch(batch_parameters={"dataframe": plain})
+    )
+    suite = context.suites.add(gx.ExpectationSuite(name="catalog", expectations=_suite(catalog, list(frame.columns))))
+    result = batch.validate(suite)
+    failures = [
+        {
+            "expectation": r.expectation_config.type,
+            "column": r.expectation_config.kwargs.get("column") or r.expectation_config.kwargs.get("column_list"),
+            "unexpected_count": r.result.get("unexpected_count"),
+            "observed": r.result.get("observed_value"),
+        }
+        for r in result.results
+        if not r.success
+    ]
+    return QualityResult(success=bool(result.success), evaluated=len(result.results), failures=failures)

@@ -1,0 +1,130 @@
+"""Ingestion assets: each upload is a partition; applying it updates the current state per student and course."""
+
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from passcompass_assets.core.db import student_records as student_records_table
+from passcompass_assets.core.db import uploads
+from passcompass_assets.core.quality import check_frame
+from passcompass_assets.core.records import apply_upload
+from passcompass_assets.core.uploads import mark_upload
+from passcompass_assets.resources import PlatformResource
+
+uploads_partitions = dg.DynamicPartitionsDefinition(name="uploads")
+
+
+@contextmanager
+def marks_failed_upload(platform: PlatformResource, upload_id: str) -> Iterator[None]:
+    """A failure while processing an upload is recorded on it, with the reason, before the run fails."""
+    try:
+        yield
+    except Exception as exc:
+        try:
+            mark_upload(platform.engine, upload_id, "failed", f"{type(exc).__name__}: {exc}"[:2000])
+        except sa.exc.SQLAlchemyError:
+            pass  # the database itself is down: the run failure says why; the upload stays "received"
+        raise
+
+
+def _upload_row(platform: PlatformResource, upload_id: str) -> sa.Row:
+    with platform.engine.connect() as conn:
+        return conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).one()
+
+
+def _quality_check(frame: pd.DataFrame, asset_key: str) -> dg.AssetCheckResult:
+    result = check_frame(frame)
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name="catalog_expectations",
+        passed=result.success,
+        metadata={"summary": result.summary(), "failures": dg.MetadataValue.json(result.failures)},
+    )
+
+
+@dg.asset(
+    partitions_def=uploads_partitions,
+    group_name="ingestion",
+    kinds={"parquet"},
+    check_specs=[dg.AssetCheckSpec("catalog_expectations", asset="raw_uploads", blocking=True)],
+    description="One validated, PII-free upload in the landing store (one partition per upload).",
+)
+def raw_uploads(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
+    upload_id = context.partition_key
+    with marks_failed_upload(platform, upload_id):
+        upload = _upload_row(platform, upload_id)
+        frame = platform.landing.get(upload.landing_sha256)
+        check = _quality_check(frame, "raw_uploads")
+    if not check.passed:
+        # The blocking check stops the run before the upload is applied; say so on the upload.
+        mark_upload(platform.engine, upload_id, "failed", f"data quality: {check.metadata['summary'].value}")
+    return dg.MaterializeResult(
+        metadata={
+            "kind": upload.kind,
+            "rows": len(frame),
+            "columns": dg.MetadataValue.json(list(frame.columns)),
+            "dropped_columns": dg.MetadataValue.json(list(upload.dropped_columns)),
+            "course_ids": dg.MetadataValue.json(list(upload.course_ids)),
+            "landing_sha256": upload.landing_sha256,
+            "received_at": upload.received_at.isoformat(),
+        },
+        check_results=[check],
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "student_records",
+            deps=[raw_uploads],
+            group_name="ingestion",
+            kinds={"sql"},
+            description="Current state per user_id x course_id x period_id; the latest upload wins, column by column.",
+        ),
+        dg.AssetSpec(
+            "final_grades",
+            deps=[raw_uploads],
+            group_name="ingestion",
+            kinds={"sql"},
+            description="Final grades (the labels), per user_id x course_id x period_id.",
+        ),
+    ],
+    check_specs=[dg.AssetCheckSpec("catalog_expectations", asset="student_records")],
+    partitions_def=uploads_partitions,
+)
+def apply_uploads(context: dg.AssetExecutionContext, platform: PlatformResource) -> Iterator[object]:
+    """Upsert one upload into both tables in one transaction, then check the courses it touched."""
+    upload_id = context.partition_key
+    settings = platform.settings
+    with marks_failed_upload(platform, upload_id):
+        applied = apply_upload(
+            platform.engine,
+            platform.landing,
+            upload_id,
+            grade_max=settings.default_grade_max,
+            pass_mark=settings.default_pass_mark,
+        )
+    context.log.info(
+        f"upload {upload_id}: {applied.student_rows} student rows, {applied.grade_rows} final grades applied"
+    )
+    yield dg.MaterializeResult(
+        asset_key="student_records",
+        metadata={"rows_upserted": applied.student_rows, "course_ids": dg.MetadataValue.json(applied.course_ids)},
+    )
+    yield dg.MaterializeResult(asset_key="final_grades", metadata={"rows_upserted": applied.grade_rows})
+    touched = sa.select(student_records_table).where(student_records_table.c.course_id.in_(applied.course_ids))
+    with platform.engine.connect() as conn:
+        current = pd.read_sql(touched, conn)
+    yield _quality_check(current, "student_records")
+
+
+ingest_upload_job = dg.define_asset_job(
+    "ingest_upload",
+    selection=dg.AssetSelection.assets(raw_uploads, apply_uploads),
+    partitions_def=uploads_partitions,
+    description="Land, check and apply one upload (one partition of the uploads).",
+)

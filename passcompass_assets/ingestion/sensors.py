@@ -1,0 +1,72 @@
+"""Sensors that turn new uploads into runs: the uploads registry (API) and the inbox folder."""
+
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from passcompass_assets.core.errors import UploadRejected
+from passcompass_assets.core.uploads import pending_uploads, receive_upload
+from passcompass_assets.ingestion.assets import ingest_upload_job, uploads_partitions
+from passcompass_assets.resources import PlatformResource
+
+
+@dg.sensor(job=ingest_upload_job, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
+def upload_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource) -> dg.SensorResult:
+    """Each received upload becomes a partition and one run; the cursor (last upload seq) means exactly once."""
+    after = int(context.cursor or 0)
+    pending = pending_uploads(platform.engine, after_seq=after)
+    if not pending:
+        return dg.SensorResult(skip_reason=dg.SkipReason("no new uploads"))
+    upload_ids = [upload_id for _, upload_id in pending]
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=upload_id, partition_key=upload_id) for upload_id in upload_ids],
+        dynamic_partitions_requests=[uploads_partitions.build_add_request(upload_ids)],
+        cursor=str(pending[-1][0]),
+    )
+
+
+def _reject(path: Path, rejected_dir: Path, error: dict[str, object]) -> None:
+    rejected_dir.mkdir(parents=True, exist_ok=True)
+    target = rejected_dir / path.name
+    shutil.move(path, target)
+    target.with_name(target.name + ".error.json").write_text(json.dumps(error, indent=2), encoding="utf-8")
+
+
+@dg.sensor(minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
+def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource) -> dg.SensorResult:
+    """Register every ``*.csv`` dropped into ``PASSCOMPASS_HOME/inbox/`` like an API upload.
+
+    An accepted file is removed (its PII-free normalised copy is in the landing store); a rejected one moves to
+    ``inbox/rejected/`` with a JSON error beside it. Writers should drop files atomically (write, then rename).
+    The upload sensor then launches the runs.
+    """
+    settings = platform.settings
+    settings.ensure_dirs()
+    files = sorted(p for p in settings.inbox_dir.glob("*.csv") if p.is_file())
+    received = rejected = 0
+    for path in files:
+        try:
+            if path.stat().st_size > settings.max_upload_bytes:
+                raise UploadRejected(413, "too_large", f"the file is larger than {settings.max_upload_bytes} bytes")
+            receipt = receive_upload(
+                platform.engine,
+                platform.landing,
+                path.read_bytes(),
+                default_period_id=settings.default_period_id,
+                source="inbox",
+            )
+        except UploadRejected as exc:
+            _reject(path, settings.inbox_dir / "rejected", exc.as_dict())
+            context.log.warning(f"inbox file rejected: {exc.error}: {exc.detail}")
+            rejected += 1
+            continue
+        path.unlink()
+        context.log.info(f"inbox file registered as upload {receipt.upload_id} ({receipt.rows} rows)")
+        received += 1
+    total = int(context.cursor or 0) + received + rejected
+    if not files:
+        return dg.SensorResult(skip_reason=dg.SkipReason("inbox is empty"), cursor=str(total))
+    return dg.SensorResult(cursor=str(total))
