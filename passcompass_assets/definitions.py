@@ -1,6 +1,5 @@
 """The one Dagster ``Definitions`` of PassCompass: every domain's assets, checks, sensors and jobs, composed."""
 
-
 import dagster as dg
 
 from passcompass_assets import ingestion

@@ -1,6 +1,5 @@
 """Dagster resources: configurable classes over the platform settings (environment variables)."""
 
-
 import dagster as dg
 from sqlalchemy.engine import Engine
 

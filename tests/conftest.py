@@ -89,3 +89,22 @@ def engine(settings: Settings) -> sa.Engine:
 @pytest.fixture
 def store(settings: Settings) -> LandingStore:
     return LandingStore(settings.landing_dir)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[object]:
+    """The API, in process, on the database under test."""
+    from fastapi.testclient import TestClient
+
+    from passcompass_api.main import create_app
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home

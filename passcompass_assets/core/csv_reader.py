@@ -27,7 +27,21 @@ class RawTable:
     warnings: list[str] = field(default_factory=list)
 
 
+# Files people send instead of a CSV, recognised by their first bytes.
+NOT_CSV_SIGNATURES = {
+    b"PK\x03\x04": "a ZIP archive or Excel workbook (.xlsx): export the sheet as CSV",
+    b"\xd0\xcf\x11\xe0": "a legacy Office document (.xls): export the sheet as CSV",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x1f\x8b": "a gzip archive",
+}
+
+
 def _decode(content: bytes) -> tuple[str, list[str]]:
+    for signature, what in NOT_CSV_SIGNATURES.items():
+        if content.startswith(signature):
+            raise UploadRejected(415, "not_a_csv", f"the file is {what}, not a CSV")
     if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return content.decode("utf-16"), ["decoded as UTF-16"]
@@ -52,6 +66,19 @@ def _sniff_delimiter(header_line: str) -> str:
     return max(DELIMITERS, key=lambda d: fields[d])
 
 
+def _unquote(value: str) -> str:
+    value = value.strip()
+    return value[1:-1].strip() if len(value) >= 2 and value[0] == value[-1] == '"' else value
+
+
+def _clean_column(column: pd.Series) -> pd.Series:
+    """Strip blanks; a quoted value followed by blanks (``"11" ;``) reaches here still quoted."""
+    column = column.str.strip()
+    if column.str.startswith('"').any():
+        column = column.str.replace(r'^"(.*)"$', r"\1", regex=True).str.strip()
+    return column
+
+
 def _row_from_parser_error(message: str) -> int | None:
     match = re.search(r"line (\d+)", message)
     return int(match.group(1)) if match else None
@@ -67,7 +94,7 @@ def read_csv_bytes(content: bytes) -> RawTable:
     if not header_line.strip():
         raise UploadRejected(400, "malformed_csv", "the first line (the header) is empty", [Problem("empty header", 1)])
     delimiter = _sniff_delimiter(header_line)
-    header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
+    header = [_unquote(h) for h in next(csv.reader([header_line], delimiter=delimiter, skipinitialspace=True))]
     if len(header) > MAX_COLUMNS:
         raise UploadRejected(
             422, "too_many_columns", f"the header has {len(header)} columns; at most {MAX_COLUMNS} are accepted"
@@ -77,12 +104,12 @@ def read_csv_bytes(content: bytes) -> RawTable:
             io.StringIO(text),
             sep=delimiter,
             dtype=str,
-            header=0,
-            names=[f"c{i}" for i in range(len(header))],
+            header=None,  # the header was read above; a row with more fields than it is an error
             keep_default_na=False,
             na_filter=False,
             skip_blank_lines=True,
             engine="c",
+            skipinitialspace=True,
             on_bad_lines="error",
         )
     except pd.errors.ParserError as exc:
@@ -92,5 +119,7 @@ def read_csv_bytes(content: bytes) -> RawTable:
         raise UploadRejected(400, "malformed_csv", detail, [Problem(message, row)]) from None
     except (ValueError, csv.Error) as exc:
         raise UploadRejected(400, "malformed_csv", f"the CSV is malformed: {exc}") from None
-    frame = frame.fillna("").apply(lambda col: col.str.strip())
+    frame = frame.iloc[1:].reset_index(drop=True)
+    frame.columns = [f"c{i}" for i in range(frame.shape[1])]
+    frame = frame.fillna("").apply(_clean_column)
     return RawTable(header=header, frame=frame, warnings=warnings)

@@ -50,7 +50,9 @@ def _suite(catalog: Catalog, columns: list[str]) -> list[object]:
                 gx.expectations.ExpectColumnValuesToBeBetween(column=name, min_value=column.min, max_value=column.max)
             )
         elif column.type == "category":
-            expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=name, value_set=list(column.categories)))
+            expectations.append(
+                gx.expectations.ExpectColumnValuesToBeInSet(column=name, value_set=list(column.categories))
+            )
     return expectations
 
 

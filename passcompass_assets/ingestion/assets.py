@@ -1,8 +1,7 @@
 """Ingestion assets: each upload is a partition; applying it updates the current state per student and course."""
 
-
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import dagster as dg
 import pandas as pd
@@ -24,10 +23,9 @@ def marks_failed_upload(platform: PlatformResource, upload_id: str) -> Iterator[
     try:
         yield
     except Exception as exc:
-        try:
+        # If the database itself is down, the run failure says why and the upload stays "received".
+        with suppress(sa.exc.SQLAlchemyError):
             mark_upload(platform.engine, upload_id, "failed", f"{type(exc).__name__}: {exc}"[:2000])
-        except sa.exc.SQLAlchemyError:
-            pass  # the database itself is down: the run failure says why; the upload stays "received"
         raise
 
 

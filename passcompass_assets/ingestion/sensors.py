@@ -1,6 +1,5 @@
 """Sensors that turn new uploads into runs: the uploads registry (API) and the inbox folder."""
 
-
 import json
 import shutil
 from pathlib import Path

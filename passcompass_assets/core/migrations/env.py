@@ -17,6 +17,8 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            # Dagster and MLflow keep their own `alembic_version` when they share this database.
+            version_table="passcompass_alembic_version",
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -1,0 +1,47 @@
+{#- Portable typing: the same SQL must give the same values on SQLite and PostgreSQL. -#}
+
+{#- A catalog feature cast to its catalog type. Booleans become 0/1 integers: SQLite has no boolean type
+    (it stores 0/1), so integers are the one representation both databases and the model agree on. -#}
+{% macro typed_feature(feature, relation_alias=none) -%}
+  {%- set column = (relation_alias ~ '.' if relation_alias else '') ~ feature['name'] -%}
+  {%- if feature['type'] == 'integer' -%}
+    cast({{ column }} as {{ dbt.type_int() }})
+  {%- elif feature['type'] == 'number' -%}
+    cast({{ column }} as {{ dbt.type_float() }})
+  {%- elif feature['type'] == 'boolean' -%}
+    {{ bool_to_int(column) }}
+  {%- elif feature['type'] == 'date' -%}
+    {{ to_date(column) }}
+  {%- else -%}
+    cast(trim({{ column }}) as {{ dbt.type_string() }})
+  {%- endif -%}
+{%- endmacro %}
+
+{#- 1 when true, 0 when false, null when unknown; works on real booleans and on SQLite's 0/1. -#}
+{% macro bool_to_int(expression) -%}
+  case when {{ expression }} then 1 when not ({{ expression }}) then 0 end
+{%- endmacro %}
+
+{#- A date column as a date: SQLite keeps ISO text, and cast(.. as date) there would yield a number. -#}
+{% macro to_date(expression) -%}
+  {{ return(adapter.dispatch('to_date', 'passcompass')(expression)) }}
+{%- endmacro %}
+
+{% macro default__to_date(expression) -%}
+  cast({{ expression }} as date)
+{%- endmacro %}
+
+{% macro sqlite__to_date(expression) -%}
+  date({{ expression }})
+{%- endmacro %}
+
+{#- numerator / denominator as a float, null when the denominator is 0 or null (no integer division). -#}
+{% macro safe_fraction(numerator, denominator) -%}
+  cast({{ numerator }} as {{ dbt.type_float() }}) / nullif(cast({{ denominator }} as {{ dbt.type_float() }}), 0)
+{%- endmacro %}
+
+{#- The student-course-period key as one string, for single-column tests such as relationships. -#}
+{% macro record_key(relation_alias=none) -%}
+  {%- set prefix = relation_alias ~ '.' if relation_alias else '' -%}
+  {{ prefix }}user_id || '|' || {{ prefix }}course_id || '|' || {{ prefix }}period_id
+{%- endmacro %}

@@ -1,0 +1,1 @@
+"""PassCompass REST API: uploads, downloads and the instructors' web page. Never imports Dagster."""

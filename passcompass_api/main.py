@@ -1,0 +1,68 @@
+"""The FastAPI application: routers, and one JSON error shape ``{error, detail, problems}`` for every failure."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from passcompass_api.routers import health, uploads
+from passcompass_assets.core.errors import Problem, UploadRejected
+from passcompass_assets.core.settings import Settings
+
+log = logging.getLogger("passcompass.api")
+
+
+def _error(status: int, error: str, detail: str, problems: list[Problem] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=UploadRejected(status, error, detail, problems or []).as_dict())
+
+
+def _field_name(location: tuple[object, ...]) -> str | None:
+    names = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(names) or None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UploadRejected)
+    async def rejected(_: Request, exc: UploadRejected) -> JSONResponse:
+        log.info("upload rejected: %s (%d problems)", exc.error, len(exc.problems))
+        return JSONResponse(status_code=exc.status, content=exc.as_dict())
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            Problem(str(e.get("msg", "invalid")), None, _field_name(tuple(e.get("loc", ())))) for e in exc.errors()
+        ]
+        return _error(422, "invalid_request", "the request is missing a field or has an invalid one", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def database_down(_: Request, exc: DBAPIError) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+        return _error(503, "database_unavailable", "the database is not answering; try again shortly")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.ensure_dirs()
+    app = FastAPI(
+        title="PassCompass API",
+        version="1",
+        description="Upload student data and final grades; download early-warning reports per course.",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(uploads.router)
+    return app

@@ -1,0 +1,147 @@
+"""Upload endpoints: student data at any time, final grades at the end of a course."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, HTTPException, Response, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.engine import Engine
+
+from passcompass_api.dependencies import get_db, get_landing, get_settings
+from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadStatus
+from passcompass_assets.core.db import uploads
+from passcompass_assets.core.errors import UploadRejected
+from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.settings import Settings
+from passcompass_assets.core.uploads import receive_upload
+from passcompass_assets.core.validation import UploadKind
+
+router = APIRouter(prefix="/api/v1", tags=["uploads"])
+
+ERRORS = {
+    400: {"model": ErrorOut, "description": "unreadable or malformed CSV"},
+    413: {"model": ErrorOut, "description": "file too large"},
+    415: {"model": ErrorOut, "description": "not a CSV"},
+    422: {"model": ErrorOut, "description": "readable but invalid: see problems (row, column)"},
+}
+# Content types browsers and tools send for CSV files; anything else declared is refused.
+CSV_CONTENT_TYPES = {
+    "text/csv",
+    "text/plain",
+    "text/tab-separated-values",
+    "application/csv",
+    "application/vnd.ms-excel",
+    "application/octet-stream",
+    "",
+}
+CHUNK = 1024 * 1024
+
+
+async def _read_limited(file: UploadFile, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; a larger file is refused without reading the rest."""
+    declared = (file.content_type or "").split(";")[0].strip().lower()
+    if declared not in CSV_CONTENT_TYPES:
+        raise UploadRejected(415, "not_a_csv", f"content type {declared!r} is not a CSV; send text/csv")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await file.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise UploadRejected(413, "too_large", f"the file is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _receive(
+    kind: UploadKind,
+    file: UploadFile,
+    course_id: str | None,
+    period_id: str | None,
+    response: Response,
+    settings: Settings,
+    engine: Engine,
+    landing: LandingStore,
+) -> UploadAccepted:
+    content = await _read_limited(file, settings.max_upload_bytes)
+    receipt = await run_in_threadpool(
+        receive_upload,
+        engine,
+        landing,
+        content,
+        kind=kind,
+        course_id=(course_id or "").strip() or None,
+        period_id=(period_id or "").strip() or None,
+        default_period_id=settings.default_period_id,
+    )
+    response.status_code = status.HTTP_200_OK if receipt.is_duplicate else status.HTTP_202_ACCEPTED
+    return UploadAccepted(
+        upload_id=receipt.upload_id,
+        status=receipt.status,  # type: ignore[arg-type]
+        rows=receipt.rows,
+        course_ids=receipt.course_ids,
+        period_ids=receipt.period_ids,
+        dropped_columns=receipt.dropped_columns,
+        warnings=receipt.warnings,
+        duplicate_of=receipt.duplicate_of,
+    )
+
+
+@router.post(
+    "/uploads",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadAccepted,
+    responses={200: {"model": UploadAccepted, "description": "the same file was already received"}, **ERRORS},
+)
+async def upload_students(
+    file: UploadFile,
+    response: Response,
+    settings: Annotated[Settings, Depends(get_settings)],
+    engine: Annotated[Engine, Depends(get_db)],
+    landing: Annotated[LandingStore, Depends(get_landing)],
+    course_id: Annotated[str | None, Form(max_length=128)] = None,
+    period_id: Annotated[str | None, Form(max_length=128)] = None,
+) -> UploadAccepted:
+    """Upload a CSV of student data. Columns outside the feature catalog are dropped and named."""
+    return await _receive("students", file, course_id, period_id, response, settings, engine, landing)
+
+
+@router.post(
+    "/final-grades",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadAccepted,
+    responses={200: {"model": UploadAccepted, "description": "the same file was already received"}, **ERRORS},
+)
+async def upload_final_grades(
+    file: UploadFile,
+    response: Response,
+    settings: Annotated[Settings, Depends(get_settings)],
+    engine: Annotated[Engine, Depends(get_db)],
+    landing: Annotated[LandingStore, Depends(get_landing)],
+    course_id: Annotated[str | None, Form(max_length=128)] = None,
+    period_id: Annotated[str | None, Form(max_length=128)] = None,
+) -> UploadAccepted:
+    """Upload end-of-course grades: ``user_id``, ``course_id`` (column or form field), ``final_grade``."""
+    return await _receive("final_grades", file, course_id, period_id, response, settings, engine, landing)
+
+
+@router.get("/uploads/{upload_id}", response_model=UploadStatus, responses={404: {"model": ErrorOut}})
+def get_upload(upload_id: str, engine: Annotated[Engine, Depends(get_db)]) -> UploadStatus:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).first()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no upload with id {upload_id!r}")
+    return UploadStatus(
+        upload_id=row.upload_id,
+        kind=row.kind,
+        status=row.status,
+        rows=row.rows,
+        course_ids=list(row.course_ids),
+        period_ids=list(row.period_ids),
+        dropped_columns=list(row.dropped_columns),
+        warnings=list(row.warnings),
+        error=row.error,
+        received_at=row.received_at,
+        processed_at=row.processed_at,
+    )

@@ -1,0 +1,151 @@
+"""The ``passcompass`` command: run the platform, serve the API, process uploads, migrate the database.
+
+Heavy imports (Dagster, uvicorn) happen inside the subcommand that needs them, so each starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from passcompass_assets.core.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def prepare_home(settings: Settings) -> None:
+    """Create PASSCOMPASS_HOME with its folders, migrate the database, point Dagster at its instance folder."""
+    from passcompass_assets.core.db import with_driver
+    from passcompass_assets.core.migrate import upgrade
+
+    settings.ensure_dirs()
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    # On PostgreSQL the Dagster instance lives there too (dagster-postgres), configured by dagster.yaml.
+    instance_yaml = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
+    if settings.db_url.startswith("postgresql") and not instance_yaml.exists():
+        os.environ.setdefault("DAGSTER_PG_URL", with_driver(settings.db_url))
+        shutil.copy(REPO_ROOT / "dagster.yaml", instance_yaml)
+
+
+def cmd_db_upgrade(settings: Settings, _: argparse.Namespace) -> int:
+    from passcompass_assets.core.migrate import upgrade
+
+    settings.ensure_dirs()
+    upgrade(settings.db_url)
+    print(f"database at head: {settings.db_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from passcompass_assets.core.migrate import upgrade
+
+    settings.ensure_dirs()
+    upgrade(settings.db_url)
+    uvicorn.run("passcompass_api.main:create_app", factory=True, host=args.host, port=args.port)
+    return 0
+
+
+def process_pending(settings: Settings) -> list[dict[str, object]]:
+    """Run, in process, the ingestion run the upload sensor would launch for every received upload."""
+    import dagster as dg
+
+    from passcompass_assets.core.db import get_engine
+    from passcompass_assets.core.uploads import find_upload, pending_uploads
+    from passcompass_assets.definitions import defs
+    from passcompass_assets.ingestion import uploads_partitions
+
+    prepare_home(settings)
+    engine = get_engine(settings.db_url)
+    job = defs.resolve_job_def("ingest_upload")
+    results = []
+    with dg.DagsterInstance.get() as instance:
+        for _, upload_id in pending_uploads(engine):
+            instance.add_dynamic_partitions(uploads_partitions.name, [upload_id])
+            job.execute_in_process(partition_key=upload_id, instance=instance, raise_on_error=False)
+            receipt = find_upload(engine, upload_id)
+            results.append({"upload_id": upload_id, "status": receipt.status, "error": receipt.error})
+    return results
+
+
+def cmd_process_pending(settings: Settings, _: argparse.Namespace) -> int:
+    results = process_pending(settings)
+    for result in results:
+        print(json.dumps(result))
+    print(f"{len(results)} upload(s) processed, {sum(r['status'] == 'failed' for r in results)} failed")
+    return 1 if any(r["status"] == "failed" for r in results) else 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Dagster webserver + daemon (``dagster dev``) and the API, until Ctrl-C stops both."""
+    prepare_home(settings)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PASSCOMPASS_HOME": str(settings.resolved_home)}
+    processes = [
+        subprocess.Popen(
+            [str(bin_dir / "dagster"), "dev", "-m", "passcompass_assets.definitions", "-h", args.host, "-p", "3000"],
+            env=env,
+            cwd=REPO_ROOT,
+        ),
+        subprocess.Popen(
+            [str(bin_dir / "passcompass"), "serve", "--host", args.host, "--port", "8000"], env=env, cwd=REPO_ROOT
+        ),
+    ]
+    print(f"PassCompass: Dagster UI http://{args.host}:3000  API and web page http://{args.host}:8000  (Ctrl-C stops)")
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="passcompass", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run Dagster (UI on :3000, daemon) and the API (:8000)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.set_defaults(handler=cmd_run)
+
+    serve = commands.add_parser("serve", help="serve the REST API and web page")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=cmd_serve)
+
+    pending = commands.add_parser("process-pending", help="process every received upload in process, then exit")
+    pending.set_defaults(handler=cmd_process_pending)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(Settings(), args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
