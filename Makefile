@@ -19,7 +19,7 @@ run: install
 	$(BIN)/passcompass run
 
 ## Run the whole test suite (SQLite always; PostgreSQL too when PASSCOMPASS_TEST_POSTGRES_URL is set).
-test: install lint validate
+test: install lint
 	$(BIN)/pytest -q
 
 lint: install

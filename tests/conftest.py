@@ -75,7 +75,10 @@ def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     home = tmp_path / "home"
     monkeypatch.setenv("PASSCOMPASS_HOME", str(home))
     monkeypatch.setenv("PASSCOMPASS_DATABASE_URL", database_url)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # Commands under test set these for their children; start each test without, and restore after.
+    for name in ("MLFLOW_TRACKING_URI", "DAGSTER_HOME", "DAGSTER_PG_URL"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     current = Settings()
     current.ensure_dirs()
     return current

@@ -112,7 +112,9 @@ def test_missing_file_field_is_422_json(client):
 
 def test_final_grades_endpoint(client):
     response = client.post(
-        "/api/v1/final-grades", files={"file": ("g.csv", b"user_id,final_grade\ns1,14\n", "text/csv")}, data={"course_id": "c"}
+        "/api/v1/final-grades",
+        files={"file": ("g.csv", b"user_id,final_grade\ns1,14\n", "text/csv")},
+        data={"course_id": "c"},
     )
     assert response.status_code == 202, response.text
     missing = client.post("/api/v1/final-grades", files={"file": ("g.csv", b"user_id,course_id\ns1,c\n", "text/csv")})

@@ -168,6 +168,7 @@ class DemoTerm:
     """One simulated term: one row per enrolment (student x course), the whole term's signals held up front."""
 
     period: DemoPeriod
+    student: np.ndarray  # index of the student of each row, into the cohort
     attributes: pd.DataFrame  # user_id, course_id, period_id and the start-of-term columns, missing values in
     totals: dict[str, np.ndarray]  # running totals per week, shape (rows, WEEKS + 1)
     interim: dict[str, tuple[np.ndarray, np.ndarray]]  # column -> (grade, week it is entered)
@@ -359,6 +360,7 @@ def _simulate_term(
     )
     return DemoTerm(
         period=period,
+        student=student,
         attributes=pd.concat([keys, attrs], axis=1),
         totals=totals,
         interim=interim,
@@ -377,16 +379,16 @@ def simulate_demo(*, today: date, seed: int = 7, students: int = 1000) -> DemoWo
     rng = np.random.default_rng(seed)
     people = _people(rng, students)
     past = _simulate_term(rng, people, people.attributes, past_period, seed, 0)
-    # The past term's results become the current term's history: failures add up, the mean grade carries over.
-    history = past.final_grades().assign(failed=lambda f: f["final_grade"] < PASS_MARK)
-    history["student"] = history["user_id"].map({u: i for i, u in enumerate(people.user_id)})
-    summary = history.groupby("student").agg(failed=("failed", "sum"), grade=("final_grade", "mean"))
-    current_attributes = people.attributes.copy()
-    failed = summary["failed"].reindex(range(students), fill_value=0).to_numpy()
-    current_attributes["past_failures"] = np.minimum(current_attributes["past_failures"] + failed, 4)
-    current_attributes["age"] = current_attributes["age"] + (rng.random(students) < 0.5)
-    grade = summary["grade"].reindex(range(students)).to_numpy()
-    current_attributes["previous_grade"] = np.where(np.isnan(grade), current_attributes["previous_grade"], np.round(5 * grade, 1))
+    # The past term's results become the current term's history: failures add up, the mean grade carries over
+    # (every student took at least one course, so the mean is defined).
+    taken = np.bincount(past.student, minlength=students)
+    failed = np.bincount(past.student, weights=past.final_grade < PASS_MARK, minlength=students).astype(int)
+    mean_grade = np.bincount(past.student, weights=past.final_grade, minlength=students) / taken
+    current_attributes = people.attributes.assign(
+        past_failures=np.minimum(people.attributes["past_failures"] + failed, 4),
+        age=people.attributes["age"] + (rng.random(students) < 0.5),
+        previous_grade=np.round(5 * mean_grade, 1),
+    )
     current = _simulate_term(rng, people, current_attributes, current_period, seed, 1)
     return DemoWorld(seed=seed, students=students, past=past, current=current)
 

@@ -1,9 +1,9 @@
 """Apply a landed upload to ``student_records`` and ``final_grades``: one transaction per upload.
 
 Upsert rules (DESIGN.md): per (user_id, course_id, period_id) the latest upload (by arrival, ``seq``) wins; a
-column the upload leaves out keeps its value; re-applying an upload changes nothing. The guard
-``source_seq <= excluded.source_seq`` makes the result independent of processing order, so concurrent or
-replayed runs end in the state of the later upload.
+column the upload leaves out keeps its value; re-applying an upload changes nothing. An older upload applied
+after a newer one (replay, concurrency) only fills values the newer one left empty, so the result does not depend
+on processing order: concurrent or replayed runs end in the state of the later upload.
 
 PostgreSQL takes rows through ``COPY`` into a temporary table and one ``INSERT .. SELECT .. ON CONFLICT``;
 SQLite through batched ``INSERT .. ON CONFLICT``.
@@ -25,6 +25,7 @@ from passcompass_assets.core.db import courses, final_grades, student_records, u
 from passcompass_assets.core.landing import LandingStore
 
 KEYS = ("user_id", "course_id", "period_id")
+PROVENANCE = ("source_upload_id", "source_seq", "updated_at")
 SQLITE_BATCH = 5000
 
 
@@ -41,12 +42,26 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+def _newest_wins(table: sa.Table, statement: sa.Insert, frame: pd.DataFrame) -> dict[str, sa.ColumnElement]:
+    """SET clause: the newer upload's values win; an older one only fills what is still empty."""
+    excluded = statement.excluded  # type: ignore[attr-defined]
+    is_newer = excluded.source_seq >= table.c.source_seq
+    update: dict[str, sa.ColumnElement] = {}
+    for column in frame.columns:
+        if column in KEYS:
+            continue
+        if column in PROVENANCE:
+            update[column] = sa.case((is_newer, excluded[column]), else_=table.c[column])
+        else:
+            update[column] = sa.case(
+                (is_newer, excluded[column]), else_=sa.func.coalesce(table.c[column], excluded[column])
+            )
+    return update
+
+
 def _upsert_sqlite(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     statement = sqlite.insert(table)
-    update = {c: statement.excluded[c] for c in frame.columns if c not in KEYS}
-    statement = statement.on_conflict_do_update(
-        index_elements=list(KEYS), set_=update, where=table.c.source_seq <= statement.excluded.source_seq
-    )
+    statement = statement.on_conflict_do_update(index_elements=list(KEYS), set_=_newest_wins(table, statement, frame))
     rows = _records(frame)
     for start in range(0, len(rows), SQLITE_BATCH):
         conn.execute(statement, rows[start : start + SQLITE_BATCH])
@@ -66,10 +81,7 @@ def _upsert_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> 
     # Sorted by key so that concurrent upserts lock rows in the same order (no deadlock).
     select = sa.select(*[source.c[c] for c in columns]).order_by(*[source.c[k] for k in KEYS])
     statement = postgresql.insert(table).from_select(columns, select)
-    update = {c: statement.excluded[c] for c in columns if c not in KEYS}
-    statement = statement.on_conflict_do_update(
-        index_elements=list(KEYS), set_=update, where=table.c.source_seq <= statement.excluded.source_seq
-    )
+    statement = statement.on_conflict_do_update(index_elements=list(KEYS), set_=_newest_wins(table, statement, frame))
     conn.execute(statement)
 
 
@@ -83,28 +95,14 @@ def upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
 
 
 def _ensure_courses(conn: Connection, frame: pd.DataFrame, grade_max: float, pass_mark: float) -> None:
-    pairs = frame[["course_id", "period_id"]].drop_duplicates()
-    existing = {
-        (r.course_id, r.period_id)
-        for r in conn.execute(
-            sa.select(courses.c.course_id, courses.c.period_id).where(
-                courses.c.course_id.in_(pairs["course_id"].unique().tolist())
-            )
-        )
-    }
+    """Register courses first seen in this upload; concurrent uploads may race to do it, so conflicts are fine."""
+    now = datetime.now(UTC)
     new = [
-        {
-            "course_id": c,
-            "period_id": p,
-            "grade_max": grade_max,
-            "pass_mark": pass_mark,
-            "created_at": datetime.now(UTC),
-        }
-        for c, p in pairs.itertuples(index=False)
-        if (c, p) not in existing
+        {"course_id": c, "period_id": p, "grade_max": grade_max, "pass_mark": pass_mark, "created_at": now}
+        for c, p in frame[["course_id", "period_id"]].drop_duplicates().itertuples(index=False)
     ]
-    if new:
-        conn.execute(courses.insert(), new)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(courses).on_conflict_do_nothing(), new)
 
 
 def apply_upload(

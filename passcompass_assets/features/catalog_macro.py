@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 from passcompass_assets.core.catalog import Catalog, load_catalog
+from passcompass_assets.features.tables import DBT_PROJECT_DIR
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 MACRO_PATH = DBT_PROJECT_DIR / "macros" / "catalog_features.sql"
 
 _HEADER = """\
@@ -24,10 +24,7 @@ _HEADER = """\
 
 def render_catalog_macro(catalog: Catalog | None = None) -> str:
     catalog = catalog or load_catalog()
-    entries = [
-        json.dumps({"name": c.name, "type": c.type, "known_from": c.known_from})
-        for c in catalog.features
-    ]
+    entries = [json.dumps({"name": c.name, "type": c.type, "known_from": c.known_from}) for c in catalog.features]
     body = ",\n".join(f"    {entry}" for entry in entries)
     return f"{_HEADER}{{% macro catalog_features() %}}\n  {{{{ return([\n{body}\n  ]) }}}}\n{{% endmacro %}}\n"
 

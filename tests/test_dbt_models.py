@@ -1,0 +1,140 @@
+"""The dbt models on SQLite and PostgreSQL: uploads in, ``dbt build``, student_features and training_set out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from dagster import AssetKey, materialize
+
+from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.records import apply_upload
+from passcompass_assets.core.settings import Settings
+from passcompass_assets.core.uploads import receive_upload
+from passcompass_assets.features import dbt_feature_assets, dbt_resource
+from passcompass_assets.features.catalog_macro import MACRO_PATH, render_catalog_macro
+from passcompass_assets.features.dbt_project import DbtBuildFailed, dbt_env, run_dbt_build
+from passcompass_assets.features.tables import STAGES, read_table
+
+# c1 on the default 0-20 scale (pass at 10); s1 two interim grades, s2 one, s3 none, s4 none and no final grade.
+STUDENTS_C1 = b"""user_id,course_id,as_of_date,age,famsup,Medu,G1,G2,absences
+s1,c1,2024-10-01,17,yes,4,12,14,2
+s2,c1,2024-10-01,18,no,2,8,,10
+s3,c1,2024-10-01,19,,,,,0
+s4,c1,2024-10-01,17,yes,1,,,
+"""
+# c2 on a 0-100 scale (pass at 50), uploaded as its own course.
+STUDENTS_C2 = b"user_id,course_id,G1\ns1,c2,40\n"
+# s1 passes c1, s2 and s3 fail it, s1 fails c2; x9 never had a student row (a warning, not an error).
+FINAL_GRADES = b"user_id,course_id,G3\ns1,c1,15\ns2,c1,9.5\ns3,c1,4\ns1,c2,45\nx9,c1,12\n"
+
+
+def _load(engine: sa.Engine, store: LandingStore, content: bytes, kind: str = "students", **scale: float) -> None:
+    receipt = receive_upload(engine, store, content, kind=kind)  # type: ignore[arg-type]
+    apply_upload(engine, store, receipt.upload_id, **scale)
+
+
+@pytest.fixture
+def loaded(engine: sa.Engine, store: LandingStore) -> sa.Engine:
+    _load(engine, store, STUDENTS_C1)
+    _load(engine, store, STUDENTS_C2, grade_max=100.0, pass_mark=50.0)
+    _load(engine, store, FINAL_GRADES, kind="final_grades")
+    return engine
+
+
+def test_build_student_features_and_training_set(settings: Settings, loaded: sa.Engine) -> None:
+    run_dbt_build(settings)  # raises when a model errors or an error-severity dbt test fails
+
+    features = read_table(loaded, "student_features").set_index(["user_id", "course_id"]).sort_index()
+    assert len(features) == 5
+    assert "final_grade" not in features.columns and "failed" not in features.columns
+    assert {c.name for c in load_catalog().features} <= set(features.columns)
+    assert features["stage"].to_dict() == {
+        ("s1", "c1"): "interim_2",
+        ("s1", "c2"): "interim_1",
+        ("s2", "c1"): "interim_1",
+        ("s3", "c1"): "no_interim",
+        ("s4", "c1"): "no_interim",
+    }
+    assert set(features["stage"]) <= set(STAGES)
+    assert features["has_interim_grade_1"].tolist() == [1, 1, 1, 0, 0]
+    assert features["has_interim_grade_2"].tolist() == [1, 0, 0, 0, 0]
+    # Interim grades as fractions of each course's own scale, so 12/20 and 40/100 compare.
+    assert features["interim_grade_1_fraction"].round(6).tolist()[:3] == [0.6, 0.4, 0.4]
+    assert features.loc[("s1", "c1"), "interim_grade_change"] == pytest.approx(0.1)
+    assert features.loc[("s1", "c2"), ["grade_max", "pass_mark"]].tolist() == [100.0, 50.0]
+    # Booleans as 0/1 on both dialects, unknown stays unknown; the same dtypes on both.
+    assert features["family_support"].fillna(-1).tolist() == [1, -1, 0, -1, 1]
+    assert features["has_interim_grade_1"].dtype == "int64" and features["stage"].dtype == object
+    assert features["as_of_date"].dtype.kind == "M" and features["age"].dtype.kind == "f"
+
+    training = read_table(loaded, "training_set").set_index(["user_id", "course_id"]).sort_index()
+    assert training.index.tolist() == [("s1", "c1"), ("s1", "c2"), ("s2", "c1"), ("s3", "c1")]
+    assert training["failed"].tolist() == [0, 1, 1, 1]
+    assert training["final_grade"].tolist() == [15.0, 45.0, 9.5, 4.0]
+    assert training.loc[("s1", "c2"), "final_grade_fraction"] == pytest.approx(0.45)
+    assert set(features.columns) < set(training.columns)
+
+
+def test_failing_dbt_test_fails_the_build(settings: Settings, engine: sa.Engine, store: LandingStore) -> None:
+    # A pass mark above the top of the scale breaks stg_courses' value_between test (error severity).
+    _load(engine, store, STUDENTS_C2, grade_max=10.0, pass_mark=20.0)
+    with pytest.raises(DbtBuildFailed, match="value_between_stg_courses_pass_fraction"):
+        run_dbt_build(settings)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_dagster_materializes_dbt_assets(settings: Settings, engine: sa.Engine, store: LandingStore) -> None:
+    _load(engine, store, STUDENTS_C1)
+    _load(engine, store, b"user_id,course_id,G3\ns1,c1,15\ns2,c1,9\n", kind="final_grades")
+
+    result = materialize([dbt_feature_assets], resources={"dbt": dbt_resource()})
+
+    assert result.success
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert {AssetKey("student_features"), AssetKey("training_set")} <= materialized
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == len(dbt_feature_assets.check_keys) and all(c.passed for c in checks)
+    assert read_table(engine, "training_set")["failed"].tolist() == [0, 1]
+
+
+def test_lineage_and_checks() -> None:
+    deps = dbt_feature_assets.asset_deps
+    assert deps[AssetKey("stg_student_records")] == {AssetKey("student_records")}
+    assert deps[AssetKey("stg_courses")] == {AssetKey("student_records")}
+    assert deps[AssetKey("stg_final_grades")] == {AssetKey("final_grades")}
+    assert set(dbt_feature_assets.group_names_by_key.values()) == {"features"}
+    assert any(key.name.startswith("accepted_values_student_features_stage") for key in dbt_feature_assets.check_keys)
+
+
+def test_dbt_env_from_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = dbt_env(Settings(home=tmp_path, database_url="sqlite:///rel/pc.db"))
+    assert env["PASSCOMPASS_DBT_TARGET"] == "sqlite"
+    assert env["PASSCOMPASS_DBT_SQLITE_PATH"] == str(tmp_path.resolve() / "rel" / "pc.db")
+
+    env = dbt_env(
+        Settings(database_url="postgresql+psycopg2://pc:s3cr%40t@db.example:6543/passcompass?sslmode=require")
+    )
+    assert env == {
+        "PASSCOMPASS_DBT_TARGET": "postgres",
+        "PASSCOMPASS_DBT_PG_HOST": "db.example",
+        "PASSCOMPASS_DBT_PG_PORT": "6543",
+        "PASSCOMPASS_DBT_PG_USER": "pc",
+        "DBT_ENV_SECRET_PASSCOMPASS_PG_PASSWORD": "s3cr@t",
+        "PASSCOMPASS_DBT_PG_DBNAME": "passcompass",
+        "PASSCOMPASS_DBT_PG_SCHEMA": "analytics",
+        "PASSCOMPASS_DBT_PG_SOURCE_SCHEMA": "public",
+        "PASSCOMPASS_DBT_PG_SSLMODE": "require",
+    }
+    for url in ("sqlite://", "mysql://u@h/db"):
+        with pytest.raises(ValueError):
+            dbt_env(Settings(database_url=url))
+
+
+def test_catalog_macro_matches_catalog() -> None:
+    assert MACRO_PATH.read_text(encoding="utf-8") == render_catalog_macro(), (
+        "dbt/macros/catalog_features.sql is stale: python -m passcompass_assets.features.catalog_macro"
+    )
