@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from passcompass_assets.core.settings import Settings
@@ -34,7 +35,7 @@ def prepare_home(settings: Settings) -> None:
     instance_yaml = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     if settings.db_url.startswith("postgresql") and not instance_yaml.exists():
         os.environ.setdefault("DAGSTER_PG_URL", with_driver(settings.db_url))
-        shutil.copy(REPO_ROOT / "dagster.yaml", instance_yaml)
+        shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", instance_yaml)
 
 
 def cmd_db_upgrade(settings: Settings, _: argparse.Namespace) -> int:
@@ -87,9 +88,50 @@ def cmd_process_pending(settings: Settings, _: argparse.Namespace) -> int:
     return 1 if any(r["status"] == "failed" for r in results) else 0
 
 
+def load_demo(settings: Settings, today: date | None = None) -> int:
+    """Generate the synthetic demo terms under home and register them like a client would: periods, then
+    every snapshot and final-grade file as an upload (the upload sensor, or process-pending, applies them)."""
+    from passcompass_assets.core.db import get_engine
+    from passcompass_assets.core.demo_data import generate_demo
+    from passcompass_assets.core.landing import LandingStore
+    from passcompass_assets.core.periods import Period, upsert_period
+    from passcompass_assets.core.uploads import receive_upload
+
+    today = today or date.today()
+    engine = get_engine(settings.db_url)
+    manifest = generate_demo(settings.resolved_home / "demo" / today.isoformat(), today=today)
+    for period in manifest.periods:
+        upsert_period(engine, Period(period.period_id, period.start_date, period.end_date, period.cadence_weeks))
+    store = LandingStore(settings.landing_dir)
+    for demo_file in manifest.files:
+        receive_upload(engine, store, demo_file.path.read_bytes(), kind=demo_file.kind, source="demo")
+    return len(manifest.files)
+
+
+def _has_uploads(settings: Settings) -> bool:
+    import sqlalchemy as sa
+
+    from passcompass_assets.core.db import get_engine, uploads
+
+    with get_engine(settings.db_url).connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(uploads)).scalar_one() > 0
+
+
+def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
+    prepare_home(settings)
+    today = date.fromisoformat(args.today) if args.today else None
+    count = load_demo(settings, today)
+    print(f"demo terms registered: {count} uploads received")
+    if args.process:
+        cmd_process_pending(settings, args)
+    return 0
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Dagster webserver + daemon (``dagster dev``) and the API, until Ctrl-C stops both."""
     prepare_home(settings)
+    if not args.no_demo and not _has_uploads(settings):
+        print(f"fresh home: loaded the synthetic demo terms ({load_demo(settings)} uploads)")
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PASSCOMPASS_HOME": str(settings.resolved_home)}
     processes = [
@@ -126,7 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run Dagster (UI on :3000, daemon) and the API (:8000)")
     run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--no-demo", action="store_true", help="do not load the demo terms into an empty platform")
     run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser("demo-data", help="generate and upload the synthetic demo terms")
+    demo.add_argument("--today", help="pretend today is this date (YYYY-MM-DD)")
+    demo.add_argument("--process", action="store_true", help="also process the uploads in process")
+    demo.set_defaults(handler=cmd_demo_data)
 
     serve = commands.add_parser("serve", help="serve the REST API and web page")
     serve.add_argument("--host", default="127.0.0.1")

@@ -17,6 +17,7 @@ from passcompass_assets.features import dbt_feature_assets, dbt_resource
 from passcompass_assets.features.catalog_macro import MACRO_PATH, render_catalog_macro
 from passcompass_assets.features.dbt_project import DbtBuildFailed, dbt_env, run_dbt_build
 from passcompass_assets.features.tables import STAGES, read_table
+from passcompass_assets.resources import PlatformResource
 
 # c1 on the default 0-20 scale (pass at 10); s1 two interim grades, s2 one, s3 none, s4 none and no final grade.
 STUDENTS_C1 = b"""user_id,course_id,as_of_date,age,famsup,Medu,G1,G2,absences
@@ -90,7 +91,7 @@ def test_dagster_materializes_dbt_assets(settings: Settings, engine: sa.Engine, 
     _load(engine, store, STUDENTS_C1)
     _load(engine, store, b"user_id,course_id,G3\ns1,c1,15\ns2,c1,9\n", kind="final_grades")
 
-    result = materialize([dbt_feature_assets], resources={"dbt": dbt_resource()})
+    result = materialize([dbt_feature_assets], resources={"dbt": dbt_resource(), "platform": PlatformResource()})
 
     assert result.success
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}

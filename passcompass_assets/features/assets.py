@@ -11,8 +11,8 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from passcompass_assets.core.settings import Settings
 from passcompass_assets.features.dbt_project import DBT_PROJECT, dbt_environ, ensure_manifest
+from passcompass_assets.resources import PlatformResource
 
 GROUP_NAME = "features"
 DBT_RESOURCE_KEY = "dbt"
@@ -45,7 +45,9 @@ TRANSLATOR = FeatureTranslator(
     dagster_dbt_translator=TRANSLATOR,
     name="dbt_feature_assets",
 )
-def dbt_feature_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """``dbt build`` of the selected models and their tests, on the operational database of the settings."""
-    with dbt_environ(Settings()):
+def dbt_feature_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+) -> Iterator[Any]:
+    """``dbt build`` of the selected models and their tests, on the platform's operational database."""
+    with dbt_environ(platform.settings):
         yield from dbt.cli(["build"], context=context).stream()

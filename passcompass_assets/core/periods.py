@@ -1,0 +1,55 @@
+"""Academic periods (terms): dates and report cadence; "current" is the period whose dates contain today."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from passcompass_assets.core.db import periods
+
+CADENCES = (2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Period:
+    period_id: str
+    start_date: date
+    end_date: date
+    cadence_weeks: int = 3
+
+    def contains(self, day: date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+
+def upsert_period(engine: Engine, period: Period) -> None:
+    if period.cadence_weeks not in CADENCES:
+        raise ValueError(f"cadence_weeks must be one of {CADENCES}")
+    if period.end_date <= period.start_date:
+        raise ValueError("end_date must be after start_date")
+    values = {
+        "period_id": period.period_id,
+        "start_date": period.start_date,
+        "end_date": period.end_date,
+        "cadence_weeks": period.cadence_weeks,
+    }
+    with engine.begin() as conn:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(periods).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["period_id"], set_={k: v for k, v in values.items() if k != "period_id"}
+        )
+        conn.execute(statement)
+
+
+def list_periods(engine: Engine) -> list[Period]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(periods).order_by(periods.c.start_date, periods.c.period_id)).all()
+    return [Period(r.period_id, r.start_date, r.end_date, r.cadence_weeks) for r in rows]
+
+
+def active_periods(engine: Engine, day: date) -> list[Period]:
+    return [p for p in list_periods(engine) if p.contains(day)]
