@@ -67,7 +67,10 @@ def check_frame(frame: pd.DataFrame, catalog: Catalog | None = None) -> QualityR
     plain = frame.astype({c: "float64" for c in frame.columns if str(frame[c].dtype) in ("Int64", "boolean")})
     plain = plain.astype({c: "object" for c in plain.columns if str(plain[c].dtype) == "string"})
 
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     batch = (
         context.data_sources.add_pandas("passcompass")
         .add_dataframe_asset("frame")

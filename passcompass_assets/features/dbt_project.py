@@ -114,22 +114,18 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT, settings: Settings | None
     scratch = project.project_dir / project.target_path / f"parse-{uuid.uuid4().hex[:12]}"
     try:
         with dbt_environ(settings or Settings()):
-            _shared_resource().cli(["parse", "--quiet"], target_path=scratch).wait()
+            dbt_resource().cli(["parse", "--quiet"], target_path=scratch).wait()
         os.replace(scratch / "manifest.json", manifest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return manifest
 
 
-def dbt_resource() -> DbtCliResource:
-    """The ``dbt`` resource for ``dbt_feature_assets``."""
-    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)
-
-
 @cache
-def _shared_resource() -> DbtCliResource:
-    # One per process: each new resource shells out to `dbt --version` (seconds) before its first command.
-    return dbt_resource()
+def dbt_resource() -> DbtCliResource:
+    """The ``dbt`` resource for ``dbt_feature_assets``; one per process, as each new one first shells out to
+    ``dbt --version`` (seconds)."""
+    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)
 
 
 def _failures(run_results: dict) -> list[str]:
@@ -148,7 +144,7 @@ def run_dbt_build(settings: Settings, args: Sequence[str] = ()) -> None:
     """
     target_path = DBT_PROJECT.project_dir / "target" / f"build-{uuid.uuid4().hex[:12]}"
     with dbt_environ(settings):
-        invocation = _shared_resource().cli(["build", *args], target_path=target_path, raise_on_error=False)
+        invocation = dbt_resource().cli(["build", *args], target_path=target_path, raise_on_error=False)
         invocation.wait()
     if not invocation.is_successful():
         results_path = target_path / "run_results.json"
