@@ -109,6 +109,28 @@ final_grades = sa.Table(
 )
 
 
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("report_id", sa.String(36), primary_key=True),
+    sa.Column("course_id", sa.String(128), nullable=False),
+    sa.Column("period_id", sa.String(128), nullable=False),
+    # The date the report describes (its scheduled date); ``generated_at`` is when it was made.
+    sa.Column("report_date", sa.Date(), nullable=False),
+    sa.Column("report_number", sa.Integer(), nullable=False),
+    sa.Column("week_of_term", sa.Integer(), nullable=False),
+    sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("students", sa.Integer(), nullable=False),
+    sa.Column("band_counts", sa.JSON(), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=True),
+    sa.Column("confidence", sa.String(16), nullable=False),
+    sa.Column("header", sa.JSON(), nullable=False),
+    # Folder of the report's files (csv, json, html) relative to the report store.
+    sa.Column("location", sa.String(512), nullable=False),
+)
+sa.Index("ix_reports_course_period_date", reports.c.course_id, reports.c.period_id, reports.c.report_date)
+
+
 def _on_connect_sqlite(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     # WAL lets the API read while a Dagster run writes; busy_timeout makes writers wait instead of failing.

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     # Grade scale of a course first seen in an upload (the UCI data: 0-20, pass at 10).
     default_grade_max: float = 20.0
     default_pass_mark: float = 10.0
+    # Risk bands of a report: fail probability at or above ``risk_high`` is high, at or above ``risk_medium``
+    # medium, else low.
+    risk_high: float = 0.5
+    risk_medium: float = 0.25
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -1,0 +1,216 @@
+"""Period reports: from scored students to an immutable set of files (CSV, JSON, HTML) indexed in ``reports``.
+
+A report says what the model knew and how much to trust it: the model version and its validation metrics, the
+quality-gate state ("low confidence" when no champion passed the gate), and per student the signals it had.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.engine import Engine
+
+from passcompass_assets.core.cadence import report_number, week_of_term
+from passcompass_assets.core.db import reports
+from passcompass_assets.core.periods import Period
+
+BANDS = ("high", "medium", "low")
+FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json", "html": "text/html; charset=utf-8"}
+COLUMNS = [
+    "user_id",
+    "course_id",
+    "period_id",
+    "fail_probability",
+    "risk_band",
+    "predicted_final_grade",
+    "top_factors",
+    "signals_available",
+    "data_as_of",
+]
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class Report:
+    report_id: str
+    header: dict[str, object]
+    students: pd.DataFrame  # COLUMNS, sorted by fail probability, highest first
+
+    @property
+    def course_id(self) -> str:
+        return str(self.header["course_id"])
+
+
+def risk_bands(probability: pd.Series, high: float, medium: float) -> pd.Series:
+    return pd.Series(
+        ["high" if p >= high else "medium" if p >= medium else "low" for p in probability], index=probability.index
+    )
+
+
+def build_report(
+    scored: pd.DataFrame,
+    *,
+    course_id: str,
+    period: Period,
+    as_of: date,
+    model: dict[str, object] | None,
+    risk_high: float,
+    risk_medium: float,
+    data_as_of: pd.Series | None = None,
+) -> Report:
+    """``scored``: one row per student with fail_probability, predicted_final_grade, top_factors,
+    signals_available. ``model``: version, metrics and gate state of the model used (None: no model)."""
+    students = scored.copy()
+    students["course_id"] = course_id
+    students["period_id"] = period.period_id
+    students["risk_band"] = risk_bands(students["fail_probability"], risk_high, risk_medium)
+    students["top_factors"] = students["top_factors"].map(lambda f: "; ".join(f) if isinstance(f, list | tuple) else f)
+    students["data_as_of"] = (data_as_of if data_as_of is not None else pd.Series(as_of, index=students.index)).map(
+        lambda d: d.isoformat() if hasattr(d, "isoformat") else (str(d) if pd.notna(d) else None)
+    )
+    students["fail_probability"] = students["fail_probability"].round(4)
+    students["predicted_final_grade"] = students["predicted_final_grade"].round(1)
+    students = students[COLUMNS].sort_values(["fail_probability", "user_id"], ascending=[False, True])
+    promoted = bool(model and model.get("promoted"))
+    header: dict[str, object] = {
+        "course_id": course_id,
+        "period_id": period.period_id,
+        "report_date": as_of.isoformat(),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "report_number": report_number(period, as_of),
+        "week_of_term": week_of_term(period, as_of),
+        "period_start": period.start_date.isoformat(),
+        "period_end": period.end_date.isoformat(),
+        "students": len(students),
+        "band_counts": {band: int((students["risk_band"] == band).sum()) for band in BANDS},
+        "risk_thresholds": {"high": risk_high, "medium": risk_medium},
+        "model_version": (model or {}).get("version"),
+        "model_metrics": (model or {}).get("metrics", {}),
+        "quality_gate": (model or {}).get("gate", "no model has been trained"),
+        "confidence": "normal" if promoted else "low",
+        "signals": students["signals_available"].value_counts().to_dict(),
+    }
+    if not promoted:
+        header["warning"] = (
+            "Low confidence: no model has passed the quality gate, so these probabilities are not validated "
+            "to be better than a naive guess. Use them with care."
+        )
+    return Report(report_id=str(uuid.uuid4()), header=header, students=students.reset_index(drop=True))
+
+
+def _neutralise(value: object) -> object:
+    """Make a text cell inert in a spreadsheet; numbers stay numbers."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_PREFIXES):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def to_csv(report: Report) -> bytes:
+    safe = report.students.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object:
+            safe[column] = safe[column].map(_neutralise)
+    return safe.to_csv(index=False).encode("utf-8")
+
+
+def to_json(report: Report) -> bytes:
+    records = json.loads(report.students.to_json(orient="records"))
+    return json.dumps({"report_id": report.report_id, **report.header, "rows": records}, indent=1).encode()
+
+
+def _histogram(probabilities: pd.Series, high: float, medium: float, bins: int = 10) -> list[dict[str, object]]:
+    counts = pd.cut(probabilities, bins=[i / bins for i in range(bins + 1)], include_lowest=True).value_counts(
+        sort=False
+    )
+    peak = max(int(counts.max()) if len(counts) else 0, 1)
+    bars = []
+    for i, count in enumerate(counts.tolist()):
+        low_edge = i / bins
+        band = "high" if low_edge >= high else "medium" if low_edge >= medium else "low"
+        bars.append({"index": i, "count": int(count), "height": 150 * int(count) / peak, "band": band, "low": low_edge})
+    return bars
+
+
+_templates = Environment(
+    loader=PackageLoader("passcompass_assets.core", "templates"), autoescape=select_autoescape(["html"])
+)
+
+
+def to_html(report: Report) -> bytes:
+    thresholds = report.header["risk_thresholds"]
+    assert isinstance(thresholds, dict)
+    html = _templates.get_template("report.html").render(
+        report_id=report.report_id,
+        header=report.header,
+        students=report.students.to_dict("records"),
+        bars=_histogram(report.students["fail_probability"], thresholds["high"], thresholds["medium"]),
+    )
+    return html.encode("utf-8")
+
+
+RENDERERS = {"csv": to_csv, "json": to_json, "html": to_html}
+
+
+def file_name(header: dict[str, object], fmt: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{header['course_id']}_{header['period_id']}")
+    return f"passcompass_{safe}_{header['report_date']}.{fmt}"
+
+
+def store_report(engine: Engine, reports_dir: Path, report: Report) -> str:
+    """Write the report's files once (never overwritten) and index them; returns the report id."""
+    location = f"{report.report_id[:2]}/{report.report_id}"
+    folder = reports_dir / location
+    folder.mkdir(parents=True, exist_ok=False)
+    for fmt, render in RENDERERS.items():
+        (folder / f"report.{fmt}").write_bytes(render(report))
+    header = report.header
+    with engine.begin() as conn:
+        conn.execute(
+            reports.insert().values(
+                report_id=report.report_id,
+                course_id=header["course_id"],
+                period_id=header["period_id"],
+                report_date=date.fromisoformat(str(header["report_date"])),
+                report_number=header["report_number"],
+                week_of_term=header["week_of_term"],
+                generated_at=datetime.fromisoformat(str(header["generated_at"])),
+                students=header["students"],
+                band_counts=header["band_counts"],
+                model_version=header["model_version"],
+                confidence=header["confidence"],
+                header=header,
+                location=location,
+            )
+        )
+    return report.report_id
+
+
+def list_reports(engine: Engine, course_id: str | None = None, period_id: str | None = None) -> list[sa.Row]:
+    query = sa.select(reports).order_by(reports.c.report_date.desc(), reports.c.generated_at.desc())
+    if course_id:
+        query = query.where(reports.c.course_id == course_id)
+    if period_id:
+        query = query.where(reports.c.period_id == period_id)
+    with engine.connect() as conn:
+        return list(conn.execute(query))
+
+
+def get_report(engine: Engine, report_id: str) -> sa.Row | None:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(reports).where(reports.c.report_id == report_id)).first()
+
+
+def report_file(reports_dir: Path, row: sa.Row, fmt: str) -> Path:
+    return reports_dir / row.location / f"report.{fmt}"
