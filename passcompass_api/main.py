@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from passcompass_api.routers import health, uploads
+from passcompass_api.routers import health, periods, reports, uploads
 from passcompass_assets.core.errors import Problem, UploadRejected
 from passcompass_assets.core.settings import Settings
 
@@ -65,4 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(uploads.router)
+    app.include_router(periods.router)
+    app.include_router(reports.router)
     return app

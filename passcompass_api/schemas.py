@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class ProblemOut(BaseModel):
@@ -41,3 +41,43 @@ class UploadStatus(UploadAccepted):
 class Health(BaseModel):
     status: Literal["ok"]
     database: str
+
+
+class PeriodIn(BaseModel):
+    start_date: date
+    end_date: date
+    cadence_weeks: Literal[2, 3, 4] = 3
+
+    @model_validator(mode="after")
+    def ends_after_start(self) -> PeriodIn:
+        if self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
+
+
+class PeriodOut(PeriodIn):
+    period_id: str
+    current: bool
+    report_dates: list[date]
+
+
+class ReportSummary(BaseModel):
+    report_id: str
+    course_id: str
+    period_id: str
+    report_date: date
+    report_number: int
+    week_of_term: int
+    generated_at: datetime
+    students: int
+    band_counts: dict[str, int]
+    model_version: str | None
+    confidence: str
+    links: dict[str, str]
+
+
+class ReportRequested(BaseModel):
+    request_id: str
+    course_id: str
+    period_id: str
+    status: Literal["requested"]

@@ -131,6 +131,18 @@ reports = sa.Table(
 sa.Index("ix_reports_course_period_date", reports.c.course_id, reports.c.period_id, reports.c.report_date)
 
 
+report_requests = sa.Table(
+    "report_requests",
+    metadata,
+    # ``seq`` is the cursor of the sensor that turns requests into runs.
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("course_id", sa.String(128), nullable=False),
+    sa.Column("period_id", sa.String(128), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 def _on_connect_sqlite(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     # WAL lets the API read while a Dagster run writes; busy_timeout makes writers wait instead of failing.

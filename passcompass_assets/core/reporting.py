@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.cadence import report_number, week_of_term
-from passcompass_assets.core.db import reports
-from passcompass_assets.core.periods import Period
+from passcompass_assets.core.cadence import next_report_date, report_number, week_of_term
+from passcompass_assets.core.db import courses, reports
+from passcompass_assets.core.periods import Period, list_periods
 
 BANDS = ("high", "medium", "low")
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json", "html": "text/html; charset=utf-8"}
@@ -214,3 +214,41 @@ def get_report(engine: Engine, report_id: str) -> sa.Row | None:
 
 def report_file(reports_dir: Path, row: sa.Row, fmt: str) -> Path:
     return reports_dir / row.location / f"report.{fmt}"
+
+
+@dataclass
+class LatestReport:
+    row: sa.Row | None
+    period: Period | None
+    next_due: date | None
+
+    def explanation(self, course_id: str) -> str:
+        if self.period is None:
+            return f"no report for course {course_id!r} yet, and no period is current"
+        due = f"; the next report is due on {self.next_due.isoformat()}" if self.next_due else ""
+        return f"no report for course {course_id!r} in period {self.period.period_id!r} yet{due}"
+
+
+def latest_report(engine: Engine, course_id: str, period_id: str | None, today: date) -> LatestReport:
+    """The most recent report of the named period, else of the current period (the one containing today);
+    a course whose periods have no dates falls back to its most recent report."""
+    known = {p.period_id: p for p in list_periods(engine)}
+    if period_id:
+        period = known.get(period_id)
+        rows = list_reports(engine, course_id, period_id)
+    else:
+        current = [p for p in known.values() if p.contains(today)]
+        rows = [r for r in list_reports(engine, course_id) if any(r.period_id == p.period_id for p in current)]
+        period = next((p for p in current if not rows or p.period_id == rows[0].period_id), None)
+        if not rows and not current:
+            rows = list_reports(engine, course_id)
+    if rows:
+        return LatestReport(rows[0], known.get(rows[0].period_id), None)
+    return LatestReport(None, period, next_report_date(period, today) if period else None)
+
+
+def course_periods(engine: Engine, course_id: str) -> list[str]:
+    """Periods in which a course has data, oldest first."""
+    query = sa.select(courses.c.period_id).where(courses.c.course_id == course_id).order_by(courses.c.created_at)
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())

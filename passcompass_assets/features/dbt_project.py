@@ -129,8 +129,9 @@ def dbt_resource() -> DbtCliResource:
 
 
 def _failures(run_results: dict) -> list[str]:
+    """One line per errored model or failed error-severity test (warnings do not fail a build)."""
     return [
-        f"{result['unique_id']}: {result['status']}: {result.get('message') or ''}".rstrip(": ")
+        f"{result['unique_id']}: {result['status']} ({result.get('message') or 'no message'})"
         for result in run_results.get("results", [])
         if result["status"] in ("error", "fail", "runtime error")
     ]
@@ -149,9 +150,9 @@ def run_dbt_build(settings: Settings, args: Sequence[str] = ()) -> None:
     if not invocation.is_successful():
         results_path = target_path / "run_results.json"
         failures = _failures(invocation.get_artifact("run_results.json")) if results_path.exists() else []
-        raise DbtBuildFailed(
-            f"dbt build failed ({target_path}):\n" + "\n".join(failures or ["dbt exited with an error before running"])
-        )
+        # Without run results dbt stopped before running anything (profile, connection, compilation).
+        detail = "\n".join(failures) or str(invocation.get_error())
+        raise DbtBuildFailed(f"dbt build failed (artifacts in {target_path}):\n{detail}")
     shutil.rmtree(target_path, ignore_errors=True)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 23:45:08.445545
+Create Date: 2026-11-21 23:45:48.686988
 """
 
 from __future__ import annotations
@@ -17,6 +17,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "report_requests",
+        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("request_id", sa.String(length=36), nullable=False),
+        sa.Column("course_id", sa.String(length=128), nullable=False),
+        sa.Column("period_id", sa.String(length=128), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+        sa.UniqueConstraint("request_id"),
+    )
     op.create_table(
         "reports",
         sa.Column("report_id", sa.String(length=36), nullable=False),
@@ -43,3 +53,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_reports_course_period_date")
 
     op.drop_table("reports")
+    op.drop_table("report_requests")

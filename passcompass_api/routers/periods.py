@@ -1,0 +1,49 @@
+"""Academic periods: dates and report cadence."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.engine import Engine
+
+from passcompass_api.dependencies import get_db
+from passcompass_api.schemas import ErrorOut, PeriodIn, PeriodOut
+from passcompass_assets.core.cadence import report_dates
+from passcompass_assets.core.periods import Period, list_periods, upsert_period
+
+router = APIRouter(prefix="/api/v1/periods", tags=["periods"])
+
+
+def _out(period: Period, today: date) -> PeriodOut:
+    return PeriodOut(
+        period_id=period.period_id,
+        start_date=period.start_date,
+        end_date=period.end_date,
+        cadence_weeks=period.cadence_weeks,  # type: ignore[arg-type]
+        current=period.contains(today),
+        report_dates=report_dates(period),
+    )
+
+
+@router.put("/{period_id}", response_model=PeriodOut, responses={201: {"model": PeriodOut}, 422: {"model": ErrorOut}})
+async def put_period(
+    period_id: Annotated[str, Path(min_length=1, max_length=128)],
+    body: PeriodIn,
+    response: Response,
+    engine: Annotated[Engine, Depends(get_db)],
+) -> PeriodOut:
+    """Create or update a period. Reports come every ``cadence_weeks`` (2, 3 or 4) weeks and on its last day."""
+    existed = any(p.period_id == period_id for p in await run_in_threadpool(list_periods, engine))
+    period = Period(period_id, body.start_date, body.end_date, body.cadence_weeks)
+    await run_in_threadpool(upsert_period, engine, period)
+    response.status_code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+    return _out(period, date.today())
+
+
+@router.get("", response_model=list[PeriodOut])
+def get_periods(engine: Annotated[Engine, Depends(get_db)]) -> list[PeriodOut]:
+    today = date.today()
+    return [_out(p, today) for p in list_periods(engine)]
