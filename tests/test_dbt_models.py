@@ -118,10 +118,11 @@ def test_dbt_env_from_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert env["PASSCOMPASS_DBT_TARGET"] == "sqlite"
     assert env["PASSCOMPASS_DBT_SQLITE_PATH"] == str(tmp_path.resolve() / "rel" / "pc.db")
 
-    env = dbt_env(
-        Settings(database_url="postgresql+psycopg2://pc:s3cr%40t@db.example:6543/passcompass?sslmode=require")
-    )
+    pg_url = "postgresql+psycopg2://pc:s3cr%40t@db.example:6543/passcompass?sslmode=require"
+    env = dbt_env(Settings(home=tmp_path, database_url=pg_url))
     assert env == {
+        "DBT_TARGET_PATH": str(tmp_path.resolve() / "dbt" / "target"),
+        "DBT_LOG_PATH": str(tmp_path.resolve() / "dbt" / "logs"),
         "PASSCOMPASS_DBT_TARGET": "postgres",
         "PASSCOMPASS_DBT_PG_HOST": "db.example",
         "PASSCOMPASS_DBT_PG_PORT": "6543",

@@ -75,6 +75,7 @@ def get_reports(
 @router.get(
     "/latest",
     response_class=FileResponse,
+    response_model=None,
     responses={200: {"content": {t: {} for t in FORMATS.values()}}, 404: {"model": ErrorOut}},
 )
 def get_latest_report(
@@ -99,7 +100,7 @@ def get_latest_report(
     return _download(latest.row, format, settings)
 
 
-@router.get("/{report_id}", response_class=FileResponse, responses={404: {"model": ErrorOut}})
+@router.get("/{report_id}", response_class=FileResponse, response_model=None, responses={404: {"model": ErrorOut}})
 def get_report_by_id(
     report_id: str,
     engine: Annotated[Engine, Depends(get_db)],

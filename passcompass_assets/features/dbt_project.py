@@ -50,17 +50,25 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     """The environment variables ``dbt/profiles.yml`` reads, derived from the operational database URL."""
     url = sa.make_url(settings.db_url)
     backend = url.get_backend_name()
+    # Run artefacts (compiled SQL, run results, logs) live under home with the rest of the platform's state;
+    # DbtCliResource gives each invocation its own folder below DBT_TARGET_PATH.
+    artifacts = {
+        "DBT_TARGET_PATH": str(settings.resolved_home / "dbt" / "target"),
+        "DBT_LOG_PATH": str(settings.resolved_home / "dbt" / "logs"),
+    }
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":
             raise ValueError("dbt needs a SQLite database file, not an in-memory database")
         return {
+            **artifacts,
             "PASSCOMPASS_DBT_TARGET": "sqlite",
             # Absolute: dbt runs in the project directory, SQLAlchemy resolves relative paths from the caller's.
             "PASSCOMPASS_DBT_SQLITE_PATH": str(Path(url.database).expanduser().resolve()),
-            "PASSCOMPASS_DBT_SQLITE_SCHEMA_DIR": str(settings.resolved_home / "dbt_schemas"),
+            "PASSCOMPASS_DBT_SQLITE_SCHEMA_DIR": str(settings.resolved_home / "dbt" / "schemas"),
         }
     if backend == "postgresql":
         return {
+            **artifacts,
             "PASSCOMPASS_DBT_TARGET": "postgres",
             "PASSCOMPASS_DBT_PG_HOST": url.host or _query_value(url, "host") or "localhost",
             "PASSCOMPASS_DBT_PG_PORT": str(url.port or _query_value(url, "port") or 5432),
@@ -140,11 +148,11 @@ def _failures(run_results: dict) -> list[str]:
 def run_dbt_build(settings: Settings, args: Sequence[str] = ()) -> None:
     """``dbt build`` (models and their dbt tests) on the database of ``settings``; raises :class:`DbtBuildFailed`.
 
-    Each call gets its own target directory (concurrent calls would clash over ``target/``); it is removed on
-    success and kept on failure, since the error names the compiled SQL inside it.
+    Each call gets its own target directory under ``<home>/dbt/target`` (concurrent calls would clash over one);
+    it is removed on success and kept on failure, since the error names the compiled SQL inside it.
     """
-    target_path = DBT_PROJECT.project_dir / "target" / f"build-{uuid.uuid4().hex[:12]}"
-    with dbt_environ(settings):
+    with dbt_environ(settings) as env:
+        target_path = Path(env["DBT_TARGET_PATH"]) / f"build-{uuid.uuid4().hex[:12]}"
         invocation = dbt_resource().cli(["build", *args], target_path=target_path, raise_on_error=False)
         invocation.wait()
     if not invocation.is_successful():

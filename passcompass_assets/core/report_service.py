@@ -1,0 +1,91 @@
+"""Make one course report: read the course's current records, score them, render and store the report."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Protocol
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from passcompass_assets.core.db import courses, student_records
+from passcompass_assets.core.periods import Period, list_periods
+from passcompass_assets.core.reporting import Report, build_report, store_report
+from passcompass_assets.core.settings import Settings
+
+
+class ScoringModel(Protocol):
+    """What a report needs of a model: scores per student, and what to say about the model."""
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per row of ``frame``: fail_probability, predicted_final_grade, top_factors, signals_available."""
+        ...
+
+    @property
+    def info(self) -> dict[str, object]:
+        """version, metrics, gate (plain words), promoted (bool)."""
+        ...
+
+
+class NoModelError(RuntimeError):
+    """No model has been trained yet: a report would have nothing honest to say."""
+
+
+def load_course_frame(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
+    """Current records of a course's students with the course's grade scale."""
+    query = (
+        sa.select(student_records, courses.c.grade_max, courses.c.pass_mark)
+        .join(
+            courses,
+            sa.and_(
+                courses.c.course_id == student_records.c.course_id, courses.c.period_id == student_records.c.period_id
+            ),
+        )
+        .where(student_records.c.course_id == course_id, student_records.c.period_id == period_id)
+        .order_by(student_records.c.user_id)
+    )
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+def find_period(engine: Engine, period_id: str, frame: pd.DataFrame, as_of: date) -> Period:
+    """The period's dates; a period never declared spans its data (so a report can still be numbered)."""
+    known = {p.period_id: p for p in list_periods(engine)}
+    if period_id in known:
+        return known[period_id]
+    dates = pd.to_datetime(frame.get("as_of_date"), errors="coerce").dropna() if "as_of_date" in frame else []
+    start = min(dates).date() if len(dates) else as_of
+    return Period(period_id, min(start, as_of), max(as_of, start) + timedelta(days=1), 3)
+
+
+def make_report(
+    engine: Engine, settings: Settings, model: ScoringModel | None, course_id: str, period_id: str, as_of: date
+) -> Report:
+    frame = load_course_frame(engine, course_id, period_id)
+    if frame.empty:
+        raise ValueError(f"course {course_id!r} has no students in period {period_id!r}")
+    if model is None:
+        raise NoModelError(
+            "no fail-risk model has been trained yet: materialise fail_risk_model (or `passcompass train`)"
+        )
+    scored = model.score(frame)
+    return build_report(
+        scored.assign(user_id=frame["user_id"].to_numpy()),
+        course_id=course_id,
+        period=find_period(engine, period_id, frame, as_of),
+        as_of=as_of,
+        model=model.info,
+        risk_high=settings.risk_high,
+        risk_medium=settings.risk_medium,
+        data_as_of=frame.get("as_of_date"),
+    )
+
+
+def generate_report(
+    engine: Engine, settings: Settings, model: ScoringModel | None, course_id: str, period_id: str, as_of: date
+) -> Report:
+    """Make, store and index a report; returns it."""
+    report = make_report(engine, settings, model, course_id, period_id, as_of)
+    store_report(engine, settings.reports_dir, report)
+    return report
