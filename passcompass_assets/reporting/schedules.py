@@ -4,11 +4,11 @@ from datetime import date
 
 import dagster as dg
 import sqlalchemy as sa
-from passcompass_assets.reporting.assets import period_report_job
 
 from passcompass_assets.core.cadence import is_report_day
 from passcompass_assets.core.db import courses, report_requests
 from passcompass_assets.core.periods import list_periods
+from passcompass_assets.reporting.assets import period_report_job
 from passcompass_assets.reporting.partitions import ReportKey, report_partitions
 from passcompass_assets.resources import PlatformResource
 

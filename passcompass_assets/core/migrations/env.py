@@ -9,6 +9,11 @@ from passcompass_assets.core.db import get_engine, metadata
 config = context.config
 
 
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Only tables this schema defines: on SQLite, dbt's views and marts share the database."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def run_migrations_online() -> None:
     engine = get_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
@@ -17,6 +22,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
             # Dagster and MLflow keep their own `alembic_version` when they share this database.
             version_table="passcompass_alembic_version",
         )
