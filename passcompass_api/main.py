@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from passcompass_api.routers import health, periods, reports, uploads
+from passcompass_api.routers import health, pages, periods, reports, uploads
 from passcompass_assets.core.errors import Problem, UploadRejected
 from passcompass_assets.core.settings import Settings
 
@@ -67,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(periods.router)
     app.include_router(reports.router)
+    app.include_router(pages.router)
     return app

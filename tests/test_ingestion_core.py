@@ -21,3 +21,12 @@ def test_receive_and_apply(engine, store):
         status = conn.execute(sa.select(uploads.c.status)).scalar_one()
     assert [(r.user_id, r.age, r.interim_grade_1) for r in rows] == [("u1", 17, 12.0), ("u2", 18, 8.0)]
     assert len(grades) == 2 and status == "processed"
+
+
+def test_migrations_match_the_schema(database_url):
+    """The Alembic migrations create exactly the tables core.db defines (no pending autogenerate diff)."""
+    from alembic import command
+
+    from passcompass_assets.core.migrate import alembic_config
+
+    command.check(alembic_config(database_url))

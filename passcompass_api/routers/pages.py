@@ -1,0 +1,168 @@
+"""The instructors' web page: courses of the current period with their latest report, and a CSV upload form.
+
+The view is built here, server-side, from the Dagster-free core (periods, courses, reports); the page itself is one
+template with inline CSS and JS, so it needs nothing from outside the API (no CDN, no web fonts).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.engine import Engine
+
+from passcompass_api.dependencies import get_db
+from passcompass_assets.core.cadence import next_report_date
+from passcompass_assets.core.db import courses
+from passcompass_assets.core.periods import Period, list_periods
+from passcompass_assets.core.reporting import BANDS, FORMATS, list_reports
+
+router = APIRouter(include_in_schema=False)
+
+_templates = Environment(
+    loader=PackageLoader("passcompass_api", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True
+)
+
+
+def _day(d: date | None) -> str:
+    """A date as instructors read it: "Mon 28 Sep 2026"."""
+    return f"{d:%a} {d.day} {d:%b %Y}" if d else ""
+
+
+_templates.filters["day"] = _day
+
+
+@dataclass(frozen=True)
+class ReportView:
+    report_id: str
+    report_date: date
+    report_number: int
+    week_of_term: int
+    students: int
+    counts: dict[str, int]
+    low_confidence: bool
+    warning: str | None
+    drift: str | None
+    links: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CourseView:
+    course_id: str
+    report: ReportView | None
+    next_due: date | None
+
+
+@dataclass(frozen=True)
+class PeriodView:
+    period_id: str
+    period: Period | None  # None: a period known only from uploads, without dates
+    current: bool
+    next_due: date | None
+    courses: list[CourseView]
+
+
+@dataclass(frozen=True)
+class PageView:
+    today: date
+    sections: list[PeriodView]
+    notice: str | None = None  # why the page shows something other than the current period
+    other_periods: list[str] = field(default_factory=list)
+
+
+def _choose(periods: list[Period], undated: list[str], today: date, requested: str | None) -> tuple[list[str], str]:
+    """Which periods to show, and a notice when it is not simply "the current one"."""
+    known = [p.period_id for p in periods] + undated
+    if requested in known:
+        return [requested], ""
+    missing = f"There is no period named {requested!r}. " if requested else ""
+    if current := [p.period_id for p in periods if p.contains(today)]:
+        return current, missing
+    started = [p for p in periods if p.start_date <= today]
+    if started:
+        recent = max(started, key=lambda p: (p.end_date, p.start_date))
+        return [recent.period_id], (
+            f"{missing}No period is current today; showing the most recent one, {recent.period_id}, "
+            f"which ended on {_day(recent.end_date)}."
+        )
+    if periods:
+        upcoming = min(periods, key=lambda p: p.start_date)
+        return [upcoming.period_id], (
+            f"{missing}No period is current today; showing the next one, {upcoming.period_id}, "
+            f"which starts on {_day(upcoming.start_date)}."
+        )
+    if undated:
+        return [undated[-1]], f"{missing}No period has dates yet; showing {undated[-1]}, the latest one uploads named."
+    return [], missing
+
+
+def _report_view(row: sa.Row, link: str) -> ReportView:
+    header = row.header or {}
+    drift = header.get("drift") or {}
+    # The badge already says "Low confidence"; the note under it gives the reason.
+    reason = str(header.get("warning") or "").removeprefix("Low confidence: ")
+    return ReportView(
+        report_id=row.report_id,
+        report_date=row.report_date,
+        report_number=row.report_number,
+        week_of_term=row.week_of_term,
+        students=row.students,
+        counts={band: int(row.band_counts.get(band, 0)) for band in BANDS},
+        low_confidence=row.confidence == "low",
+        warning=reason[:1].upper() + reason[1:] or None,
+        drift=drift.get("summary") if drift.get("flagged") else None,
+        links={fmt: f"{link}/{row.report_id}?format={fmt}" for fmt in FORMATS},
+    )
+
+
+def _section(engine: Engine, period_id: str, period: Period | None, today: date, link: str) -> PeriodView:
+    latest: dict[str, sa.Row] = {}
+    for row in list_reports(engine, period_id=period_id):  # newest first: the first row per course wins
+        latest.setdefault(row.course_id, row)
+    with engine.connect() as conn:
+        names = set(conn.execute(sa.select(courses.c.course_id).where(courses.c.period_id == period_id)).scalars())
+    next_due = next_report_date(period, today) if period else None
+    views = [
+        CourseView(name, _report_view(latest[name], link) if name in latest else None, next_due)
+        for name in sorted(names | set(latest))
+    ]
+    return PeriodView(period_id, period, bool(period and period.contains(today)), next_due, views)
+
+
+def build_page(engine: Engine, today: date, requested: str | None = None, link: str = "/api/v1/reports") -> PageView:
+    """The page's data for ``today``; ``link`` is the path of the report download endpoint."""
+    periods = list_periods(engine)
+    dated = {p.period_id: p for p in periods}
+    with engine.connect() as conn:
+        seen = conn.execute(
+            sa.select(courses.c.period_id).group_by(courses.c.period_id).order_by(sa.func.max(courses.c.created_at))
+        ).scalars()
+        undated = [p for p in seen if p not in dated]
+    shown, notice = _choose(periods, undated, today, requested)
+    sections = [_section(engine, pid, dated.get(pid), today, link) for pid in shown]
+    others = [pid for pid in [*reversed([p.period_id for p in periods]), *undated] if pid not in shown]
+    return PageView(today, sections, notice or None, others)
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(
+    request: Request,
+    engine: Annotated[Engine, Depends(get_db)],
+    period_id: Annotated[str | None, Query(max_length=128)] = None,
+) -> HTMLResponse:
+    root = request.scope.get("root_path", "")
+    view = build_page(engine, date.today(), period_id, link=root + "/api/v1/reports")
+    # A fresh nonce lets the page's own inline style and script run while the policy blocks any other script.
+    nonce = secrets.token_urlsafe(16)
+    html = _templates.get_template("index.html").render(view=view, nonce=nonce, upload_url=root + "/api/v1/uploads")
+    policy = (
+        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-store"})

@@ -1,0 +1,259 @@
+"""The instructors' web page: its content on SQLite and PostgreSQL, and the real thing in a headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from browser import browser_page, serve
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from passcompass_api.main import create_app
+from passcompass_api.routers import pages
+from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.periods import Period, upsert_period
+from passcompass_assets.core.records import apply_upload
+from passcompass_assets.core.reporting import build_report, store_report
+from passcompass_assets.core.settings import Settings
+from passcompass_assets.core.uploads import receive_upload
+
+PROMOTED = {"version": "4", "metrics": {"roc_auc": 0.9}, "gate": "promoted", "promoted": True}
+day = pages._day
+
+
+def page_app(settings: Settings) -> FastAPI:
+    app = create_app(settings)
+    if not any(getattr(route, "path", None) == "/" for route in app.routes):  # until create_app mounts the page
+        app.include_router(pages.router)
+    return app
+
+
+@pytest.fixture
+def web(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(page_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def add_report(
+    engine: Engine,
+    settings: Settings,
+    period: Period,
+    on: date,
+    course: str,
+    probabilities: list[float],
+    model: dict[str, object] | None = None,
+) -> str:
+    users = [f"s{i}" for i in range(len(probabilities))]
+    scored = pd.DataFrame(
+        {
+            "user_id": users,
+            "fail_probability": probabilities,
+            "predicted_final_grade": [20 * (1 - p) for p in probabilities],
+            "top_factors": [["first interim grade low"]] * len(users),
+            "signals_available": ["first interim grade"] * len(users),
+        }
+    )
+    report = build_report(
+        scored,
+        course_id=course,
+        period=period,
+        as_of=on,
+        model=model,
+        risk_high=settings.risk_high,
+        risk_medium=settings.risk_medium,
+    )
+    return store_report(engine, settings.reports_dir, report)
+
+
+def add_course(engine: Engine, store: LandingStore, course: str, period_id: str | None = None) -> None:
+    """A course known from an applied upload, without any report."""
+    content = f"user_id,course_id\ns1,{course}\n".encode()
+    apply_upload(engine, store, receive_upload(engine, store, content, period_id=period_id).upload_id)
+
+
+def course_row(html: str, course: str) -> str:
+    """The table row of one course, whitespace collapsed."""
+    match = re.search(rf'<tr class="course-row" data-course="{re.escape(course)}">(.*?)</tr>', html, re.S)
+    assert match, f"no row for course {course!r}"
+    return " ".join(match.group(1).split())
+
+
+def counts(row: str) -> dict[str, int]:
+    return {band: int(n) for band, n in re.findall(r'class="count (\w+)" title="[^"]*">(\d+)<', row)}
+
+
+def test_current_period_courses_with_latest_report(web, engine, settings, store):
+    today = date.today()
+    now = Period("2026-now", today - timedelta(weeks=7), today + timedelta(weeks=8), 3)
+    old = Period("2025-old", today - timedelta(weeks=40), today - timedelta(weeks=27), 3)
+    upsert_period(engine, now)
+    upsert_period(engine, old)
+    add_report(engine, settings, old, old.end_date, "math", [0.9, 0.9, 0.9])
+    add_report(engine, settings, now, now.start_date + timedelta(weeks=3), "math", [0.1, 0.1], PROMOTED)
+    latest = add_report(engine, settings, now, now.start_date + timedelta(weeks=6), "math", [0.9, 0.8, 0.3, 0.1])
+    add_report(engine, settings, now, now.start_date + timedelta(weeks=6), "physics", [0.6, 0.2, 0.2], PROMOTED)
+    add_course(engine, store, "bio", now.period_id)
+
+    response = web.get("/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert 'id="notice"' not in html
+    assert "Period 2026-now" in html and '<span class="tag">current</span>' in html
+    due = day(now.start_date + timedelta(weeks=9))
+    assert f"next report due <strong>{due}</strong>" in html
+
+    math = course_row(html, "math")
+    assert day(now.start_date + timedelta(weeks=6)) in math and "report 2 · week 7" in math
+    assert counts(math) == {"high": 2, "medium": 1, "low": 1}
+    assert '<td class="num">4</td>' in math
+    assert '<span class="low-confidence">Low confidence</span>' in math and "quality gate" in math
+    for fmt in ("csv", "json", "html"):
+        assert f'href="/api/v1/reports/{latest}?format={fmt}"' in math
+    csv = web.get(f"/api/v1/reports/{latest}?format=csv")
+    assert csv.status_code == 200 and csv.text.startswith("user_id,")
+
+    physics = course_row(html, "physics")
+    assert counts(physics) == {"high": 1, "medium": 0, "low": 2}
+    assert "Low confidence" not in physics and "normal" in physics
+
+    bio = course_row(html, "bio")
+    assert f"No report yet. The next report is due on {due}." in bio
+    assert "href" not in bio
+
+    assert '<a href="?period_id=2025-old">2025-old</a>' in html  # older periods are one click away
+    old_page = web.get("/", params={"period_id": "2025-old"}).text
+    assert counts(course_row(old_page, "math")) == {"high": 3, "medium": 0, "low": 0}
+    assert "the period is over" in old_page and 'id="notice"' not in old_page
+
+
+def test_no_current_period_shows_most_recent(web, engine, settings, store):
+    today = date.today()
+    older = Period("older", today - timedelta(weeks=60), today - timedelta(weeks=45), 3)
+    recent = Period("recent", today - timedelta(weeks=20), today - timedelta(weeks=5), 3)
+    upcoming = Period("upcoming", today + timedelta(weeks=10), today + timedelta(weeks=25), 3)
+    for period in (older, recent, upcoming):
+        upsert_period(engine, period)
+    add_report(engine, settings, recent, recent.end_date, "chem", [0.7, 0.1])
+    add_course(engine, store, "bio", "recent")
+    add_course(engine, store, "art", "older")
+
+    html = web.get("/").text
+    assert (
+        f"No period is current today; showing the most recent one, recent, which ended on {day(recent.end_date)}."
+        in html
+    )
+    assert "Period recent" in html and '<span class="tag">current</span>' not in html
+    assert counts(course_row(html, "chem")) == {"high": 1, "medium": 0, "low": 1}
+    assert "The period is over; none was made." in course_row(html, "bio")
+    assert 'data-course="art"' not in html
+
+    chosen = web.get("/", params={"period_id": "older"}).text
+    assert 'id="notice"' not in chosen and "No report yet" in course_row(chosen, "art")
+    unknown = web.get("/", params={"period_id": "nope"}).text
+    assert "There is no period named &#39;nope&#39;. No period is current today" in unknown
+    assert 'data-course="chem"' in unknown
+
+
+def test_only_future_periods_show_the_next_one(web, engine):
+    today = date.today()
+    upcoming = Period("next", today + timedelta(weeks=2), today + timedelta(weeks=15), 3)
+    upsert_period(engine, upcoming)
+    html = web.get("/").text
+    assert f"showing the next one, next, which starts on {day(upcoming.start_date)}" in html
+    assert "No courses in this period yet" in html
+    assert f"next report due <strong>{day(upcoming.start_date + timedelta(weeks=3))}</strong>" in html
+
+
+def test_empty_platform_page_is_self_contained(web):
+    response = web.get("/")
+    html = response.text
+    assert "No courses yet" in html and 'id="upload-form" action="/api/v1/uploads"' in html
+    for field in ('name="file"', 'name="course_id"', 'name="period_id"'):
+        assert field in html
+    assert "http://" not in html and "https://" not in html and "src=" not in html  # no CDN, no web fonts
+    nonce = re.search(r"script-src 'nonce-([^']+)'", response.headers["content-security-policy"])
+    assert nonce and html.count(f'nonce="{nonce.group(1)}"') == 2  # the one style and the one script
+    assert response.headers["cache-control"] == "no-store"
+    assert web.get("/").headers["content-security-policy"] != response.headers["content-security-policy"]
+    assert "/" not in web.get("/openapi.json").json()["paths"]
+
+
+def test_undated_period_and_escaping(web, engine, settings, store):
+    today = date.today()
+    add_course(engine, store, "bio")  # no period named: the default period, which has no dates
+    hostile = "<img src=x onerror=alert(1)>"
+    add_report(engine, settings, Period("default", today - timedelta(days=30), today), today, hostile, [0.5])
+    html = web.get("/").text
+    assert "No period has dates yet; showing default" in html
+    assert "None is scheduled while the period has no dates." in course_row(html, "bio")
+    assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+BAD_CSV = b"user_id,AttendanceRate\ns1,90\ns2,200\n"
+GOOD_CSV = b"user_id,Name,AttendanceRate\ns1,Ada,90\ns2,Bob,75\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_page_in_headless_chromium(settings, engine, tmp_path: Path):
+    """Open the page, download a report, and upload a bad then a good CSV through the form, as an instructor would."""
+    today = date.today()
+    period = Period("2026-now", today - timedelta(weeks=7), today + timedelta(weeks=8), 3)
+    upsert_period(engine, period)
+    report_day = period.start_date + timedelta(weeks=6)
+    add_report(engine, settings, period, report_day, "math", [0.9, 0.8, 0.3, 0.1])
+    add_report(engine, settings, period, report_day, "physics", [0.6, 0.2, 0.2], PROMOTED)
+
+    with serve(page_app(settings)) as base, browser_page() as page:
+        from playwright.sync_api import expect
+
+        # A script or style blocked by the page's own policy, or a script error, shows up here; the rejected upload's
+        # 422 is logged as a failed resource, and is expected.
+        errors: list[str] = []
+        page.on(
+            "console",
+            lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
+        )
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(base + "/")
+
+        row = page.locator('tr[data-course="math"]')
+        expect(row).to_be_visible()
+        expect(row.locator(".count.high")).to_have_text("2")
+        expect(row.locator(".count.medium")).to_have_text("1")
+        expect(row.locator(".count.low")).to_have_text("1")
+        expect(row.locator(".low-confidence")).to_be_visible()
+        expect(page.locator('tr[data-course="physics"] .low-confidence')).to_have_count(0)
+
+        with page.expect_download() as download_info:
+            row.get_by_role("link", name="CSV").click()
+        download = download_info.value
+        assert download.suggested_filename == f"passcompass_math_2026-now_{report_day.isoformat()}.csv"
+        assert Path(download.path()).read_text().startswith("user_id,course_id,period_id,fail_probability")
+
+        page.fill("#upload-course", "math")
+        page.fill("#upload-period", "2026-now")
+        page.set_input_files("#upload-file", files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": BAD_CSV}])
+        page.get_by_role("button", name="Upload").click()
+        failure = page.locator("#upload-result.error")
+        expect(failure).to_contain_text("Upload rejected")
+        expect(failure.locator("li")).to_have_text(
+            ["Row 3, column AttendanceRate: outside the allowed range 0 to 100 (got '200')"]
+        )
+        page.screenshot(path=tmp_path / "rejected.png", full_page=True)
+
+        page.set_input_files("#upload-file", files=[{"name": "good.csv", "mimeType": "text/csv", "buffer": GOOD_CSV}])
+        page.get_by_role("button", name="Upload").click()
+        success = page.locator("#upload-result.ok")
+        expect(success).to_contain_text("Upload received")
+        expect(success.locator('dd[data-field="Rows"]')).to_have_text("2")
+        expect(success.locator('dd[data-field="Dropped columns"]')).to_have_text("Name")
+        expect(success.locator('dd[data-field="Upload id"]')).to_have_text(re.compile(r"^[0-9a-f-]{36}$"))
+        page.screenshot(path=tmp_path / "accepted.png", full_page=True)
+        assert errors == []
