@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passcompass_api.routers import health, pages, periods, reports, uploads
 from passcompass_assets.core.errors import Problem, UploadRejected
+from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.core.settings import Settings
 
 log = logging.getLogger("passcompass.api")
@@ -29,7 +31,7 @@ def _field_name(location: tuple[object, ...]) -> str | None:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UploadRejected)
     async def rejected(_: Request, exc: UploadRejected) -> JSONResponse:
-        log.info("upload rejected: %s (%d problems)", exc.error, len(exc.problems))
+        log.info("upload rejected", extra={"error": exc.error, "status": exc.status, "problems": len(exc.problems)})
         return JSONResponse(status_code=exc.status, content=exc.as_dict())
 
     @app.exception_handler(RequestValidationError)
@@ -53,9 +55,30 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(503, "database_unavailable", "the database is not answering; try again shortly")
 
 
+def install_request_log(app: FastAPI) -> None:
+    """One JSON line per request: method, route, status, duration. Never query values or bodies."""
+
+    @app.middleware("http")
+    async def log_request(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": getattr(route, "path", "unmatched"),
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return response
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_dirs()
+    configure_json_logging()
     app = FastAPI(
         title="PassCompass API",
         version="1",
@@ -63,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_request_log(app)
     app.include_router(health.router)
     app.include_router(uploads.router)
     app.include_router(periods.router)

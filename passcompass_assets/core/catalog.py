@@ -32,6 +32,7 @@ class Column:
     min: float | None = None
     max: float | None = None
     known_from: str = "start"
+    accumulates: bool = False
     # canonical value -> accepted spellings (matched case-insensitively)
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -94,6 +95,7 @@ def _column(entry: dict) -> Column:
         min=entry.get("min"),
         max=entry.get("max"),
         known_from=entry.get("known_from", "start"),
+        accumulates=bool(entry.get("accumulates", False)),
         categories=categories,
     )
 

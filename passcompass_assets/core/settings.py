@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # medium, else low.
     risk_high: float = 0.5
     risk_medium: float = 0.25
+    # Alerts (run failures, drift, quality-gate decisions) go to this Slack-compatible webhook; unset: log only.
+    alert_webhook_url: str | None = None
+    # A report whose share of drifted features reaches this is flagged.
+    drift_share_threshold: float = 0.5
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -7,6 +7,7 @@ registered upload always has its file; an orphaned landed file is harmless (cont
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from passcompass_assets.core.db import uploads
 from passcompass_assets.core.landing import LandingStore
 from passcompass_assets.core.validation import UploadKind, validate_csv
+
+log = logging.getLogger("passcompass.uploads")
 
 
 @dataclass
@@ -114,6 +117,16 @@ def receive_upload(
         if (existing := _find_by_key(engine, key)) is not None:
             return _receipt(existing, duplicate=True)
         raise
+    log.info(
+        "upload received",
+        extra={
+            "upload_id": upload_id,
+            "kind": kind,
+            "rows": validated.rows,
+            "source": source,
+            "courses": validated.course_ids,
+        },
+    )
     return UploadReceipt(
         upload_id=upload_id,
         status="received",

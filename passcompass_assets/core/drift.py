@@ -1,0 +1,91 @@
+"""Feature drift with Evidently: a course's current features against the model's training data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from passcompass_assets.core.catalog import load_catalog
+
+METHOD = re.compile(r"ValueDrift\(column=(?P<column>.+?),method=(?P<method>.+?),threshold=(?P<threshold>[\d.e-]+)\)")
+
+
+@dataclass
+class DriftSummary:
+    columns: int
+    drifted_columns: list[str] = field(default_factory=list)
+    share: float = 0.0
+    flagged: bool = False
+    threshold: float = 0.5
+
+    @property
+    def summary(self) -> str:
+        names = ", ".join(self.drifted_columns) or "none"
+        return f"{len(self.drifted_columns)} of {self.columns} features drifted ({self.share:.0%}): {names}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "summary": self.summary}
+
+
+def comparable_columns(reference: pd.DataFrame, current: pd.DataFrame) -> list[str]:
+    """Features known from the start of a term that both sides carry (counts that accumulate are left out)."""
+    return [
+        c.name
+        for c in load_catalog().features_known_at("start")
+        if not c.accumulates
+        and c.name in reference
+        and c.name in current
+        and reference[c.name].notna().any()
+        and current[c.name].notna().any()
+    ]
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Evidently wants plain dtypes: nullable numbers become floats, the rest strings."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            out[name] = pd.to_numeric(column, errors="coerce").astype(float)
+        else:
+            out[name] = column.astype("object").where(column.notna(), None).map(lambda v: None if v is None else str(v))
+    return pd.DataFrame(out)
+
+
+def feature_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, html_path: Path | None = None, share_threshold: float = 0.5
+) -> DriftSummary:
+    """Run Evidently's data-drift preset; save its (self-contained) HTML report when a path is given."""
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    columns = comparable_columns(reference, current)
+    if not columns:
+        return DriftSummary(columns=0, threshold=share_threshold)
+    snapshot = Report([DataDriftPreset()]).run(
+        current_data=_plain(current[columns]), reference_data=_plain(reference[columns])
+    )
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.save_html(str(html_path))
+    drifted = []
+    for metric in snapshot.dict()["metrics"]:
+        match = METHOD.match(metric["metric_name"])
+        if not match or metric["value"] is None:
+            continue
+        threshold = float(match["threshold"])
+        # p-value tests drift below their threshold; distance measures above it.
+        is_drift = metric["value"] < threshold if "p_value" in match["method"] else metric["value"] >= threshold
+        if is_drift:
+            drifted.append(match["column"])
+    share = len(drifted) / len(columns)
+    return DriftSummary(
+        columns=len(columns),
+        drifted_columns=sorted(drifted),
+        share=round(share, 4),
+        flagged=share >= share_threshold,
+        threshold=share_threshold,
+    )

@@ -1,0 +1,129 @@
+"""How right were the reports? Once final grades arrive, score every report of a course's period against them.
+
+Per report: accuracy, ROC AUC and Brier score of the fail probability, precision and recall of the high-risk band
+against actual failures, RMSE of the predicted grade. Lead time: for each student who failed, the first report that
+flagged them high risk, in weeks before the period's end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sklearn.metrics import accuracy_score, brier_score_loss, precision_score, recall_score, roc_auc_score
+from sqlalchemy.engine import Engine
+
+from passcompass_assets.core.db import courses, final_grades
+from passcompass_assets.core.reporting import list_reports, report_file
+
+
+def _labels(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
+    query = (
+        sa.select(final_grades.c.user_id, final_grades.c.final_grade, courses.c.pass_mark)
+        .join(
+            courses,
+            sa.and_(courses.c.course_id == final_grades.c.course_id, courses.c.period_id == final_grades.c.period_id),
+        )
+        .where(final_grades.c.course_id == course_id, final_grades.c.period_id == period_id)
+    )
+    with engine.connect() as conn:
+        labels = pd.read_sql(query, conn)
+    labels["failed"] = labels["final_grade"] < labels["pass_mark"]
+    return labels
+
+
+def _metrics(joined: pd.DataFrame) -> dict[str, float | int | None]:
+    y = joined["failed"].to_numpy(dtype=int)
+    p = joined["fail_probability"].to_numpy(dtype=float)
+    flagged = (joined["risk_band"] == "high").to_numpy(dtype=int)
+    both_classes = len(set(y)) == 2
+    return {
+        "students": len(joined),
+        "failed": int(y.sum()),
+        "accuracy": round(float(accuracy_score(y, p >= 0.5)), 4),
+        "roc_auc": round(float(roc_auc_score(y, p)), 4) if both_classes else None,
+        "brier": round(float(brier_score_loss(y, p, labels=[0, 1])), 4),
+        "high_risk_precision": round(float(precision_score(y, flagged, zero_division=0)), 4),
+        "high_risk_recall": round(float(recall_score(y, flagged, zero_division=0)), 4) if y.sum() else None,
+        "grade_rmse": round(
+            math.sqrt(float(np.mean((joined["predicted_final_grade"] - joined["final_grade"]) ** 2))), 3
+        ),
+    }
+
+
+def evaluate_period(
+    engine: Engine, reports_dir: Path, course_id: str, period_id: str, period_end: date | None = None
+) -> dict[str, object]:
+    """The evaluation of every report of ``course_id`` in ``period_id`` against its final grades."""
+    labels = _labels(engine, course_id, period_id)
+    rows = sorted(list_reports(engine, course_id, period_id), key=lambda r: (r.report_date, r.generated_at))
+    if labels.empty:
+        raise ValueError(f"no final grades for course {course_id!r} in period {period_id!r}")
+    end = period_end or max((r.report_date for r in rows), default=None)
+    per_report = []
+    first_flag: dict[str, date] = {}
+    for row in rows:
+        students = pd.DataFrame(json.loads(report_file(reports_dir, row, "json").read_text())["rows"])
+        joined = students.merge(labels, on="user_id", how="inner")
+        if joined.empty:
+            continue
+        for user_id in joined.loc[joined["failed"] & (joined["risk_band"] == "high"), "user_id"]:
+            first_flag.setdefault(user_id, row.report_date)
+        per_report.append(
+            {
+                "report_id": row.report_id,
+                "report_date": row.report_date.isoformat(),
+                "report_number": row.report_number,
+                "week_of_term": row.week_of_term,
+                "model_version": row.model_version,
+                "weeks_before_end": round((end - row.report_date).days / 7, 1) if end else None,
+                **_metrics(joined),
+            }
+        )
+    failed_ids = labels.loc[labels["failed"], "user_id"].tolist()
+    lead_weeks = [(end - first_flag[u]).days / 7 for u in failed_ids if u in first_flag] if end else []
+    lead_time = {
+        "failed_students": len(failed_ids),
+        "flagged_before_end": len(lead_weeks),
+        "share_flagged": round(len(lead_weeks) / len(failed_ids), 4) if failed_ids else None,
+        "median_weeks_before_end": round(float(np.median(lead_weeks)), 1) if lead_weeks else None,
+        "first_flags": {u: first_flag[u].isoformat() for u in failed_ids if u in first_flag},
+    }
+    return {
+        "course_id": course_id,
+        "period_id": period_id,
+        "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "students_with_final_grade": len(labels),
+        "failure_rate": round(float(labels["failed"].mean()), 4),
+        "reports": per_report,
+        "lead_time": lead_time,
+    }
+
+
+_templates = Environment(
+    loader=PackageLoader("passcompass_assets.core", "templates"), autoescape=select_autoescape(["html"])
+)
+
+
+def evaluation_paths(reports_dir: Path, course_id: str, period_id: str) -> dict[str, Path]:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}__{period_id}")
+    folder = reports_dir / "evaluations" / safe
+    return {"json": folder / "evaluation.json", "html": folder / "evaluation.html"}
+
+
+def store_evaluation(reports_dir: Path, evaluation: dict[str, object]) -> dict[str, Path]:
+    """Write the evaluation as JSON and as an HTML page with a chart (replacing an earlier evaluation)."""
+    paths = evaluation_paths(reports_dir, str(evaluation["course_id"]), str(evaluation["period_id"]))
+    paths["json"].parent.mkdir(parents=True, exist_ok=True)
+    paths["json"].write_text(json.dumps(evaluation, indent=1), encoding="utf-8")
+    reports = evaluation["reports"]
+    assert isinstance(reports, list)
+    html = _templates.get_template("evaluation.html").render(evaluation=evaluation, reports=reports)
+    paths["html"].write_text(html, encoding="utf-8")
+    return paths
