@@ -88,6 +88,87 @@ def cmd_process_pending(settings: Settings, _: argparse.Namespace) -> int:
     return 1 if any(r["status"] == "failed" for r in results) else 0
 
 
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    """Train on UCI-format data in ``--data`` or on the platform's training set; print the gate decision."""
+    import pandas as pd
+
+    from passcompass_assets.core.db import get_engine
+    from passcompass_assets.core.ml import train_and_gate
+    from passcompass_assets.core.training_data import (
+        combined_training_frame,
+        initial_data_or_empty,
+        platform_training_frame,
+    )
+    from passcompass_assets.core.uci import load_uci_dir
+
+    prepare_home(settings)
+    if args.data:
+        frame = load_uci_dir(Path(args.data))
+    else:
+        from passcompass_assets.features.dbt_project import run_dbt_build
+
+        run_dbt_build(settings)
+        initial, unavailable = initial_data_or_empty(settings)
+        if unavailable:
+            print(f"initial data unavailable ({unavailable}); training on the platform's labelled periods only")
+        frame = combined_training_frame(initial, platform_training_frame(get_engine(settings.db_url)))
+    if frame.empty:
+        print("nothing to train on: no initial data and no labelled period", file=sys.stderr)
+        return 2
+    outcome = train_and_gate(pd.DataFrame(frame), settings, n_repeats=args.repeats)
+    if args.json:
+        print(json.dumps(outcome.as_json()))
+    else:
+        decision = "PROMOTED" if outcome.promoted else "NOT PROMOTED"
+        print(f"model version {outcome.model_version}: {decision}: {outcome.reason}")
+    return 0
+
+
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    """Generate one course report now, in process, through the same job the schedule launches."""
+    import dagster as dg
+
+    from passcompass_assets.core.db import get_engine
+    from passcompass_assets.core.periods import active_periods
+    from passcompass_assets.core.reporting import course_periods, get_report, list_reports
+    from passcompass_assets.definitions import defs
+    from passcompass_assets.reporting import ReportKey, report_partitions
+
+    prepare_home(settings)
+    engine = get_engine(settings.db_url)
+    as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
+    periods = course_periods(engine, args.course_id)
+    if not periods:
+        print(f"no data for course {args.course_id!r}", file=sys.stderr)
+        return 2
+    current = {p.period_id for p in active_periods(engine, as_of)}
+    period_id = args.period_id or next((p for p in periods if p in current), periods[-1])
+    key = ReportKey(args.course_id, period_id, as_of)
+    with dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions(report_partitions.name, [key.partition_key])
+        result = defs.resolve_job_def("period_report").execute_in_process(
+            partition_key=key.partition_key, instance=instance, raise_on_error=False
+        )
+    if not result.success:
+        print(f"report failed for {key.partition_key}", file=sys.stderr)
+        return 1
+    row = get_report(engine, list_reports(engine, args.course_id, period_id)[0].report_id)
+    print(
+        json.dumps(
+            {
+                "report_id": row.report_id,
+                "course_id": row.course_id,
+                "period_id": row.period_id,
+                "report_date": row.report_date.isoformat(),
+                "band_counts": row.band_counts,
+                "confidence": row.confidence,
+                "model_version": row.model_version,
+            }
+        )
+    )
+    return 0
+
+
 def load_demo(settings: Settings, today: date | None = None) -> int:
     """Generate the synthetic demo terms under home and register them like a client would: periods, then
     every snapshot and final-grade file as an upload (the upload sensor, or process-pending, applies them)."""
@@ -183,6 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     pending = commands.add_parser("process-pending", help="process every received upload in process, then exit")
     pending.set_defaults(handler=cmd_process_pending)
+
+    train = commands.add_parser("train", help="train a model, log it to MLflow and apply the quality gate")
+    train.add_argument("--data", help="a folder with the UCI files (student-mat.csv, student-por.csv)")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.add_argument("--repeats", type=int, default=2, help="repeats of the stratified K-fold cross-validation")
+    train.set_defaults(handler=cmd_train)
+
+    report = commands.add_parser("report", help="generate one course report now")
+    report.add_argument("--course-id", required=True)
+    report.add_argument("--period-id")
+    report.add_argument("--as-of", help="report date (YYYY-MM-DD); default today")
+    report.set_defaults(handler=cmd_report)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

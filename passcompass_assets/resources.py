@@ -1,11 +1,16 @@
 """Dagster resources: configurable classes over the platform settings (environment variables)."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.db import get_engine
 from passcompass_assets.core.landing import LandingStore
 from passcompass_assets.core.settings import Settings
+
+if TYPE_CHECKING:
+    from passcompass_assets.core.report_model import ReportModel
 
 
 class PlatformResource(dg.ConfigurableResource):
@@ -29,3 +34,15 @@ class PlatformResource(dg.ConfigurableResource):
     @property
     def landing(self) -> LandingStore:
         return LandingStore(self.settings.landing_dir)
+
+
+class ModelResource(dg.ConfigurableResource):
+    """The model reports use: the MLflow champion, else the newest registered version (low confidence)."""
+
+    home: str | None = None
+
+    def load(self) -> "ReportModel | None":
+        from passcompass_assets.core.report_model import load_report_model
+
+        settings = Settings(home=self.home) if self.home else Settings()
+        return load_report_model(settings)

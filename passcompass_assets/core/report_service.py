@@ -60,7 +60,13 @@ def find_period(engine: Engine, period_id: str, frame: pd.DataFrame, as_of: date
 
 
 def make_report(
-    engine: Engine, settings: Settings, model: ScoringModel | None, course_id: str, period_id: str, as_of: date
+    engine: Engine,
+    settings: Settings,
+    model: ScoringModel | None,
+    course_id: str,
+    period_id: str,
+    as_of: date,
+    drift: dict[str, object] | None = None,
 ) -> Report:
     frame = load_course_frame(engine, course_id, period_id)
     if frame.empty:
@@ -79,13 +85,20 @@ def make_report(
         risk_high=settings.risk_high,
         risk_medium=settings.risk_medium,
         data_as_of=frame.get("as_of_date"),
+        drift=drift,
     )
 
 
 def generate_report(
-    engine: Engine, settings: Settings, model: ScoringModel | None, course_id: str, period_id: str, as_of: date
+    engine: Engine,
+    settings: Settings,
+    model: ScoringModel | None,
+    course_id: str,
+    period_id: str,
+    as_of: date,
+    drift: dict[str, object] | None = None,
 ) -> Report:
     """Make, store and index a report; returns it."""
-    report = make_report(engine, settings, model, course_id, period_id, as_of)
+    report = make_report(engine, settings, model, course_id, period_id, as_of, drift)
     store_report(engine, settings.reports_dir, report)
     return report

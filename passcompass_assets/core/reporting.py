@@ -65,6 +65,7 @@ def build_report(
     risk_high: float,
     risk_medium: float,
     data_as_of: pd.Series | None = None,
+    drift: dict[str, object] | None = None,
 ) -> Report:
     """``scored``: one row per student with fail_probability, predicted_final_grade, top_factors,
     signals_available. ``model``: version, metrics and gate state of the model used (None: no model)."""
@@ -97,6 +98,7 @@ def build_report(
         "quality_gate": (model or {}).get("gate", "no model has been trained"),
         "confidence": "normal" if promoted else "low",
         "signals": students["signals_available"].value_counts().to_dict(),
+        "drift": drift,
     }
     if not promoted:
         header["warning"] = (

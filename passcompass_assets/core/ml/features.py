@@ -1,0 +1,91 @@
+"""Model inputs: which catalog columns a stage may use, and how they are put on one scale across courses.
+
+Only catalog *features* known at a stage are ever inputs; labels (``final_grade``) and anything derived from
+them never are. Interim grades are divided by the course's ``grade_max`` so courses graded 0-20 and 0-100 mix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from passcompass_assets.core.catalog import Column, load_catalog
+from passcompass_assets.core.ml.stages import Stage
+
+INTERIM_GRADES = ("interim_grade_1", "interim_grade_2")
+GRADE_COLUMNS = (*INTERIM_GRADES, "previous_grade")
+SCALE_COLUMNS = ("grade_max", "pass_mark")
+PASS_FRACTION = "pass_fraction"  # helper input: the pass mark as a share of the scale; not a feature
+
+
+def candidate_columns(stage: Stage) -> list[str]:
+    """Catalog features known at ``stage``; a label is never among them."""
+    catalog = load_catalog()
+    labels = {c.name for c in catalog.labels}
+    return [c.name for c in catalog.features_known_at(stage.catalog_stage) if c.name not in labels]
+
+
+def usable_columns(frame: pd.DataFrame, stage: Stage) -> list[str]:
+    """The stage's features that carry information in ``frame``: present, not all missing, not constant.
+
+    Data sets differ in what they record (UCI has no attendance rate, the client's data no alcohol use), so
+    the columns are chosen at fit time and remembered with the model.
+    """
+    return [c for c in candidate_columns(stage) if c in frame.columns and frame[c].dropna().nunique() > 1]
+
+
+def is_categorical(column: Column) -> bool:
+    return column.type == "category"
+
+
+def model_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Typed, scale-free inputs for ``columns`` (missing ones become empty), plus the pass fraction."""
+    catalog = load_catalog()
+    grade_max = pd.to_numeric(frame["grade_max"], errors="coerce").astype(float)
+    out: dict[str, pd.Series] = {}
+    for name in columns:
+        values = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
+        if is_categorical(catalog[name]):
+            values = values.astype(object)
+            out[name] = values.where(values.notna(), np.nan)
+        else:
+            numeric = pd.to_numeric(values.astype(object).where(values.notna(), np.nan), errors="coerce")
+            out[name] = numeric.astype(float) / grade_max if name in INTERIM_GRADES else numeric.astype(float)
+    out[PASS_FRACTION] = pd.to_numeric(frame["pass_mark"], errors="coerce").astype(float) / grade_max
+    return pd.DataFrame(out, index=frame.index)
+
+
+def derive(inputs: pd.DataFrame) -> pd.DataFrame:
+    """Grade features relative to the pass mark: margin, a zero flag (missed the test), and the trend.
+
+    Runs inside the fitted pipeline, so an explanation that changes an interim grade moves all three.
+    """
+    out = inputs.drop(columns=[PASS_FRACTION])
+    for name in INTERIM_GRADES:
+        if name in inputs.columns:
+            out[name] = inputs[name] - inputs[PASS_FRACTION]
+            out[f"{name}_zero"] = (inputs[name] == 0).astype(float).where(inputs[name].notna())
+    if all(name in inputs.columns for name in INTERIM_GRADES):
+        out["interim_trend"] = inputs["interim_grade_2"] - inputs["interim_grade_1"]
+    return out
+
+
+def derived_columns(columns: list[str]) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) names of what :func:`derive` produces from ``columns``."""
+    catalog = load_catalog()
+    categorical = [c for c in columns if is_categorical(catalog[c])]
+    numeric = [c for c in columns if c not in categorical]
+    numeric += [f"{c}_zero" for c in INTERIM_GRADES if c in columns]
+    if all(c in columns for c in INTERIM_GRADES):
+        numeric.append("interim_trend")
+    return numeric, categorical
+
+
+def fail_label(frame: pd.DataFrame) -> np.ndarray:
+    """1 where the final grade is below the course's pass mark."""
+    return (frame["final_grade"].astype(float) < frame["pass_mark"].astype(float)).to_numpy(dtype=int)
+
+
+def grade_share(frame: pd.DataFrame) -> np.ndarray:
+    """The final grade as a share of the course's scale (the regression target)."""
+    return (frame["final_grade"].astype(float) / frame["grade_max"].astype(float)).to_numpy()

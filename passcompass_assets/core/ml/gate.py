@@ -1,0 +1,80 @@
+"""The quality gate: promote only a model that clearly beats the naive predictor and the current champion,
+both measured on the same cross-validation folds. Every number behind the decision is in its reason."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from passcompass_assets.core.ml.evaluation import StageEvaluation
+
+MIN_AUC_GAIN = 0.05  # ROC AUC at least this much above the naive predictor's (0.50 = chance at the start)
+MIN_BRIER_SKILL = 0.05  # Brier score at least 5 % below the naive predictor's
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promoted: bool
+    reason: str
+
+
+def _skill(brier: float, reference: float) -> float:
+    """How much lower a Brier score is than a reference's, as a share of it."""
+    return 1 - brier / reference if reference > 0 else -math.inf
+
+
+def _versus_naive(ev: StageEvaluation) -> str | None:
+    """None when the stage clears the naive bar, else what falls short, in words."""
+    model, naive = ev.metrics, ev.naive
+    auc, naive_auc = model["roc_auc"], naive["roc_auc"]
+    where = f"with {ev.stage.signals}"
+    # First the bare minimum: better than knowing nothing at all (chance ranking, the average fail rate).
+    if not auc >= 0.5 + MIN_AUC_GAIN:
+        return f"no predictive signal {where}: ROC AUC {auc:.2f} is no better than chance (0.50)"
+    if not _skill(model["brier"], ev.chance_brier) >= MIN_BRIER_SKILL:
+        return (
+            f"no predictive signal {where}: Brier {model['brier']:.4f} is no better than always forecasting "
+            f"the average fail rate ({ev.chance_brier:.4f}), although ROC AUC is {auc:.2f}"
+        )
+    problems = []
+    if not auc >= naive_auc + MIN_AUC_GAIN:
+        problems.append(f"ROC AUC {auc:.3f} vs naive {naive_auc:.3f} (needs +{MIN_AUC_GAIN:.2f})")
+    skill = _skill(model["brier"], naive["brier"])
+    if not skill >= MIN_BRIER_SKILL:
+        problems.append(
+            f"Brier {model['brier']:.4f} vs naive {naive['brier']:.4f} ({skill:.0%} lower; needs {MIN_BRIER_SKILL:.0%})"
+        )
+    return f"not clearly better than the naive predictor {where}: " + "; ".join(problems) if problems else None
+
+
+def _summary(ev: StageEvaluation) -> str:
+    model, naive = ev.metrics, ev.naive
+    return (
+        f"{ev.stage.signals}: ROC AUC {model['roc_auc']:.3f} vs naive {naive['roc_auc']:.3f}, "
+        f"Brier {model['brier']:.4f} vs naive {naive['brier']:.4f}"
+    )
+
+
+def decide(
+    evaluations: list[StageEvaluation],
+    champion: dict[str, dict[str, float]] | None = None,
+    champion_version: str | None = None,
+) -> GateDecision:
+    """``champion``: per stage, the champion's metrics on the same folds (None when there is no champion)."""
+    if not evaluations:
+        return GateDecision(False, "not promoted: no stage had enough labelled students to train and evaluate")
+    failures = [problem for ev in evaluations if (problem := _versus_naive(ev))]
+    if failures:
+        return GateDecision(False, "not promoted: " + "; ".join(failures))
+    beats_naive = "beats the naive predictor (" + "; ".join(_summary(ev) for ev in evaluations) + ")"
+    if not champion:
+        return GateDecision(True, f"promoted: {beats_naive}; there was no champion yet")
+    shared = [ev for ev in evaluations if ev.stage.name in champion]
+    if not shared:
+        return GateDecision(True, f"promoted: {beats_naive}; the champion covers none of these stages")
+    ours = sum(ev.metrics["brier"] for ev in shared) / len(shared)
+    theirs = sum(champion[ev.stage.name]["brier"] for ev in shared) / len(shared)
+    versus = f"mean Brier {ours:.4f} vs champion (version {champion_version}) {theirs:.4f} on the same folds"
+    if ours < theirs:
+        return GateDecision(True, f"promoted: {beats_naive}; beats the champion: {versus}")
+    return GateDecision(False, f"not promoted: {beats_naive}, but does not beat the champion: {versus}")

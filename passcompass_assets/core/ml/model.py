@@ -1,0 +1,105 @@
+"""The fitted fail-risk model: one classifier and one grade regressor per stage, scoring each row at the
+latest stage its data supports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from threadpoolctl import threadpool_limits
+
+from passcompass_assets.core.ml.explain import top_factors
+from passcompass_assets.core.ml.features import SCALE_COLUMNS, model_frame
+from passcompass_assets.core.ml.stages import STAGE_BY_NAME, STAGES, latest_stage
+
+OUTPUT_COLUMNS = (
+    "user_id",
+    "course_id",
+    "period_id",
+    "fail_probability",
+    "predicted_final_grade",
+    "top_factors",
+    "signals_available",
+    "stage",
+)
+
+
+@dataclass
+class StageModel:
+    stage: str
+    columns: list[str]  # catalog features used, fixed at fit time
+    classifier_name: str
+    regressor_name: str
+    classifier: BaseEstimator
+    regressor: BaseEstimator  # final grade as a share of the scale
+    typical: dict[str, object]  # per input: the value a typical training student has
+
+    def fail_probability(self, inputs: pd.DataFrame) -> np.ndarray:
+        # One thread: on small frames OpenMP start-up costs more than it saves.
+        with threadpool_limits(1):
+            return self.classifier.predict_proba(inputs)[:, 1]
+
+    def grade_share(self, inputs: pd.DataFrame) -> np.ndarray:
+        with threadpool_limits(1):
+            return np.clip(self.regressor.predict(inputs), 0.0, 1.0)
+
+
+@dataclass
+class FailRiskModel:
+    stages: dict[str, StageModel]  # by stage name; earliest first
+    data_fingerprint: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [stage.name for stage in STAGES if stage.name in self.stages]
+
+    def stage_for(self, stage: str) -> StageModel | None:
+        """The model's pipeline for ``stage``, or for the latest earlier stage it has."""
+        known = [name for name in self.stage_names if STAGES.index(STAGE_BY_NAME[name]) <= _position(stage)]
+        return self.stages[known[-1]] if known else None
+
+    def fail_probability_at(self, frame: pd.DataFrame, stage: str) -> np.ndarray | None:
+        """Every row scored at ``stage`` (used to re-score a champion on a challenger's folds)."""
+        model = self.stage_for(stage)
+        return None if model is None else model.fail_probability(model_frame(frame, model.columns))
+
+    def predict(self, frame: pd.DataFrame, *, explain: bool = True) -> pd.DataFrame:
+        """Per student: fail probability, predicted final grade on the course's scale, top factors, stage."""
+        missing = [c for c in ("user_id", "course_id", *SCALE_COLUMNS) if c not in frame.columns]
+        if missing:
+            raise ValueError(f"cannot score: the frame lacks {', '.join(missing)}")
+        frame = frame.reset_index(drop=True)
+        out = pd.DataFrame(
+            {
+                "user_id": frame["user_id"].astype("string"),
+                "course_id": frame["course_id"].astype("string"),
+                "period_id": frame["period_id"].astype("string") if "period_id" in frame else pd.NA,
+                "fail_probability": np.nan,
+                "predicted_final_grade": np.nan,
+                "top_factors": [[] for _ in range(len(frame))],
+                "signals_available": "not enough data for a prediction",
+                "stage": pd.NA,
+            }
+        )
+        if not self.stages or frame.empty:
+            return out[list(OUTPUT_COLUMNS)]
+        stage_of_row = latest_stage(frame, self.stage_names)
+        for name, rows in stage_of_row.groupby(stage_of_row).groups.items():
+            model = self.stages[name]
+            inputs = model_frame(frame.loc[rows], model.columns)
+            out.loc[rows, "fail_probability"] = model.fail_probability(inputs)
+            grade_max = frame.loc[rows, "grade_max"].astype(float).to_numpy()
+            out.loc[rows, "predicted_final_grade"] = model.grade_share(inputs) * grade_max
+            out.loc[rows, "signals_available"] = STAGE_BY_NAME[name].signals
+            out.loc[rows, "stage"] = name
+            if explain:
+                factors = top_factors(model.fail_probability, inputs, model.typical)
+                out.loc[rows, "top_factors"] = pd.Series(factors, index=rows, dtype=object)
+        return out[list(OUTPUT_COLUMNS)]
+
+
+def _position(stage: str) -> int:
+    return STAGES.index(STAGE_BY_NAME[stage])

@@ -1,0 +1,70 @@
+"""Model assets: the initial training data and the fail-risk model, trained and promoted through the gate."""
+
+import dagster as dg
+import pandas as pd
+
+from passcompass_assets.core.alerts import send_alert
+from passcompass_assets.core.ml import train_and_gate
+from passcompass_assets.core.training_data import (
+    combined_training_frame,
+    initial_data_or_empty,
+    platform_training_frame,
+)
+from passcompass_assets.resources import PlatformResource
+
+
+@dg.asset(
+    group_name="ml",
+    kinds={"pandas"},
+    description="The UCI Student Performance data (courses uci-math, uci-portuguese), from PASSCOMPASS_INITIAL_DATA "
+    "or the public archive (SHA-256 verified). Empty, with the reason, where neither is available.",
+)
+def initial_training_data(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.Output[pd.DataFrame]:
+    frame, unavailable = initial_data_or_empty(platform.settings)
+    if unavailable:
+        context.log.warning(f"initial training data unavailable: {unavailable}")
+    return dg.Output(
+        frame,
+        metadata={
+            "rows": len(frame),
+            "courses": dg.MetadataValue.json(sorted(frame["course_id"].unique().tolist()) if len(frame) else []),
+            "unavailable": unavailable or "",
+        },
+    )
+
+
+@dg.asset(
+    group_name="ml",
+    deps=["training_set"],
+    kinds={"sklearn", "mlflow"},
+    description="Fail-risk model per term stage, cross-validated against the naive predictor and the champion; "
+    "logged to MLflow and promoted to `champion` only through the quality gate.",
+)
+def fail_risk_model(
+    context: dg.AssetExecutionContext, platform: PlatformResource, initial_training_data: pd.DataFrame
+) -> dg.MaterializeResult:
+    settings = platform.settings
+    frame = combined_training_frame(initial_training_data, platform_training_frame(platform.engine))
+    if frame.empty:
+        raise dg.Failure("nothing to train on: no initial data and no labelled period (upload final grades)")
+    outcome = train_and_gate(frame, settings)
+    context.log.info(f"quality gate: {'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
+    send_alert(
+        settings.alert_webhook_url,
+        "quality_gate",
+        f"model version {outcome.model_version} {'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}",
+        model_version=outcome.model_version,
+        promoted=outcome.promoted,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "promoted": outcome.promoted,
+            "reason": outcome.reason,
+            "model_version": str(outcome.model_version),
+            "champion_version": str(outcome.champion_version),
+            "mlflow_run_id": str(outcome.run_id),
+            "training_rows": len(frame),
+            "data_fingerprint": outcome.data_fingerprint,
+            "metrics": dg.MetadataValue.json(outcome.as_json()["metrics"]),
+        }
+    )

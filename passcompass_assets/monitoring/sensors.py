@@ -1,0 +1,73 @@
+"""Feedback and alerting sensors: final grades trigger evaluation and retraining; failures raise alerts."""
+
+from datetime import datetime
+
+import dagster as dg
+import sqlalchemy as sa
+
+from passcompass_assets.core.alerts import send_alert
+from passcompass_assets.core.db import reports, uploads
+from passcompass_assets.ml import train_model_job
+from passcompass_assets.monitoring.assets import report_evaluation_job
+from passcompass_assets.monitoring.partitions import CoursePeriod, evaluation_partitions
+from passcompass_assets.resources import PlatformResource
+
+
+def _carries_grades(row: sa.Row) -> bool:
+    return row.kind == "final_grades" or "final_grade" in (row.columns or [])
+
+
+@dg.sensor(
+    jobs=[report_evaluation_job, train_model_job],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def final_grades_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
+    """A processed upload with final grades is one complete unit: evaluate its courses' reports, then retrain.
+
+    Only processed uploads count, so retraining never sees half an upload; run keys make each request once.
+    """
+    since = datetime.fromisoformat(context.cursor) if context.cursor else datetime.min
+    query = (
+        sa.select(uploads)
+        .where(uploads.c.status == "processed", uploads.c.processed_at >= since)
+        .order_by(uploads.c.processed_at)
+    )
+    with platform.engine.connect() as conn:
+        processed = [row for row in conn.execute(query) if _carries_grades(row)]
+        reported = {
+            (r.course_id, r.period_id) for r in conn.execute(sa.select(reports.c.course_id, reports.c.period_id))
+        }
+    if not processed:
+        return dg.SkipReason("no new final grades")
+    evaluations: dict[str, CoursePeriod] = {}
+    for row in processed:
+        for course_id in row.course_ids:
+            for period_id in row.period_ids:
+                if (course_id, period_id) in reported:
+                    evaluations[f"{row.upload_id}:{course_id}|{period_id}"] = CoursePeriod(course_id, period_id)
+    context.instance.add_dynamic_partitions(
+        evaluation_partitions.name, sorted({k.partition_key for k in evaluations.values()})
+    )
+    requests = [
+        dg.RunRequest(run_key=run_key, job_name=report_evaluation_job.name, partition_key=key.partition_key)
+        for run_key, key in evaluations.items()
+    ]
+    requests += [dg.RunRequest(run_key=f"retrain:{row.upload_id}", job_name=train_model_job.name) for row in processed]
+    context.update_cursor(processed[-1].processed_at.isoformat())
+    return requests
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)
+def run_failure_alert(context: dg.RunFailureSensorContext, platform: PlatformResource) -> None:
+    """Every failed run is posted to the alert webhook (or logged when none is configured)."""
+    run = context.dagster_run
+    message = context.failure_event.message or "no message"
+    send_alert(
+        platform.settings.alert_webhook_url,
+        "run_failure",
+        f"run {run.run_id} of job {run.job_name} failed: {message[:500]}",
+        run_id=run.run_id,
+        job_name=run.job_name,
+        partition=run.tags.get("dagster/partition"),
+    )
