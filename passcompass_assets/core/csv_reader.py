@@ -93,8 +93,11 @@ def read_csv_bytes(content: bytes) -> RawTable:
     header_line = text.split("\n", 1)[0]
     if not header_line.strip():
         raise UploadRejected(400, "malformed_csv", "the first line (the header) is empty", [Problem("empty header", 1)])
-    delimiter = _sniff_delimiter(header_line)
-    header = [_unquote(h) for h in next(csv.reader([header_line], delimiter=delimiter, skipinitialspace=True))]
+    try:
+        delimiter = _sniff_delimiter(header_line)
+        header = [_unquote(h) for h in next(csv.reader([header_line], delimiter=delimiter, skipinitialspace=True))]
+    except csv.Error as exc:  # e.g. a header cell past the csv module's field limit (128 KB)
+        raise UploadRejected(400, "malformed_csv", f"the header is malformed: {exc}", [Problem(str(exc), 1)]) from None
     if len(header) > MAX_COLUMNS:
         raise UploadRejected(
             422, "too_many_columns", f"the header has {len(header)} columns; at most {MAX_COLUMNS} are accepted"

@@ -44,15 +44,24 @@ def comparable_columns(reference: pd.DataFrame, current: pd.DataFrame) -> list[s
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Evidently wants plain dtypes: nullable numbers become floats, the rest strings."""
+    """Evidently wants plain dtypes: numbers and yes/no (True/False or 1/0 alike) as floats, the rest strings."""
+    catalog = load_catalog()
     out = {}
     for name in frame.columns:
         column = frame[name]
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            out[name] = pd.to_numeric(column, errors="coerce").astype(float)
+        if catalog[name].type in ("integer", "number", "boolean"):
+            out[name] = pd.to_numeric(column.astype("object").replace({True: 1, False: 0}), errors="coerce").astype(
+                float
+            )
         else:
             out[name] = column.astype("object").where(column.notna(), None).map(lambda v: None if v is None else str(v))
     return pd.DataFrame(out)
+
+
+def reference_for(training: pd.DataFrame, course_id: str, min_rows: int = 50) -> pd.DataFrame:
+    """The course's own history when there is enough of it (courses differ), else all training data."""
+    own = training[training["course_id"] == course_id] if "course_id" in training else training.iloc[0:0]
+    return own if len(own) >= min_rows else training
 
 
 def feature_drift(

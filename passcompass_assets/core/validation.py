@@ -20,10 +20,13 @@ from passcompass_assets.core.errors import MAX_PROBLEMS, Problem, UploadRejected
 UploadKind = Literal["students", "final_grades"]
 KEY_COLUMNS = ("user_id", "course_id", "period_id")
 MAX_ID_LENGTH = 128
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+# Anchored on the "@" (the look-behind stands for the local part): the obvious ``[^@\s]+@...`` backtracks from
+# every start position, quadratic in the value's length (a 1 MB cell took over an hour).
+EMAIL = re.compile(r"(?<=[^@\s])@[^@\s]+\.[A-Za-z]{2,}")
 # International (+..) or separated (555-123-4567, (555) 123 4567) phone numbers; a bare run of digits is a
 # plausible student number and is not taken for a phone number.
 PHONE = re.compile(r"^(\+\d[\d\s().\-]{6,}\d|\(?\d{2,4}\)?[\s.\-]\d{2,4}[\s.\-]\d{2,5})$")
+ISO_DATE = r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
 TRUE = {"yes", "y", "true", "t", "1"}
 FALSE = {"no", "n", "false", "f", "0"}
 
@@ -94,6 +97,8 @@ def _convert(column: Column, raw: pd.Series, problems: _Problems, header: str) -
         if column.max is not None:
             out_of_range |= values > column.max
         problems.add_where(out_of_range, header, f"outside the allowed range {column.min:g} to {column.max:g}", raw)
+        # Dropped before the cast: a value past int64 (1e20) would make it raise instead of being reported.
+        values = values.where(~out_of_range)
         return values.astype("Int64") if column.type == "integer" else values.astype("float64")
     if column.type == "boolean":
         lowered = raw.str.lower()
@@ -107,14 +112,18 @@ def _convert(column: Column, raw: pd.Series, problems: _Problems, header: str) -
         problems.add_where(bad, header, f"not one of: {allowed}", raw)
         return mapped.astype("string")
     if column.type == "date":
-        dates = pd.to_datetime(raw.where(present), errors="coerce", format="ISO8601")
+        # The calendar date as written: a time or offset after it is ignored (mixing offsets with naive values made
+        # pandas return objects without ``.dt``), and pandas' own words such as "now" are not dates.
+        day = raw.str.extract(ISO_DATE, expand=False)
+        dates = pd.to_datetime(day, errors="coerce", format="%Y-%m-%d")
         bad = present & dates.isna()
         problems.add_where(bad, header, "not a date (expected YYYY-MM-DD)", raw)
         return dates.dt.date.astype("object").where(dates.notna(), None)
     # string (identifiers)
     too_long = raw.str.len() > MAX_ID_LENGTH
     problems.add_where(too_long, header, f"longer than {MAX_ID_LENGTH} characters")
-    personal = present & (raw.str.contains(EMAIL) | raw.str.match(PHONE))
+    checked = present & ~too_long
+    personal = checked & (raw.str.contains(EMAIL) | raw.str.match(PHONE))
     problems.add_where(personal, header, "looks like an e-mail address or phone number; only opaque ids are accepted")
     return raw.astype("string")
 

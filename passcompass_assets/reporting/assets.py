@@ -4,6 +4,7 @@ import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
 from passcompass_assets.core.drift import feature_drift as measure_drift
+from passcompass_assets.core.drift import reference_for
 from passcompass_assets.core.report_service import generate_report, load_course_frame
 from passcompass_assets.core.training_data import platform_training_frame
 from passcompass_assets.reporting.partitions import ReportKey, report_partitions
@@ -21,7 +22,7 @@ def feature_drift(context: dg.AssetExecutionContext, platform: PlatformResource)
     key = ReportKey.parse(context.partition_key)
     settings = platform.settings
     current = load_course_frame(platform.engine, key.course_id, key.period_id)
-    reference = platform_training_frame(platform.engine)
+    reference = reference_for(platform_training_frame(platform.engine), key.course_id)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in context.partition_key)
     html = settings.reports_dir / "drift" / f"{safe}.html"
     if reference.empty or current.empty:

@@ -3,6 +3,9 @@ latest stage its data supports."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +29,15 @@ OUTPUT_COLUMNS = (
 )
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """One thread (on frames this small OpenMP start-up costs more than it saves), and no warning for
+    categories unseen in training: they are meant to count as "none of the known ones"."""
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
+        yield
+
+
 @dataclass
 class StageModel:
     stage: str
@@ -37,12 +49,11 @@ class StageModel:
     typical: dict[str, object]  # per input: the value a typical training student has
 
     def fail_probability(self, inputs: pd.DataFrame) -> np.ndarray:
-        # One thread: on small frames OpenMP start-up costs more than it saves.
-        with threadpool_limits(1):
+        with _quiet():
             return self.classifier.predict_proba(inputs)[:, 1]
 
     def grade_share(self, inputs: pd.DataFrame) -> np.ndarray:
-        with threadpool_limits(1):
+        with _quiet():
             return np.clip(self.regressor.predict(inputs), 0.0, 1.0)
 
 

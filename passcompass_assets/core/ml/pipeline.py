@@ -65,14 +65,14 @@ def _grades(columns: list[str]) -> list[str]:
 
 def _boosting_classifier() -> BaseEstimator:
     return HistGradientBoostingClassifier(
-        max_iter=150, learning_rate=0.03, max_depth=2, min_samples_leaf=15, l2_regularization=1.0, max_bins=32,
+        max_iter=80, learning_rate=0.06, max_depth=2, min_samples_leaf=15, l2_regularization=1.0, max_bins=32,
         random_state=SEED,
     )  # fmt: skip
 
 
 def _boosting_regressor() -> BaseEstimator:
     return HistGradientBoostingRegressor(
-        max_iter=100, learning_rate=0.07, max_depth=3, min_samples_leaf=15, l2_regularization=1.0, max_bins=32,
+        max_iter=60, learning_rate=0.1, max_depth=3, min_samples_leaf=15, l2_regularization=1.0, max_bins=32,
         random_state=SEED,
     )  # fmt: skip
 
