@@ -1,0 +1,105 @@
+"""The report schedule and the report-request sensor, evaluated with Dagster's test contexts at chosen dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from passcompass_assets.core.cadence import next_report_date, report_dates, report_number, week_of_term
+from passcompass_assets.core.periods import Period, upsert_period
+from passcompass_assets.core.records import apply_upload
+from passcompass_assets.core.uploads import receive_upload
+from passcompass_assets.reporting import report_request_sensor, report_schedule
+from passcompass_assets.resources import PlatformResource
+
+START = date(2026, 9, 7)  # a Monday
+END = START + timedelta(weeks=13)
+
+
+@pytest.mark.parametrize(
+    ("cadence", "weeks"),
+    [(2, [2, 4, 6, 8, 10, 12]), (3, [3, 6, 9, 12]), (4, [4, 8, 12])],
+)
+def test_report_dates_of_a_13_week_period(cadence, weeks):
+    period = Period("p", START, END, cadence)
+    assert report_dates(period) == [START + timedelta(weeks=w) for w in weeks] + [END]
+    assert report_number(period, START + timedelta(weeks=weeks[1])) == 2
+    assert week_of_term(period, START + timedelta(weeks=cadence)) == cadence + 1
+    assert next_report_date(period, START) == START + timedelta(weeks=cadence)
+    assert next_report_date(period, END + timedelta(days=1)) is None
+
+
+def enrol(engine, store, course: str, period_id: str) -> None:
+    receipt = receive_upload(engine, store, f"user_id,course_id,period_id\ns1,{course},{period_id}\n".encode())
+    apply_upload(engine, store, receipt.upload_id)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def evaluate(instance: dg.DagsterInstance, day: date):
+    context = dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=datetime(day.year, day.month, day.day, 6, tzinfo=UTC),
+        resources={"platform": PlatformResource()},
+    )
+    result = report_schedule(context)
+    if isinstance(result, dg.SkipReason):
+        return []
+    assert set(instance.get_dynamic_partitions("reports")) >= {r.partition_key for r in result}
+    return result
+
+
+@pytest.mark.parametrize("cadence", [2, 3, 4])
+def test_schedule_requests_on_cadence_days_only(engine, store, instance, cadence):
+    period = Period("autumn", START, END, cadence)
+    upsert_period(engine, period)
+    enrol(engine, store, "math", "autumn")
+    enrol(engine, store, "bio", "autumn")
+    # Every report date, the days around each, the first days of the term and the days after its end.
+    around = {d + timedelta(days=k) for d in report_dates(period) for k in (-1, 0, 1)}
+    days = sorted(around | {START - timedelta(days=1), START, START + timedelta(days=1), END + timedelta(weeks=3)})
+    requested_days = [d for d in days if evaluate(instance, d)]
+    assert requested_days == report_dates(period)
+    requests = evaluate(instance, START + timedelta(weeks=cadence))
+    day = (START + timedelta(weeks=cadence)).isoformat()
+    assert sorted(r.partition_key for r in requests) == [f"bio|autumn|{day}", f"math|autumn|{day}"]
+    # Idempotent: the run key is the partition key, so a repeated tick asks for the same runs only.
+    assert sorted(r.run_key for r in requests) == sorted(r.partition_key for r in requests)
+
+
+def test_nothing_before_the_first_cadence_or_after_the_end(engine, store, instance):
+    upsert_period(engine, Period("autumn", START, END, 3))
+    enrol(engine, store, "math", "autumn")
+    assert evaluate(instance, START) == []
+    assert evaluate(instance, START + timedelta(weeks=2)) == []
+    assert len(evaluate(instance, END)) == 1
+    assert evaluate(instance, END + timedelta(weeks=3)) == []
+
+
+def test_overlapping_periods_each_on_their_own_cadence(engine, store, instance):
+    upsert_period(engine, Period("long", START, END, 3))
+    upsert_period(engine, Period("short", START + timedelta(weeks=3), START + timedelta(weeks=9), 2))
+    enrol(engine, store, "math", "long")
+    enrol(engine, store, "art", "short")
+    day = START + timedelta(weeks=9)  # long: week 9 cadence; short: its last day
+    assert sorted(r.partition_key for r in evaluate(instance, day)) == [f"art|short|{day}", f"math|long|{day}"]
+    only_short = START + timedelta(weeks=5)
+    assert [r.partition_key for r in evaluate(instance, only_short)] == [f"art|short|{only_short}"]
+
+
+def test_report_request_sensor_turns_requests_into_runs(client, engine, store, instance):
+    enrol(engine, store, "math", "default")
+    first = client.post("/api/v1/reports", params={"course_id": "math"}).json()
+    context = dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()})
+    requests = report_request_sensor(context)
+    assert [r.run_key for r in requests] == [first["request_id"]]
+    assert requests[0].partition_key.startswith("math|default|")
+    assert not isinstance(report_request_sensor(context), list)  # the cursor moved: nothing new
+    second = client.post("/api/v1/reports", params={"course_id": "math"}).json()
+    assert [r.run_key for r in report_request_sensor(context)] == [second["request_id"]]
