@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 export PASSCOMPASS_HOME ?= $(CURDIR)/.passcompass
+# The UCI files, where this checkout sits beside the shared data (else downloaded, or skipped offline).
+export PASSCOMPASS_INITIAL_DATA ?= $(wildcard $(CURDIR)/../shared/data/uci)
 
 .PHONY: run test lint validate install lock clean
 

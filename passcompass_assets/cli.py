@@ -1,6 +1,6 @@
-"""The ``passcompass`` command: run the platform, serve the API, process uploads, migrate the database.
+"""The ``passcompass`` command: run the platform, serve the API, ingest, train, report, migrate.
 
-Heavy imports (Dagster, uvicorn) happen inside the subcommand that needs them, so each starts quickly.
+Heavy imports (Dagster, MLflow, uvicorn) happen inside the subcommand that needs them, so each starts quickly.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,22 +19,6 @@ from pathlib import Path
 from passcompass_assets.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def prepare_home(settings: Settings) -> None:
-    """Create PASSCOMPASS_HOME with its folders, migrate the database, point Dagster at its instance folder."""
-    from passcompass_assets.core.db import with_driver
-    from passcompass_assets.core.migrate import upgrade
-
-    settings.ensure_dirs()
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.db_url)
-    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
-    # On PostgreSQL the Dagster instance lives there too (dagster-postgres), configured by dagster.yaml.
-    instance_yaml = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
-    if settings.db_url.startswith("postgresql") and not instance_yaml.exists():
-        os.environ.setdefault("DAGSTER_PG_URL", with_driver(settings.db_url))
-        shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", instance_yaml)
 
 
 def cmd_db_upgrade(settings: Settings, _: argparse.Namespace) -> int:
@@ -58,64 +41,44 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def process_pending(settings: Settings) -> list[dict[str, object]]:
-    """Run, in process, the ingestion run the upload sensor would launch for every received upload."""
-    import dagster as dg
-
-    from passcompass_assets.core.db import get_engine
-    from passcompass_assets.core.uploads import find_upload, pending_uploads
-    from passcompass_assets.definitions import defs
-    from passcompass_assets.ingestion import uploads_partitions
-
-    prepare_home(settings)
-    engine = get_engine(settings.db_url)
-    job = defs.resolve_job_def("ingest_upload")
-    results = []
-    with dg.DagsterInstance.get() as instance:
-        for _, upload_id in pending_uploads(engine):
-            instance.add_dynamic_partitions(uploads_partitions.name, [upload_id])
-            job.execute_in_process(partition_key=upload_id, instance=instance, raise_on_error=False)
-            receipt = find_upload(engine, upload_id)
-            results.append({"upload_id": upload_id, "status": receipt.status, "error": receipt.error})
-    return results
-
-
 def cmd_process_pending(settings: Settings, _: argparse.Namespace) -> int:
+    from passcompass_assets.operations import process_pending
+
     results = process_pending(settings)
     for result in results:
         print(json.dumps(result))
-    print(f"{len(results)} upload(s) processed, {sum(r['status'] == 'failed' for r in results)} failed")
-    return 1 if any(r["status"] == "failed" for r in results) else 0
+    failed = sum(r["status"] == "failed" for r in results)
+    print(f"{len(results)} upload(s) processed, {failed} failed")
+    return 1 if failed else 0
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     """Train on UCI-format data in ``--data`` or on the platform's training set; print the gate decision."""
-    import pandas as pd
-
-    from passcompass_assets.core.db import get_engine
     from passcompass_assets.core.ml import train_and_gate
-    from passcompass_assets.core.training_data import (
-        combined_training_frame,
-        initial_data_or_empty,
-        platform_training_frame,
-    )
     from passcompass_assets.core.uci import load_uci_dir
+    from passcompass_assets.operations import prepare_home
 
     prepare_home(settings)
     if args.data:
         frame = load_uci_dir(Path(args.data))
     else:
+        from passcompass_assets.core.db import get_engine
+        from passcompass_assets.core.training_data import (
+            combined_training_frame,
+            initial_data_or_empty,
+            platform_training_frame,
+        )
         from passcompass_assets.features.dbt_project import run_dbt_build
 
         run_dbt_build(settings)
         initial, unavailable = initial_data_or_empty(settings)
         if unavailable:
-            print(f"initial data unavailable ({unavailable}); training on the platform's labelled periods only")
+            print(f"initial data unavailable ({unavailable}); training on the labelled periods only", file=sys.stderr)
         frame = combined_training_frame(initial, platform_training_frame(get_engine(settings.db_url)))
     if frame.empty:
         print("nothing to train on: no initial data and no labelled period", file=sys.stderr)
         return 2
-    outcome = train_and_gate(pd.DataFrame(frame), settings, n_repeats=args.repeats)
+    outcome = train_and_gate(frame, settings, n_repeats=args.repeats)
     if args.json:
         print(json.dumps(outcome.as_json()))
     else:
@@ -125,107 +88,46 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
-    """Generate one course report now, in process, through the same job the schedule launches."""
-    import dagster as dg
+    """Generate one course report now, in process, through the job the schedule launches."""
+    from passcompass_assets.operations import report
 
-    from passcompass_assets.core.db import get_engine
-    from passcompass_assets.core.periods import active_periods
-    from passcompass_assets.core.reporting import course_periods, get_report, list_reports
-    from passcompass_assets.definitions import defs
-    from passcompass_assets.reporting import ReportKey, report_partitions
-
-    prepare_home(settings)
-    engine = get_engine(settings.db_url)
-    as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
-    periods = course_periods(engine, args.course_id)
-    if not periods:
-        print(f"no data for course {args.course_id!r}", file=sys.stderr)
-        return 2
-    current = {p.period_id for p in active_periods(engine, as_of)}
-    period_id = args.period_id or next((p for p in periods if p in current), periods[-1])
-    key = ReportKey(args.course_id, period_id, as_of)
-    with dg.DagsterInstance.get() as instance:
-        instance.add_dynamic_partitions(report_partitions.name, [key.partition_key])
-        result = defs.resolve_job_def("period_report").execute_in_process(
-            partition_key=key.partition_key, instance=instance, raise_on_error=False
-        )
-    if not result.success:
-        print(f"report failed for {key.partition_key}", file=sys.stderr)
+    as_of = date.fromisoformat(args.as_of) if args.as_of else None
+    try:
+        row = report(settings, args.course_id, args.period_id, as_of)
+    except (LookupError, RuntimeError) as exc:
+        print(str(exc), file=sys.stderr)
         return 1
-    row = get_report(engine, list_reports(engine, args.course_id, period_id)[0].report_id)
-    print(
-        json.dumps(
-            {
-                "report_id": row.report_id,
-                "course_id": row.course_id,
-                "period_id": row.period_id,
-                "report_date": row.report_date.isoformat(),
-                "band_counts": row.band_counts,
-                "confidence": row.confidence,
-                "model_version": row.model_version,
-            }
-        )
-    )
+    summary = {k: getattr(row, k) for k in ("report_id", "course_id", "period_id", "band_counts", "confidence")}
+    print(json.dumps({**summary, "report_date": row.report_date.isoformat(), "model_version": row.model_version}))
     return 0
 
 
-def load_demo(settings: Settings, today: date | None = None) -> int:
-    """Generate the synthetic demo terms under home and register them like a client would: periods, then
-    every snapshot and final-grade file as an upload (the upload sensor, or process-pending, applies them)."""
-    from passcompass_assets.core.db import get_engine
-    from passcompass_assets.core.demo_data import generate_demo
-    from passcompass_assets.core.landing import LandingStore
-    from passcompass_assets.core.periods import Period, upsert_period
-    from passcompass_assets.core.uploads import receive_upload
-
-    today = today or date.today()
-    engine = get_engine(settings.db_url)
-    manifest = generate_demo(settings.resolved_home / "demo" / today.isoformat(), today=today)
-    for period in manifest.periods:
-        upsert_period(engine, Period(period.period_id, period.start_date, period.end_date, period.cadence_weeks))
-    store = LandingStore(settings.landing_dir)
-    for demo_file in manifest.files:
-        receive_upload(engine, store, demo_file.path.read_bytes(), kind=demo_file.kind, source="demo")
-    return len(manifest.files)
-
-
-def _has_uploads(settings: Settings) -> bool:
-    import sqlalchemy as sa
-
-    from passcompass_assets.core.db import get_engine, uploads
-
-    with get_engine(settings.db_url).connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(uploads)).scalar_one() > 0
-
-
 def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
+    from passcompass_assets.operations import bootstrap_demo, load_demo, prepare_home
+
     prepare_home(settings)
     today = date.fromisoformat(args.today) if args.today else None
-    count = load_demo(settings, today)
-    print(f"demo terms registered: {count} uploads received")
-    if args.process:
-        cmd_process_pending(settings, args)
+    if args.bootstrap:
+        bootstrap_demo(settings, today)
+    else:
+        print(f"demo terms registered: {load_demo(settings, today)} uploads received")
     return 0
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Dagster webserver + daemon (``dagster dev``) and the API, until Ctrl-C stops both."""
+    from passcompass_assets.operations import bootstrap_demo, has_uploads, prepare_home
+
     prepare_home(settings)
-    if not args.no_demo and not _has_uploads(settings):
-        print(f"fresh home: loaded the synthetic demo terms ({load_demo(settings)} uploads)")
+    if not args.no_demo and not has_uploads(settings):
+        print("fresh home: bootstrapping the synthetic demo terms (a few minutes; --no-demo skips this)")
+        bootstrap_demo(settings)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PASSCOMPASS_HOME": str(settings.resolved_home)}
-    processes = [
-        subprocess.Popen(
-            [str(bin_dir / "dagster"), "dev", "-m", "passcompass_assets.definitions", "-h", args.host, "-p", "3000"],
-            env=env,
-            cwd=REPO_ROOT,
-        ),
-        subprocess.Popen(
-            [str(bin_dir / "passcompass"), "serve", "--host", args.host, "--port", "8000"], env=env, cwd=REPO_ROOT
-        ),
-    ]
-    print(f"PassCompass: Dagster UI http://{args.host}:3000  API and web page http://{args.host}:8000  (Ctrl-C stops)")
+    dagster = [str(bin_dir / "dagster"), "dev", "-m", "passcompass_assets.definitions", "-h", args.host, "-p", "3000"]
+    api = [str(bin_dir / "passcompass"), "serve", "--host", args.host, "--port", "8000"]
+    processes = [subprocess.Popen(command, env=env, cwd=REPO_ROOT) for command in (dagster, api)]
+    print(f"PassCompass: Dagster UI http://{args.host}:3000  web page and API http://{args.host}:8000  (Ctrl-C stops)")
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
@@ -247,15 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="passcompass", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run Dagster (UI on :3000, daemon) and the API (:8000)")
+    run = commands.add_parser("run", help="run Dagster (UI on :3000, daemon) and the API and web page (:8000)")
     run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--no-demo", action="store_true", help="do not load the demo terms into an empty platform")
+    run.add_argument("--no-demo", action="store_true", help="do not bootstrap the demo terms into an empty platform")
     run.set_defaults(handler=cmd_run)
-
-    demo = commands.add_parser("demo-data", help="generate and upload the synthetic demo terms")
-    demo.add_argument("--today", help="pretend today is this date (YYYY-MM-DD)")
-    demo.add_argument("--process", action="store_true", help="also process the uploads in process")
-    demo.set_defaults(handler=cmd_demo_data)
 
     serve = commands.add_parser("serve", help="serve the REST API and web page")
     serve.add_argument("--host", default="127.0.0.1")
@@ -276,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--period-id")
     report.add_argument("--as-of", help="report date (YYYY-MM-DD); default today")
     report.set_defaults(handler=cmd_report)
+
+    demo = commands.add_parser("demo-data", help="generate and upload the synthetic demo terms")
+    demo.add_argument("--today", help="pretend today is this date (YYYY-MM-DD)")
+    demo.add_argument("--bootstrap", action="store_true", help="also ingest, train and report (as `run` does)")
+    demo.set_defaults(handler=cmd_demo_data)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

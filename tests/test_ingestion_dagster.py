@@ -12,12 +12,12 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from passcompass_assets.cli import process_pending
 from passcompass_assets.core.db import final_grades, student_records
 from passcompass_assets.core.records import apply_upload
 from passcompass_assets.core.uploads import find_upload, receive_upload
 from passcompass_assets.definitions import defs
 from passcompass_assets.ingestion import inbox_sensor, upload_sensor
+from passcompass_assets.operations import process_pending
 from passcompass_assets.resources import PlatformResource
 
 

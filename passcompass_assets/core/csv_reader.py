@@ -44,9 +44,12 @@ def _decode(content: bytes) -> tuple[str, list[str]]:
             raise UploadRejected(415, "not_a_csv", f"the file is {what}, not a CSV")
     if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return content.decode("utf-16"), ["decoded as UTF-16"]
+            text = content.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise UploadRejected(400, "unreadable_csv", f"invalid UTF-16 text: {exc.reason}") from exc
+        if "\x00" in text:  # the parser would silently cut the value at it (and PostgreSQL cannot store it)
+            raise UploadRejected(415, "not_a_csv", "the file contains NUL characters; expected a text CSV")
+        return text, ["decoded as UTF-16"]
     if b"\x00" in content:
         raise UploadRejected(415, "not_a_csv", "the file contains binary data (NUL bytes); expected a text CSV")
     try:

@@ -112,8 +112,13 @@ def fetch_uci_archive(dest: Path, *, url: str = UCI_ARCHIVE_URL, timeout: float 
 
 
 def initial_training_frame(settings: Settings) -> pd.DataFrame:
-    """The UCI data from ``PASSCOMPASS_INITIAL_DATA`` when set, else downloaded once under the home folder."""
+    """The UCI data from ``PASSCOMPASS_INITIAL_DATA`` when set, else downloaded once under the home folder.
+
+    ``PASSCOMPASS_INITIAL_DATA=none`` opts out: the platform then learns from its own labelled periods only.
+    """
     configured = os.environ.get("PASSCOMPASS_INITIAL_DATA")
+    if configured and configured.lower() == "none":
+        raise UciDataUnavailable("PASSCOMPASS_INITIAL_DATA=none: no initial training data")
     if configured:
         return load_uci_dir(Path(configured).expanduser())
     cache = settings.resolved_home / "initial_data" / "uci"

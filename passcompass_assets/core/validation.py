@@ -192,6 +192,8 @@ def validate_table(
         ("period_id", period_id, default_period_id),
     ):
         fill = (form_value or fallback or "").strip()
+        if "\x00" in fill:  # no id holds one, and PostgreSQL cannot store it
+            raise UploadRejected(422, "invalid_values", f"{key} contains a NUL character", [Problem("NUL", None, key)])
         column = typed.get(key, pd.Series("", index=raw.frame.index, dtype="string")).fillna("")
         column = column.mask(column == "", fill)
         typed[key] = column

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -13,7 +12,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, brier_score
 from sklearn.model_selection import RepeatedStratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from passcompass_assets.core.ml.features import model_frame
+from passcompass_assets.core.ml.features import fail_label, grade_share, model_frame
 from passcompass_assets.core.ml.pipeline import (
     CLASSIFIERS,
     REGRESSORS,
@@ -28,7 +27,6 @@ from passcompass_assets.core.ml.stages import Stage
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 BRIER_TOLERANCE = 0.005  # relative
-METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "brier", "grade_rmse")
 
 
 def make_folds(y: np.ndarray, *, n_splits: int, n_repeats: int, seed: int = SEED) -> Folds:
@@ -36,10 +34,6 @@ def make_folds(y: np.ndarray, *, n_splits: int, n_repeats: int, seed: int = SEED
     splits = max(2, min(n_splits, int(np.bincount(y, minlength=2).min())))
     cv = RepeatedStratifiedKFold(n_splits=splits, n_repeats=n_repeats, random_state=seed)
     return [(train, test) for train, test in cv.split(np.zeros(len(y)), y)]
-
-
-def cv_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 def classification_metrics(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
@@ -81,8 +75,8 @@ def stage_data(frame: pd.DataFrame, stage: Stage, columns: list[str]) -> StageDa
         stage=stage,
         columns=columns,
         inputs=model_frame(frame, columns),
-        fail=(frame["final_grade"].astype(float) < frame["pass_mark"].astype(float)).to_numpy(dtype=int),
-        share=frame["final_grade"].astype(float).to_numpy() / grade_max,
+        fail=fail_label(frame),
+        share=grade_share(frame),
         grade_max=grade_max,
         naive_fail=naive_fail,
         naive_share=naive_share,
@@ -181,9 +175,16 @@ def _naive(data: StageData, folds: Folds) -> dict[str, float]:
     return fold_mean(per_fold)
 
 
-def evaluate_stage(data: StageData, folds: Folds, *, n_jobs: int | None = None) -> StageEvaluation:
-    """Cross-validate all candidates and the naive predictor; choose by Brier (then ROC AUC) and RMSE."""
-    fitted = Parallel(n_jobs=n_jobs or cv_jobs())(delayed(_fit_fold)(data, train, test) for train, test in folds)
+def evaluate_stage(data: StageData, folds: Folds, *, n_jobs: int = 1) -> StageEvaluation:
+    """Cross-validate all candidates and the naive predictor; choose by Brier (then ROC AUC) and RMSE.
+
+    ``n_jobs`` > 1 spreads folds over worker processes; each costs seconds to start (importing
+    scikit-learn), so it only pays on an otherwise idle machine with many folds.
+    """
+    if n_jobs > 1:
+        fitted = Parallel(n_jobs=n_jobs)(delayed(_fit_fold)(data, train, test) for train, test in folds)
+    else:
+        fitted = [_fit_fold(data, train, test) for train, test in folds]
     base = applicable(CLASSIFIERS, data.columns)
     candidates: dict[str, dict[str, float]] = {}
     for name in base + blends(base):

@@ -8,6 +8,7 @@ every candidate model, costs one batched prediction per input, and reads as "com
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from passcompass_assets.core.catalog import load_catalog
 
 TOP_FACTORS = 3
 MIN_EFFECT = 0.01  # a factor must move the probability by at least one percentage point to be named
+BLOCK_ROWS = 2000
 
 
 def typical_values(inputs: pd.DataFrame, columns: list[str]) -> dict[str, object]:
@@ -29,15 +31,15 @@ def typical_values(inputs: pd.DataFrame, columns: list[str]) -> dict[str, object
     return typical
 
 
-def describe(name: str, value: object, typical: object, effect: float) -> str:
+def describe(name: str, value: Any, typical: Any, effect: float) -> str:
     """E.g. "first interim grade low (raises risk)", "wants to take higher education: no (raises risk)"."""
     column = load_catalog()[name]
     if column.type == "boolean":
-        words = f"{column.description}: {'yes' if float(value) >= 0.5 else 'no'}"  # type: ignore[arg-type]
+        words = f"{column.description}: {'yes' if float(value) >= 0.5 else 'no'}"
     elif column.type == "category":
         words = f"{column.description}: {str(value).replace('_', ' ')}"
     else:
-        words = f"{column.description} {'low' if float(value) < float(typical) else 'high'}"  # type: ignore[arg-type]
+        words = f"{column.description} {'low' if float(value) < float(typical) else 'high'}"
     return f"{words} ({'raises' if effect > 0 else 'lowers'} risk)"
 
 
@@ -49,12 +51,19 @@ def top_factors(
     top: int = TOP_FACTORS,
 ) -> list[list[str]]:
     """For each row of ``inputs``, up to ``top`` factors, strongest first."""
-    if inputs.empty:
-        return []
+    factors: list[list[str]] = []
+    for start in range(0, len(inputs), BLOCK_ROWS):  # bounded memory: inputs x copies per block
+        factors += _block_factors(predict, inputs.iloc[start : start + BLOCK_ROWS], typical, top)
+    return factors
+
+
+def _block_factors(
+    predict: Callable[[pd.DataFrame], np.ndarray], inputs: pd.DataFrame, typical: dict[str, object], top: int
+) -> list[list[str]]:
     names = [name for name in typical if name in inputs.columns]
-    baseline = predict(inputs)
     if not names:
         return [[] for _ in range(len(inputs))]
+    baseline = predict(inputs)
     # One prediction over every (input set to typical) copy, instead of one call per input.
     copies = []
     for name in names:
@@ -65,12 +74,12 @@ def top_factors(
     effects = baseline[None, :] - moved  # > 0: this input, as it is, raises the risk
     factors: list[list[str]] = []
     for row in range(len(inputs)):
-        order = np.argsort(-np.abs(effects[:, row]))
-        chosen = []
-        for k in order[:top]:
+        chosen: list[str] = []
+        for k in np.argsort(-np.abs(effects[:, row])):
+            if len(chosen) == top or abs(effects[k, row]) < MIN_EFFECT:
+                break
             value = inputs[names[k]].iloc[row]
-            if abs(effects[k, row]) < MIN_EFFECT or pd.isna(value):
-                continue
-            chosen.append(describe(names[k], value, typical[names[k]], float(effects[k, row])))
+            if not pd.isna(value):  # a missing value is imputed; there is nothing about the student to name
+                chosen.append(describe(names[k], value, typical[names[k]], float(effects[k, row])))
         factors.append(chosen)
     return factors

@@ -38,6 +38,17 @@ def is_categorical(column: Column) -> bool:
     return column.type == "category"
 
 
+_YES_NO = {"true": 1.0, "yes": 1.0, "y": 1.0, "t": 1.0, "1": 1.0, "false": 0.0, "no": 0.0, "n": 0.0, "f": 0.0, "0": 0.0}
+
+
+def _numbers(values: pd.Series, *, yes_no: bool) -> pd.Series:
+    """Floats with NaN for missing, whatever the source dtype (nullable, object, database text)."""
+    plain = values.astype(object).where(values.notna(), np.nan)
+    if yes_no:
+        plain = plain.map(lambda v: _YES_NO.get(v.strip().lower(), np.nan) if isinstance(v, str) else v)
+    return pd.to_numeric(plain, errors="coerce").astype(float)
+
+
 def model_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Typed, scale-free inputs for ``columns`` (missing ones become empty), plus the pass fraction."""
     catalog = load_catalog()
@@ -49,8 +60,8 @@ def model_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
             values = values.astype(object)
             out[name] = values.where(values.notna(), np.nan)
         else:
-            numeric = pd.to_numeric(values.astype(object).where(values.notna(), np.nan), errors="coerce")
-            out[name] = numeric.astype(float) / grade_max if name in INTERIM_GRADES else numeric.astype(float)
+            numeric = _numbers(values, yes_no=catalog[name].type == "boolean")
+            out[name] = numeric / grade_max if name in INTERIM_GRADES else numeric
     out[PASS_FRACTION] = pd.to_numeric(frame["pass_mark"], errors="coerce").astype(float) / grade_max
     return pd.DataFrame(out, index=frame.index)
 

@@ -36,7 +36,7 @@ def pyfunc_input(frame: pd.DataFrame) -> pd.DataFrame:
     for name in frame.columns:
         column = catalog.get(name)
         values = frame[name]
-        if name in ("grade_max", "pass_mark") or (column is not None and _MLFLOW_TYPE[column.type] == "double"):
+        if name in ("grade_max", "pass_mark") or (column is not None and _MLFLOW_TYPE.get(column.type) == "double"):
             out[name] = pd.to_numeric(values.astype(object).where(values.notna(), None), errors="coerce").astype(float)
         elif column is not None and column.type in ("category", "string"):
             out[name] = values.astype(object).where(values.notna(), None)

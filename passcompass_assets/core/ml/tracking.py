@@ -3,7 +3,6 @@ only by a promotion. Only aggregates are logged (metrics, parameters, a data fin
 
 from __future__ import annotations
 
-import hashlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -60,14 +59,6 @@ def load_champion(settings: Settings) -> Champion | None:
     loaded = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@{CHAMPION}")
     wrapper = loaded.unwrap_python_model()
     return Champion(version=str(version.version), run_id=version.run_id, model=wrapper.model)
-
-
-def fingerprint(frame: pd.DataFrame) -> str:
-    """SHA-256 of the training data in a canonical order (columns sorted, rows sorted by key)."""
-    columns = sorted(frame.columns)
-    keys = [c for c in ("course_id", "period_id", "user_id") if c in frame.columns]
-    canonical = frame[columns].sort_values(keys, kind="stable") if keys else frame[columns]
-    return hashlib.sha256(canonical.to_csv(index=False).encode("utf-8")).hexdigest()
 
 
 def _metric_key(*parts: str) -> str:

@@ -1,0 +1,120 @@
+"""Fit the model stage by stage: cross-validate every candidate and the naive predictor on the same folds,
+choose, refit on all of the stage's rows. No MLflow here: :mod:`training` adds the gate and the logging."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from passcompass_assets.core.ml.evaluation import StageData, StageEvaluation, evaluate_stage, make_folds, stage_data
+from passcompass_assets.core.ml.explain import typical_values
+from passcompass_assets.core.ml.features import SCALE_COLUMNS, fail_label, usable_columns
+from passcompass_assets.core.ml.model import FailRiskModel, StageModel
+from passcompass_assets.core.ml.pipeline import build_classifier, build_regressor
+from passcompass_assets.core.ml.stages import STAGES, Stage, rows_supporting
+
+N_SPLITS = 5
+MIN_ROWS = 30  # labelled students a stage needs before it is trained
+MIN_PER_CLASS = 5  # failing and passing students each, so every fold sees both
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of the training data in a canonical order (columns sorted, rows sorted by key)."""
+    columns = sorted(frame.columns)
+    keys = [c for c in ("course_id", "period_id", "user_id") if c in frame.columns]
+    canonical = frame[columns].sort_values(keys, kind="stable") if keys else frame[columns]
+    return hashlib.sha256(canonical.to_csv(index=False).encode("utf-8")).hexdigest()
+
+
+def labelled_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a final grade and a grade scale; the model learns from nothing else."""
+    missing = [c for c in ("user_id", "course_id", "final_grade", *SCALE_COLUMNS) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"cannot train: the frame lacks {', '.join(missing)}")
+    known = frame["final_grade"].notna() & frame["grade_max"].notna() & frame["pass_mark"].notna()
+    return frame[known].reset_index(drop=True)
+
+
+def _too_little(rows: pd.DataFrame, columns: list[str]) -> str | None:
+    if rows.empty:
+        return "no labelled student has this stage's data"
+    failing = int(fail_label(rows).sum())
+    passing = len(rows) - failing
+    if len(rows) < MIN_ROWS or min(failing, passing) < MIN_PER_CLASS:
+        return (
+            f"too few labelled students ({len(rows)}: {failing} failing, {passing} passing; "
+            f"needs {MIN_ROWS} with at least {MIN_PER_CLASS} of each)"
+        )
+    if not columns:
+        return "no input column carries information at this stage"
+    return None
+
+
+def fit_stage(data: StageData, evaluation: StageEvaluation) -> StageModel:
+    """The chosen classifier and regressor refitted on all of the stage's rows."""
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore")
+        classifier = build_classifier(evaluation.classifier, data.columns).fit(data.inputs, data.fail)
+        regressor = build_regressor(evaluation.regressor, data.columns).fit(data.inputs, data.share)
+    return StageModel(
+        stage=data.stage.name,
+        columns=data.columns,
+        classifier_name=evaluation.classifier,
+        regressor_name=evaluation.regressor,
+        classifier=classifier,
+        regressor=regressor,
+        typical=typical_values(data.inputs, data.columns),
+    )
+
+
+@dataclass
+class FittedStages:
+    """Every trainable stage cross-validated and refitted; no MLflow involved."""
+
+    rows: pd.DataFrame  # the labelled training rows
+    fingerprint: str
+    evaluations: list[StageEvaluation]
+    data: dict[str, tuple[pd.DataFrame, StageData]]  # per stage: its rows and model inputs
+    model: FailRiskModel | None
+    skipped: dict[str, str]  # stage -> why it was not trained
+
+
+def fit_and_evaluate(
+    frame: pd.DataFrame,
+    *,
+    n_repeats: int = 2,
+    n_splits: int = N_SPLITS,
+    stages: tuple[Stage, ...] = STAGES,
+    n_jobs: int = 1,
+) -> FittedStages:
+    """Per stage: cross-validate the candidates and the naive predictor, choose, refit on all rows."""
+    rows = labelled_rows(frame)
+    evaluations: list[StageEvaluation] = []
+    data_by_stage: dict[str, tuple[pd.DataFrame, StageData]] = {}
+    stage_models: dict[str, StageModel] = {}
+    skipped: dict[str, str] = {}
+    for stage in stages:
+        subset = rows[rows_supporting(rows, stage)].reset_index(drop=True)
+        columns = usable_columns(subset, stage)
+        if problem := _too_little(subset, columns):
+            skipped[stage.name] = problem
+            continue
+        data = stage_data(subset, stage, columns)
+        folds = make_folds(data.fail, n_splits=n_splits, n_repeats=n_repeats)
+        evaluation = evaluate_stage(data, folds, n_jobs=n_jobs)
+        evaluations.append(evaluation)
+        data_by_stage[stage.name] = (subset, data)
+        stage_models[stage.name] = fit_stage(data, evaluation)
+    data_fingerprint = fingerprint(rows)
+    trained_at = datetime.now(UTC).isoformat(timespec="seconds")
+    model = (
+        FailRiskModel(stage_models, data_fingerprint, {"trained_at": trained_at, "rows": len(rows)})
+        if stage_models
+        else None
+    )
+    return FittedStages(rows, data_fingerprint, evaluations, data_by_stage, model, skipped)
