@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from passcompass_assets.core.validation import to_frame
+
 
 class LandingStore:
     def __init__(self, root: Path) -> None:
@@ -24,24 +26,39 @@ class LandingStore:
             raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
         return self.root / f"{sha256}.parquet"
 
-    def put(self, frame: pd.DataFrame) -> str:
-        """Write ``frame`` once; return its SHA-256. Atomic: a reader never sees half a file."""
+    def put(self, data: pa.Table | pd.DataFrame) -> str:
+        """Write ``data`` once; return its SHA-256. Atomic (a reader never sees half a file) and durable before
+        the caller registers it: the file is synced before its rename, the folder after."""
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self.root, suffix=".tmp")
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
             pq.write_table(table, tmp)
-            digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+            with tmp.open("rb") as written:
+                digest = hashlib.file_digest(written, "sha256").hexdigest()
+                os.fsync(written.fileno())
             target = self.path_for(digest)
             if target.exists():
                 tmp.unlink()
             else:
                 os.replace(tmp, target)
+                _fsync_dir(self.root)
             return digest
         finally:
             tmp.unlink(missing_ok=True)
 
+    def get_table(self, sha256: str) -> pa.Table:
+        return pq.read_table(self.path_for(sha256))
+
     def get(self, sha256: str) -> pd.DataFrame:
-        return pq.read_table(self.path_for(sha256)).to_pandas()
+        return to_frame(self.get_table(sha256))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

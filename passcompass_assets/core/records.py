@@ -5,18 +5,24 @@ column the upload leaves out keeps its value; re-applying an upload changes noth
 after a newer one (replay, concurrency) only fills values the newer one left empty, so the result does not depend
 on processing order: concurrent or replayed runs end in the state of the later upload.
 
-PostgreSQL takes rows through ``COPY`` into a temporary table and one ``INSERT .. SELECT .. ON CONFLICT``;
-SQLite through batched ``INSERT .. ON CONFLICT``.
+PostgreSQL: writers of a table take turns (a table lock that readers do not notice), so an upsert can be two set
+operations instead of a million single-row conflicts: the rows are ``COPY``'d into a temporary table, existing
+rows are updated with one join and new ones inserted with another (three to four times faster than
+``INSERT .. ON CONFLICT`` per row). When every course of the upload is new, no row can exist yet and the rows are
+``COPY``'d straight into the table; should one exist after all, the primary key refuses it and the general path
+runs instead. SQLite: batched ``INSERT .. ON CONFLICT``.
 """
 
 from __future__ import annotations
 
-import csv
 import io
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -27,6 +33,8 @@ from passcompass_assets.core.landing import LandingStore
 KEYS = ("user_id", "course_id", "period_id")
 PROVENANCE = ("source_upload_id", "source_seq", "updated_at")
 SQLITE_BATCH = 5000
+# The set-based update hashes the upload's rows; writers take turns, so one such budget at a time.
+POSTGRES_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -38,71 +46,116 @@ class AppliedUpload:
     course_ids: list[str]
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+@dataclass(frozen=True)
+class Provenance:
+    upload_id: str
+    seq: int
+    at: datetime
+
+    def as_dict(self) -> dict[str, object]:
+        return {"source_upload_id": self.upload_id, "source_seq": self.seq, "updated_at": self.at}
 
 
-def _newest_wins(table: sa.Table, statement: sa.Insert, frame: pd.DataFrame) -> dict[str, sa.ColumnElement]:
+def _newest_wins(table: sa.Table, new: sa.ColumnCollection, columns: list[str], is_newer: sa.ColumnElement) -> dict:
     """SET clause: the newer upload's values win; an older one only fills what is still empty."""
-    excluded = statement.excluded  # type: ignore[attr-defined]
-    is_newer = excluded.source_seq >= table.c.source_seq
     update: dict[str, sa.ColumnElement] = {}
-    for column in frame.columns:
+    for column in columns:
         if column in KEYS:
             continue
         if column in PROVENANCE:
-            update[column] = sa.case((is_newer, excluded[column]), else_=table.c[column])
+            update[column] = sa.case((is_newer, new[column]), else_=table.c[column])
         else:
-            update[column] = sa.case(
-                (is_newer, excluded[column]), else_=sa.func.coalesce(table.c[column], excluded[column])
-            )
+            update[column] = sa.case((is_newer, new[column]), else_=sa.func.coalesce(table.c[column], new[column]))
     return update
 
 
-def _upsert_sqlite(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+def _upsert_sqlite(conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance) -> None:
     statement = sqlite.insert(table)
-    statement = statement.on_conflict_do_update(index_elements=list(KEYS), set_=_newest_wins(table, statement, frame))
-    rows = _records(frame)
-    for start in range(0, len(rows), SQLITE_BATCH):
-        conn.execute(statement, rows[start : start + SQLITE_BATCH])
+    columns = [*data.column_names, *PROVENANCE]
+    is_newer = statement.excluded.source_seq >= table.c.source_seq
+    statement = statement.on_conflict_do_update(
+        index_elements=list(KEYS), set_=_newest_wins(table, statement.excluded, columns, is_newer)
+    )
+    extra = provenance.as_dict()
+    for batch in data.to_batches(max_chunksize=SQLITE_BATCH):  # a batch of Python rows at a time, not all
+        conn.execute(statement, [row | extra for row in batch.to_pylist()])
 
 
-def _upsert_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
-    staging = f"staging_{table.name}"
-    columns = list(frame.columns)
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    conn.exec_driver_sql(f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, na_rep="")
+def _copy(conn: Connection, target: str, data: pa.Table) -> None:
+    """``COPY`` the rows into ``target`` (Arrow writes the CSV; an empty unquoted field is NULL)."""
+    buffer = io.BytesIO()
+    pacsv.write_csv(data, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
     buffer.seek(0)
+    quoted = ", ".join(f'"{c}"' for c in data.column_names)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    cursor.copy_expert(f"COPY \"{staging}\" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '')", buffer)
-    source = sa.table(staging, *[sa.column(c) for c in columns])
-    # Sorted by key so that concurrent upserts lock rows in the same order (no deadlock).
-    select = sa.select(*[source.c[c] for c in columns]).order_by(*[source.c[k] for k in KEYS])
-    statement = postgresql.insert(table).from_select(columns, select)
-    statement = statement.on_conflict_do_update(index_elements=list(KEYS), set_=_newest_wins(table, statement, frame))
-    conn.execute(statement)
+    cursor.copy_expert(f"COPY \"{target}\" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '')", buffer)
 
 
-def upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
-    if frame.empty:
+def _with_provenance(data: pa.Table, provenance: Provenance) -> pa.Table:
+    one = pa.array([0] * data.num_rows, pa.int32())  # every row takes the single value
+    values = (provenance.upload_id, provenance.seq, provenance.at.isoformat())
+    for name, value in zip(PROVENANCE, values, strict=True):
+        data = data.append_column(name, pc.take(pa.array([value]), one))
+    return data
+
+
+def _upsert_postgres(
+    conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance, all_courses_new: bool
+) -> None:
+    # Writers take turns (SELECTs are not blocked): no two upserts race for a key or deadlock on row locks.
+    from psycopg2.errors import UniqueViolation
+
+    conn.exec_driver_sql(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE')
+    if all_courses_new:
+        savepoint = conn.begin_nested()
+        try:
+            _copy(conn, table.name, _with_provenance(data, provenance))
+        except UniqueViolation:  # a row exists after all: take the general path
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+            return
+    columns = data.column_names
+    staging = f"staging_{table.name}_{uuid.uuid4().hex[:8]}"
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
+    conn.exec_driver_sql(
+        f'CREATE TEMPORARY TABLE "{staging}" ON COMMIT DROP AS SELECT {quoted} FROM "{table.name}" WITH NO DATA'
+    )
+    _copy(conn, staging, data)
+    conn.exec_driver_sql(f'ANALYZE "{staging}"')  # so the planner sizes the joins right
+    new = sa.table(staging, *[sa.column(c) for c in columns])
+    same_key = sa.and_(*[table.c[k] == new.c[k] for k in KEYS])
+    upload_id = sa.literal(provenance.upload_id, sa.String())
+    seq = sa.literal(provenance.seq, sa.Integer())
+    at = sa.literal(provenance.at, sa.DateTime(timezone=True))
+    incoming = {c: new.c[c] for c in columns} | {"source_upload_id": upload_id, "source_seq": seq, "updated_at": at}
+    values = _newest_wins(table, incoming, [*columns, *PROVENANCE], seq >= table.c.source_seq)  # type: ignore[arg-type]
+    conn.execute(table.update().where(same_key).values(values))
+    select = sa.select(*[new.c[c] for c in columns], upload_id, seq, at).where(~sa.exists().where(same_key))
+    conn.execute(table.insert().from_select([*columns, *PROVENANCE], select))
+
+
+def upsert(
+    conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance, *, all_courses_new: bool = False
+) -> None:
+    if not data.num_rows:
         return
     if conn.dialect.name == "postgresql":
-        _upsert_postgres(conn, table, frame)
+        _upsert_postgres(conn, table, data, provenance, all_courses_new)
     else:
-        _upsert_sqlite(conn, table, frame)
+        _upsert_sqlite(conn, table, data, provenance)
 
 
-def _ensure_courses(conn: Connection, frame: pd.DataFrame, grade_max: float, pass_mark: float) -> None:
-    """Register courses first seen in this upload; concurrent uploads may race to do it, so conflicts are fine."""
+def _ensure_courses(conn: Connection, data: pa.Table, grade_max: float, pass_mark: float) -> bool:
+    """Register courses first seen in this upload (concurrent uploads may race to, so conflicts are fine);
+    whether every one of them is new."""
+    pairs = data.select(["course_id", "period_id"]).group_by(["course_id", "period_id"]).aggregate([]).to_pylist()
     now = datetime.now(UTC)
-    new = [
-        {"course_id": c, "period_id": p, "grade_max": grade_max, "pass_mark": pass_mark, "created_at": now}
-        for c, p in frame[["course_id", "period_id"]].drop_duplicates().itertuples(index=False)
-    ]
+    new = [p | {"grade_max": grade_max, "pass_mark": pass_mark, "created_at": now} for p in pairs]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(courses).on_conflict_do_nothing(), new)
+    inserted = conn.execute(dialect.insert(courses).on_conflict_do_nothing().returning(courses.c.course_id), new)
+    return len(inserted.all()) == len(pairs)
 
 
 def apply_upload(
@@ -116,21 +169,20 @@ def apply_upload(
     """Upsert one landed upload and mark it ``processed``, all in one transaction."""
     with engine.connect() as conn:
         upload = conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).one()
-    frame = store.get(upload.landing_sha256)
-    provenance = {"source_upload_id": upload_id, "source_seq": upload.seq, "updated_at": datetime.now(UTC)}
+    data = store.get_table(upload.landing_sha256)
+    provenance = Provenance(upload_id, upload.seq, datetime.now(UTC))
 
-    record_columns = [c for c in frame.columns if c in student_records.c and c != "final_grade"]
-    students = frame[record_columns].assign(**provenance) if upload.kind == "students" else frame.iloc[0:0]
-    grades = (
-        frame.loc[frame["final_grade"].notna(), [*KEYS, "final_grade"]].assign(**provenance)
-        if "final_grade" in frame.columns
-        else frame.iloc[0:0]
-    )
+    record_columns = [c for c in data.column_names if c in student_records.c and c != "final_grade"]
+    students = data.select(record_columns) if upload.kind == "students" else data.select(record_columns).slice(0, 0)
+    if "final_grade" in data.column_names:
+        grades = data.filter(pc.is_valid(data["final_grade"])).select([*KEYS, "final_grade"])
+    else:
+        grades = data.select(list(KEYS)).slice(0, 0)
 
     with engine.begin() as conn:
-        _ensure_courses(conn, frame, grade_max, pass_mark)
-        upsert(conn, student_records, students)
-        upsert(conn, final_grades, grades)
+        all_new = _ensure_courses(conn, data, grade_max, pass_mark)
+        upsert(conn, student_records, students, provenance, all_courses_new=all_new)
+        upsert(conn, final_grades, grades, provenance, all_courses_new=all_new)
         conn.execute(
             uploads.update()
             .where(uploads.c.upload_id == upload_id)
@@ -139,7 +191,7 @@ def apply_upload(
     return AppliedUpload(
         upload_id=upload_id,
         kind=upload.kind,
-        student_rows=len(students),
-        grade_rows=len(grades),
+        student_rows=students.num_rows,
+        grade_rows=grades.num_rows,
         course_ids=list(upload.course_ids),
     )

@@ -92,7 +92,7 @@ def receive_upload(
     validated = validate_csv(
         content, kind=kind, course_id=course_id, period_id=period_id, default_period_id=default_period_id
     )
-    landing_sha256 = store.put(validated.frame)
+    landing_sha256 = store.put(validated.table)
     upload_id = str(uuid.uuid4())
     row = {
         "upload_id": upload_id,
@@ -103,7 +103,7 @@ def receive_upload(
         "rows": validated.rows,
         "course_ids": validated.course_ids,
         "period_ids": validated.period_ids,
-        "columns": list(validated.frame.columns),
+        "columns": validated.table.column_names,
         "dropped_columns": validated.dropped_columns,
         "warnings": validated.warnings,
         "source": source,

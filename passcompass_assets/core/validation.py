@@ -2,16 +2,21 @@
 
 The result holds canonical, typed, PII-free columns only. Anything wrong becomes an :class:`UploadRejected`
 listing each problem with its row and column.
+
+Typing runs on Arrow arrays with Arrow's compute kernels (vectorised, no Python object per cell); its regular
+expressions are RE2, which runs in linear time, so no value can make a pattern backtrack for hours.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from passcompass_assets.core.catalog import Catalog, Column, header_key, load_catalog
 from passcompass_assets.core.csv_reader import RawTable, read_csv_bytes
@@ -20,44 +25,63 @@ from passcompass_assets.core.errors import MAX_PROBLEMS, Problem, UploadRejected
 UploadKind = Literal["students", "final_grades"]
 KEY_COLUMNS = ("user_id", "course_id", "period_id")
 MAX_ID_LENGTH = 128
-# Anchored on the "@" (the look-behind stands for the local part): the obvious ``[^@\s]+@...`` backtracks from
-# every start position, quadratic in the value's length (a 1 MB cell took over an hour).
-EMAIL = re.compile(r"(?<=[^@\s])@[^@\s]+\.[A-Za-z]{2,}")
+EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 # International (+..) or separated (555-123-4567, (555) 123 4567) phone numbers; a bare run of digits is a
 # plausible student number and is not taken for a phone number.
-PHONE = re.compile(r"^(\+\d[\d\s().\-]{6,}\d|\(?\d{2,4}\)?[\s.\-]\d{2,4}[\s.\-]\d{2,5})$")
+PHONE = r"^(\+\d[\d\s().\-]{6,}\d|\(?\d{2,4}\)?[\s.\-]\d{2,4}[\s.\-]\d{2,5})$"
+# What a number cell may hold: decimal notation with an optional exponent (no "1_000", "0x1F", "1,5" or words).
+NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# The calendar date as written; a time and offset after it are ignored.
 ISO_DATE = r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
-TRUE = {"yes", "y", "true", "t", "1"}
-FALSE = {"no", "n", "false", "f", "0"}
+TRUE = ("yes", "y", "true", "t", "1")
+FALSE = ("no", "n", "false", "f", "0")
+# How a validated (or landed) table looks in pandas: nullable integers and booleans, string columns.
+PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype()}
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """A typed Arrow table as the frame callers know: Int64, float64, boolean, string and date objects."""
+    return table.to_pandas(types_mapper=PANDAS_TYPES.get)
 
 
 @dataclass
 class ValidatedUpload:
     kind: UploadKind
-    frame: pd.DataFrame  # canonical columns, typed; keys first
+    table: pa.Table  # canonical columns, typed; keys first
     dropped_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        return to_frame(self.table)
+
     @property
     def rows(self) -> int:
-        return len(self.frame)
+        return self.table.num_rows
 
     @property
     def course_ids(self) -> list[str]:
-        return sorted(self.frame["course_id"].unique().tolist())
+        return sorted(pc.unique(self.table["course_id"]).to_pylist())
 
     @property
     def period_ids(self) -> list[str]:
-        return sorted(self.frame["period_id"].unique().tolist())
+        return sorted(pc.unique(self.table["period_id"]).to_pylist())
 
     @property
     def feature_columns(self) -> list[str]:
-        return [c for c in self.frame.columns if c not in (*KEY_COLUMNS, "as_of_date")]
+        return [c for c in self.table.column_names if c not in (*KEY_COLUMNS, "as_of_date")]
 
 
-def _sheet_rows(mask: pd.Series) -> list[int]:
-    """Spreadsheet row numbers (header = row 1) where ``mask`` holds."""
-    return [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())[:MAX_PROBLEMS]]
+Values = pa.Array | pa.ChunkedArray
+
+
+def _where(values: Values) -> np.ndarray:
+    """A boolean array as numpy, null counting as false."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _null_where(mask: np.ndarray, values: Values) -> Values:
+    return pc.if_else(pa.array(mask), pa.nulls(1, values.type)[0], values) if mask.any() else values
 
 
 class _Problems:
@@ -65,67 +89,89 @@ class _Problems:
         self.items: list[Problem] = []
         self.total = 0
 
-    def add_where(self, mask: pd.Series, column: str, message: str, values: pd.Series | None = None) -> None:
+    def add_where(self, mask: np.ndarray, column: str, message: str, values: Values | None = None) -> None:
         count = int(mask.sum())
         if not count:
             return
         self.total += count
-        for row in _sheet_rows(mask):
-            shown = f" (got {values.iloc[row - 2][:40]!r})" if values is not None else ""
-            self.items.append(Problem(message + shown, row, column))
+        positions = np.flatnonzero(mask)[:MAX_PROBLEMS]
+        shown = values.take(pa.array(positions)).to_pylist() if values is not None else [None] * len(positions)
+        for position, value in zip(positions, shown, strict=True):
+            got = f" (got {value[:40]!r})" if value is not None else ""
+            # Spreadsheet row numbers: the header is row 1.
+            self.items.append(Problem(message + got, int(position) + 2, column))
 
     def add(self, problem: Problem) -> None:
         self.total += 1
         self.items.append(problem)
 
 
-def _convert(column: Column, raw: pd.Series, problems: _Problems, header: str) -> pd.Series:
+def _number(column: Column, raw: Values, present: np.ndarray, problems: _Problems, header: str) -> Values:
+    blank_as_null = pc.if_else(pa.array(present), raw, pa.scalar(None, pa.string()))
+    try:  # Arrow's cast takes plain decimal notation (and inf/nan, refused below as not finite)
+        values = pc.cast(blank_as_null, pa.float64())
+    except pa.ArrowInvalid:  # some cell is not a number: find which
+        looks_numeric = pc.match_substring_regex(blank_as_null, NUMBER)
+        values = pc.cast(pc.if_else(looks_numeric, blank_as_null, pa.scalar(None, pa.string())), pa.float64())
+    problems.add_where(present & ~_where(pc.is_finite(values)), header, "not a number", raw)
+    values = _null_where(_where(pc.invert(pc.is_finite(values))), values)  # inf and nan
+    if column.type == "integer":
+        fractional = _where(pc.not_equal(pc.floor(values), values))
+        problems.add_where(fractional, header, "not a whole number", raw)
+        values = _null_where(fractional, values)
+    out_of_range = _where(pc.or_(pc.less(values, column.min), pc.greater(values, column.max)))
+    problems.add_where(out_of_range, header, f"outside the allowed range {column.min:g} to {column.max:g}", raw)
+    # Nulled before the cast: a value past int64 (1e20) would make it raise instead of being reported.
+    values = _null_where(out_of_range, values)
+    return pc.cast(values, pa.int64()) if column.type == "integer" else values
+
+
+def _date(raw: Values) -> tuple[Values, Values]:
+    """(dates, valid) of ISO-8601 date strings."""
+    day = pc.if_else(pc.match_substring_regex(raw, ISO_DATE), pc.utf8_slice_codeunits(raw, 0, 10), None)
+    parsed = pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls 2026-02-30 over to March; a real date prints back as written.
+    valid = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day)
+    return pc.cast(pc.if_else(valid, parsed, pa.scalar(None, parsed.type)), pa.date32()), valid
+
+
+def _convert(column: Column, raw: Values, problems: _Problems, header: str) -> Values:
     """Type one column; record every value that does not fit."""
-    present = raw != ""
+    present = _where(pc.not_equal(raw, ""))
     if column.type in ("integer", "number"):
-        values = pd.to_numeric(raw.where(present), errors="coerce")
-        bad = present & ~np.isfinite(values.fillna(0).to_numpy(dtype=float)) | (present & values.isna())
-        problems.add_where(bad, header, "not a number", raw)
-        values = values.where(~bad)
-        if column.type == "integer":
-            fractional = values.notna() & (values % 1 != 0)
-            problems.add_where(fractional, header, "not a whole number", raw)
-            values = values.where(~fractional)
-        out_of_range = pd.Series(False, index=raw.index)
-        if column.min is not None:
-            out_of_range |= values < column.min
-        if column.max is not None:
-            out_of_range |= values > column.max
-        problems.add_where(out_of_range, header, f"outside the allowed range {column.min:g} to {column.max:g}", raw)
-        # Dropped before the cast: a value past int64 (1e20) would make it raise instead of being reported.
-        values = values.where(~out_of_range)
-        return values.astype("Int64") if column.type == "integer" else values.astype("float64")
+        return _number(column, raw, present, problems, header)
     if column.type == "boolean":
-        lowered = raw.str.lower()
-        bad = present & ~lowered.isin(TRUE | FALSE)
-        problems.add_where(bad, header, "not a yes/no value", raw)
-        return lowered.map(lambda v: True if v in TRUE else False if v in FALSE else pd.NA).astype("boolean")
+        lowered = pc.utf8_lower(raw)
+        is_true, is_false = pc.is_in(lowered, pa.array(TRUE)), pc.is_in(lowered, pa.array(FALSE))
+        problems.add_where(present & ~_where(pc.or_(is_true, is_false)), header, "not a yes/no value", raw)
+        return pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
     if column.type == "category":
-        mapped = raw.str.lower().map(column.category_lookup)
-        bad = present & mapped.isna()
+        lookup = column.category_lookup
+        index = pc.index_in(pc.utf8_lower(raw), pa.array(list(lookup)))
+        mapped = pc.take(pa.array(list(lookup.values()), pa.string()), index)
         allowed = ", ".join(column.categories)
-        problems.add_where(bad, header, f"not one of: {allowed}", raw)
-        return mapped.astype("string")
+        problems.add_where(present & ~_where(pc.is_valid(mapped)), header, f"not one of: {allowed}", raw)
+        return mapped
     if column.type == "date":
-        # The calendar date as written: a time or offset after it is ignored (mixing offsets with naive values made
-        # pandas return objects without ``.dt``), and pandas' own words such as "now" are not dates.
-        day = raw.str.extract(ISO_DATE, expand=False)
-        dates = pd.to_datetime(day, errors="coerce", format="%Y-%m-%d")
-        bad = present & dates.isna()
-        problems.add_where(bad, header, "not a date (expected YYYY-MM-DD)", raw)
-        return dates.dt.date.astype("object").where(dates.notna(), None)
+        # Few distinct dates in a file: parse each once, then spread the results over the rows.
+        encoded = pc.dictionary_encode(raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw)
+        dates, valid = _date(encoded.dictionary)
+        problems.add_where(
+            present & ~_where(pc.take(valid, encoded.indices)), header, "not a date (expected YYYY-MM-DD)", raw
+        )
+        return pc.take(dates, encoded.indices)
     # string (identifiers)
-    too_long = raw.str.len() > MAX_ID_LENGTH
+    too_long = _where(pc.greater(pc.utf8_length(raw), MAX_ID_LENGTH))
     problems.add_where(too_long, header, f"longer than {MAX_ID_LENGTH} characters")
-    checked = present & ~too_long
-    personal = checked & (raw.str.contains(EMAIL) | raw.str.match(PHONE))
-    problems.add_where(personal, header, "looks like an e-mail address or phone number; only opaque ids are accepted")
-    return raw.astype("string")
+    personal = _where(pc.match_substring_regex(raw, PHONE))
+    if pc.any(pc.match_substring(raw, "@")).as_py():
+        personal |= _where(pc.match_substring_regex(raw, EMAIL))
+    problems.add_where(
+        present & ~too_long & personal,
+        header,
+        "looks like an e-mail address or phone number; only opaque ids are accepted",
+    )
+    return raw
 
 
 def _map_headers(header: list[str], catalog: Catalog) -> tuple[dict[int, str], list[str], list[Problem]]:
@@ -161,7 +207,7 @@ def validate_table(
     kept, dropped, header_problems = _map_headers(raw.header, catalog)
     if header_problems:
         raise UploadRejected(422, "invalid_header", "the header names a column twice", header_problems)
-    if raw.frame.empty:
+    if not raw.rows:
         raise UploadRejected(422, "no_rows", "the file has a header but no data rows")
 
     canonical_names = set(kept.values())
@@ -180,11 +226,11 @@ def validate_table(
         )
 
     problems = _Problems()
-    typed: dict[str, pd.Series] = {}
+    typed: dict[str, Values] = {}
     header_of: dict[str, str] = {}
     for position, name in kept.items():
         header_of[name] = raw.header[position]
-        typed[name] = _convert(catalog[name], raw.frame[f"c{position}"], problems, raw.header[position])
+        typed[name] = _convert(catalog[name], raw.column(position), problems, raw.header[position])
 
     # Keys: a column value wins, the form field fills the gaps.
     for key, form_value, fallback in (
@@ -194,19 +240,26 @@ def validate_table(
         fill = (form_value or fallback or "").strip()
         if "\x00" in fill:  # no id holds one, and PostgreSQL cannot store it
             raise UploadRejected(422, "invalid_values", f"{key} contains a NUL character", [Problem("NUL", None, key)])
-        column = typed.get(key, pd.Series("", index=raw.frame.index, dtype="string")).fillna("")
-        column = column.mask(column == "", fill)
+        column = typed.get(key, pa.nulls(raw.rows, pa.string()))
+        column = pc.if_else(pc.equal(pc.fill_null(column, ""), ""), fill, column)
         typed[key] = column
         header_of.setdefault(key, key)
         if not fill:
-            problems.add_where(column == "", header_of[key], f"{key} is empty")
-    problems.add_where(typed["user_id"].fillna("") == "", header_of["user_id"], "user_id is empty")
+            problems.add_where(_where(pc.equal(column, "")), header_of[key], f"{key} is empty")
+    problems.add_where(_where(pc.equal(typed["user_id"], "")), header_of["user_id"], "user_id is empty")
     if kind == "final_grades":
-        problems.add_where(typed["final_grade"].isna(), header_of["final_grade"], "final_grade is empty")
+        problems.add_where(_where(pc.is_null(typed["final_grade"])), header_of["final_grade"], "final_grade is empty")
 
-    keys = pd.DataFrame({k: typed[k] for k in KEY_COLUMNS})
-    duplicated = keys.duplicated(keep=False) & (keys["user_id"].fillna("") != "")
-    problems.add_where(duplicated, header_of["user_id"], "the same student appears twice for this course and period")
+    keys = pa.table({k: typed[k] for k in KEY_COLUMNS})
+    # Distinct user ids (the usual case) cannot repeat a key; otherwise group by all three, then find the rows.
+    if (
+        len(pc.unique(keys["user_id"])) < keys.num_rows
+        and keys.group_by(list(KEY_COLUMNS)).aggregate([]).num_rows < keys.num_rows
+    ):
+        duplicated = keys.to_pandas().duplicated(keep=False).to_numpy() & _where(pc.not_equal(typed["user_id"], ""))
+        problems.add_where(
+            duplicated, header_of["user_id"], "the same student appears twice for this course and period"
+        )
 
     if problems.items:
         shown = "" if problems.total <= len(problems.items) else f" (first {len(problems.items)} listed)"
@@ -215,8 +268,8 @@ def validate_table(
     ordered = [c.name for c in catalog.columns if c.name in typed]
     if kind == "final_grades":
         ordered = [c for c in ordered if c in (*KEY_COLUMNS, "as_of_date", "final_grade")]
-    frame = pd.DataFrame({name: typed[name] for name in ordered}).reset_index(drop=True)
-    return ValidatedUpload(kind=kind, frame=frame, dropped_columns=dropped, warnings=list(raw.warnings))
+    table = pa.table({name: typed[name] for name in ordered})
+    return ValidatedUpload(kind=kind, table=table, dropped_columns=dropped, warnings=list(raw.warnings))
 
 
 def validate_csv(content: bytes, **kwargs: object) -> ValidatedUpload:

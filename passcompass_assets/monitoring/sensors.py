@@ -30,7 +30,7 @@ def final_grades_sensor(context: dg.SensorEvaluationContext, platform: PlatformR
     since = datetime.fromisoformat(context.cursor) if context.cursor else datetime.min
     query = (
         sa.select(uploads)
-        .where(uploads.c.status == "processed", uploads.c.processed_at >= since)
+        .where(uploads.c.status == "processed", uploads.c.processed_at > since)
         .order_by(uploads.c.processed_at)
     )
     with platform.engine.connect() as conn:

@@ -111,7 +111,7 @@ def train_and_gate(frame: pd.DataFrame, settings: Settings, *, n_repeats: int = 
         **{f"{name}.skipped": why for name, why in fitted.skipped.items()},
     }
     tags = {
-        "gate.decision": "promoted" if decision.promoted else "not promoted",
+        "gate.decision": "promoted" if decision.promoted else "rejected",
         "gate.reason": reason[:5000],
         "data_fingerprint": fitted.fingerprint,
         "champion_before": champion.version if champion else "none",

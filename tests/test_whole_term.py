@@ -1,0 +1,134 @@
+"""A whole term, end to end, on SQLite and PostgreSQL: history and a first model; weekly snapshots; a report on
+each cadence date; final grades; evaluation with lead time; retraining through champion/challenger; drift; alerts
+received by a local webhook."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import pytest
+from mlflow import MlflowClient
+
+from passcompass_assets.core.cadence import report_dates
+from passcompass_assets.core.demo_data import demo_periods, final_grades_for, make_snapshot_csv
+from passcompass_assets.core.evaluation import evaluation_paths
+from passcompass_assets.core.ml.tracking import CHAMPION, REGISTERED_MODEL
+from passcompass_assets.core.periods import Period, upsert_period
+from passcompass_assets.core.reporting import list_reports, report_file
+from passcompass_assets.core.settings import Settings
+from passcompass_assets.core.uploads import receive_upload
+from passcompass_assets.monitoring import final_grades_sensor
+from passcompass_assets.operations import _execute, process_pending, report, train
+from passcompass_assets.resources import PlatformResource
+
+TODAY = pytest.importorskip("datetime").date(2026, 3, 11)
+STUDENTS = 300
+COURSES = ("demo-algebra", "demo-history")  # reported on; the other demo courses are ingested only
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[list[dict]]:
+    """A Slack-like webhook on 127.0.0.1 recording every alert it receives."""
+    _Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address, _Receiver.received  # type: ignore[misc]
+    server.shutdown()
+
+
+@pytest.mark.slow
+def test_whole_term(settings, engine, store, dagster_home, webhook, monkeypatch):
+    (host, port), alerts = webhook
+    monkeypatch.setenv("PASSCOMPASS_ALERT_WEBHOOK_URL", f"http://{host}:{port}/hook")
+    monkeypatch.setenv("PASSCOMPASS_INITIAL_DATA", "none")  # learn from the platform's own history only
+    settings = Settings()
+    past, current = demo_periods(TODAY)
+    for period in (past, current):
+        upsert_period(engine, Period(period.period_id, period.start_date, period.end_date, period.cadence_weeks))
+
+    def upload(content: bytes, kind: str = "students") -> None:
+        receive_upload(engine, store, content, kind=kind)  # type: ignore[arg-type]
+        assert all(r["status"] == "processed" for r in process_pending(settings))
+
+    instance = dg.DagsterInstance.get()
+    sensor = dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()})
+
+    # History: last term's final snapshot and its final grades; the sensor asks for a first model.
+    upload(make_snapshot_csv(past.period_id, past.end_date, today=TODAY, students=STUDENTS))
+    upload(final_grades_for(past.period_id, today=TODAY, students=STUDENTS), "final_grades")
+    assert [r.job_name for r in final_grades_sensor(sensor)] == ["train_model"]  # no report to evaluate yet
+    assert train(settings)
+
+    # The term: a snapshot each cadence date, and a report per course from what is known then.
+    schedule = report_dates(Period(current.period_id, current.start_date, current.end_date, current.cadence_weeks))
+    assert len(schedule) == 5  # weeks 3, 6, 9, 12 and the last day of a 13-week term
+    for day in schedule:
+        upload(make_snapshot_csv(current.period_id, day, today=TODAY, students=STUDENTS))
+        for course_id in COURSES:
+            row = report(settings, course_id, current.period_id, day)
+            assert row.report_date == day and row.model_version == "1" and row.confidence == "normal"
+    first = json.loads(report_file(settings.reports_dir, list_reports(engine, COURSES[0])[-1], "json").read_text())
+    assert first["signals"] == {"no interim grade yet": first["students"]}
+    last = json.loads(report_file(settings.reports_dir, list_reports(engine, COURSES[0])[0], "json").read_text())
+    assert set(last["signals"]) <= {"both interim grades", "first interim grade"}
+    assert last["drift"]["columns"] > 0
+    assert (settings.reports_dir / "drift").glob("*.html")
+
+    # The end: final grades arrive; the sensor asks for evaluations and a retraining, which run.
+    upload(final_grades_for(current.period_id, today=TODAY, students=STUDENTS), "final_grades")
+    requests = final_grades_sensor(sensor)
+    evaluations = sorted(r.partition_key for r in requests if r.job_name == "evaluate_reports")
+    assert evaluations == [f"{c}|{current.period_id}" for c in COURSES]
+    assert [r.job_name for r in requests if r.job_name == "train_model"] == ["train_model"]
+    for key in evaluations:
+        assert _execute("evaluate_reports", key, "evaluations")
+    assert train(settings)
+
+    evaluation = json.loads(evaluation_paths(settings.reports_dir, COURSES[0], current.period_id)["json"].read_text())
+    reports = evaluation["reports"]
+    assert [r["report_date"] for r in reports] == [d.isoformat() for d in schedule]
+    assert all(r["roc_auc"] > 0.6 for r in reports)
+    assert reports[-1]["roc_auc"] >= reports[0]["roc_auc"]  # more is known later in the term
+    lead = evaluation["lead_time"]
+    assert lead["failed_students"] > 0 and lead["flagged_before_end"] > 0
+    assert lead["median_weeks_before_end"] > 0
+    print(
+        f"\ndemo term evaluation ({COURSES[0]}): recall of failing students at the first report "
+        f"{reports[0]['high_risk_recall']}, at the last {reports[-1]['high_risk_recall']}; "
+        f"{lead['flagged_before_end']} of {lead['failed_students']} flagged, median "
+        f"{lead['median_weeks_before_end']} weeks before the end"
+    )
+
+    # MLflow: the challenger was compared with the champion and the decision recorded on its version.
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+    challenger = client.get_model_version(REGISTERED_MODEL, "2")
+    assert challenger.tags["gate.decision"] in {"promoted", "rejected"}
+    assert "champion" in challenger.tags["gate.reason"]
+    champion = str(client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version)
+    assert champion == ("2" if challenger.tags["gate.decision"] == "promoted" else "1")
+
+    # Alerts reached the webhook: each gate decision and each evaluation, with ids only.
+    events = [a["event"] for a in alerts]
+    assert events.count("quality_gate") == 2 and events.count("evaluation") == 2
+    assert all(a["text"].startswith("PassCompass: ") for a in alerts)
+    assert not any(str(u) in json.dumps(alerts) for u in ("S00001", "S00002"))
+    assert current.end_date - schedule[0] == timedelta(weeks=10, days=-1)
