@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passcompass_api.routers import health, pages, periods, reports, uploads
 from passcompass_assets.core.errors import Problem, UploadRejected
@@ -17,6 +18,8 @@ from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.core.settings import Settings
 
 log = logging.getLogger("passcompass.api")
+# Room for the multipart envelope and form fields around a file of exactly the upload limit.
+MULTIPART_OVERHEAD = 1024 * 1024
 
 
 def _error(status: int, error: str, detail: str, problems: list[Problem] | None = None) -> JSONResponse:
@@ -75,6 +78,55 @@ def install_request_log(app: FastAPI) -> None:
         return response
 
 
+class RejectNul:
+    """Answer 422 to a URL holding a NUL character: no id contains one, and PostgreSQL cannot even compare it
+    (its driver raises before the query is sent, which would otherwise be a 500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            problem = Problem("NUL characters are not allowed in the URL")
+            await _error(422, "invalid_request", "the URL contains a NUL character", [problem])(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuse a request body past the upload limit (plus the multipart envelope) while it arrives, or at once when
+    its Content-Length says so. Without it the multipart parser spools a whole 2 GB body to disk before the upload
+    route gets to count the file's bytes. The limit is read per request from the app's settings."""
+
+    def __init__(self, app: ASGIApp, owner: FastAPI) -> None:
+        self.app = app
+        self.owner = owner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        upload_limit = self.owner.state.settings.max_upload_bytes
+        limit = upload_limit + MULTIPART_OVERHEAD
+        detail = f"the request is larger than the upload limit of {upload_limit} bytes"
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _error(413, "too_large", detail)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                # Raised inside the route's body parsing, which re-raises HTTP errors to our handler (413 JSON).
+                raise StarletteHTTPException(413, detail)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_dirs()
@@ -86,6 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Inside the request log: raised from the route's own receive call, the 413 reaches our handler unwrapped.
+    app.add_middleware(BodyLimit, owner=app)
+    app.add_middleware(RejectNul)
     install_request_log(app)
     app.include_router(health.router)
     app.include_router(uploads.router)

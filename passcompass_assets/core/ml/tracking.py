@@ -45,6 +45,8 @@ def experiment_id(client: MlflowClient, settings: Settings) -> str:
     existing = client.get_experiment_by_name(EXPERIMENT)
     if existing is not None:
         return existing.experiment_id
+    if settings.mlflow_tracking_uri.startswith(("http://", "https://")):
+        return client.create_experiment(EXPERIMENT)  # a tracking server keeps the artifacts itself
     settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
     return client.create_experiment(EXPERIMENT, artifact_location=settings.mlflow_artifacts_dir.as_uri())
 
