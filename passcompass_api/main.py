@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from passcompass_api.routers import health, pages, periods, reports, uploads
+from passcompass_api.routers import evaluations, health, pages, periods, reports, uploads
 from passcompass_assets.core.errors import Problem, UploadRejected
 from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.core.settings import Settings
@@ -146,5 +146,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(periods.router)
     app.include_router(reports.router)
+    app.include_router(evaluations.router)
     app.include_router(pages.router)
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -13,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from passcompass_assets.core.db import final_grades, student_records
+from passcompass_assets.core.logs import JsonFormatter
 from passcompass_assets.core.records import apply_upload
 from passcompass_assets.core.uploads import find_upload, receive_upload
 from passcompass_assets.definitions import defs
@@ -139,6 +142,11 @@ def test_concurrent_overlapping_uploads_end_in_later_state(engine, store):
 
 
 def test_no_personal_data_anywhere(client, engine, settings, dagster_home):
+    """Not in the landing store, the database, Dagster's storage, or any JSON log line of the API and the runs."""
+    log_lines = io.StringIO()
+    handler = logging.StreamHandler(log_lines)
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("passcompass").addHandler(handler)
     content = (
         b"user_id,course_id,Name,Email,Phone,age\ns1,c,Zebulon Quixotic,zebulon.q@example.org,+1 555 0100 777,17\n"
     )
@@ -153,6 +161,10 @@ def test_no_personal_data_anywhere(client, engine, settings, dagster_home):
             assert not any(n in data for n in needles), f"personal data found in {path}"
     dump = database_dump(engine)
     assert not any(n.decode() in dump for n in needles)
+    logging.getLogger("passcompass").removeHandler(handler)
+    lines = log_lines.getvalue().splitlines()
+    assert any(json.loads(line).get("upload_id") == response.json()["upload_id"] for line in lines)
+    assert not any(n.decode() in line for line in lines for n in needles)
 
 
 def database_dump(engine) -> str:

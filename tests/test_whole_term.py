@@ -16,7 +16,6 @@ from mlflow import MlflowClient
 
 from passcompass_assets.core.cadence import report_dates
 from passcompass_assets.core.demo_data import demo_periods, final_grades_for, make_snapshot_csv
-from passcompass_assets.core.evaluation import evaluation_paths
 from passcompass_assets.core.ml.tracking import CHAMPION, REGISTERED_MODEL
 from passcompass_assets.core.periods import Period, upsert_period
 from passcompass_assets.core.reporting import list_reports, report_file
@@ -56,7 +55,7 @@ def webhook() -> Iterator[list[dict]]:
 
 
 @pytest.mark.slow
-def test_whole_term(settings, engine, store, dagster_home, webhook, monkeypatch):
+def test_whole_term(settings, engine, store, client, dagster_home, webhook, monkeypatch):
     (host, port), alerts = webhook
     monkeypatch.setenv("PASSCOMPASS_ALERT_WEBHOOK_URL", f"http://{host}:{port}/hook")
     monkeypatch.setenv("PASSCOMPASS_INITIAL_DATA", "none")  # learn from the platform's own history only
@@ -103,7 +102,12 @@ def test_whole_term(settings, engine, store, dagster_home, webhook, monkeypatch)
         assert _execute("evaluate_reports", key, "evaluations")
     assert train(settings)
 
-    evaluation = json.loads(evaluation_paths(settings.reports_dir, COURSES[0], current.period_id)["json"].read_text())
+    params = {"course_id": COURSES[0], "period_id": current.period_id}
+    evaluation = client.get("/api/v1/evaluations", params=params).json()
+    html = client.get("/api/v1/evaluations", params={**params, "format": "html"})
+    assert html.status_code == 200 and "<svg" in html.text
+    missing = client.get("/api/v1/evaluations", params={**params, "course_id": "demo-biology"})
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     reports = evaluation["reports"]
     assert [r["report_date"] for r in reports] == [d.isoformat() for d in schedule]
     assert all(r["roc_auc"] > 0.6 for r in reports)

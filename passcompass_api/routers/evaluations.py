@@ -1,0 +1,37 @@
+"""How right were the reports: the evaluation of a course's period once its final grades are in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import FileResponse
+
+from passcompass_api.dependencies import get_settings
+from passcompass_api.schemas import ErrorOut
+from passcompass_assets.core.evaluation import evaluation_paths
+from passcompass_assets.core.settings import Settings
+
+router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"])
+MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8"}
+
+
+@router.get("", response_class=FileResponse, response_model=None, responses={404: {"model": ErrorOut}})
+def get_evaluation(
+    settings: Annotated[Settings, Depends(get_settings)],
+    course_id: Annotated[str, Query(min_length=1, max_length=128)],
+    period_id: Annotated[str, Query(min_length=1, max_length=128)],
+    format: Literal["json", "html"] = "json",
+) -> FileResponse:
+    """Per report: accuracy, ROC AUC, Brier, high-risk precision and recall, grade RMSE; and the lead time."""
+    path = evaluation_paths(settings.reports_dir, course_id, period_id)[format]
+    if not path.exists():
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no evaluation for course {course_id!r} in period {period_id!r} yet: it is made once final grades arrive",
+        )
+    disposition = "inline" if format == "json" else "attachment"
+    filename = f"passcompass_evaluation_{path.parent.name}.{format}"
+    return FileResponse(
+        path, media_type=MEDIA[format], headers={"Content-Disposition": f'{disposition}; filename="{filename}"'}
+    )
