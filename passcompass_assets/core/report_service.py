@@ -59,7 +59,7 @@ def find_period(engine: Engine, period_id: str, frame: pd.DataFrame, as_of: date
     return Period(period_id, min(start, as_of), max(as_of, start) + timedelta(days=1), 3)
 
 
-def make_report(
+def generate_report(
     engine: Engine,
     settings: Settings,
     model: ScoringModel | None,
@@ -68,6 +68,7 @@ def make_report(
     as_of: date,
     drift: dict[str, object] | None = None,
 ) -> Report:
+    """Score the course's current records, then render, store and index the report; returns it."""
     frame = load_course_frame(engine, course_id, period_id)
     if frame.empty:
         raise ValueError(f"course {course_id!r} has no students in period {period_id!r}")
@@ -76,7 +77,7 @@ def make_report(
             "no fail-risk model has been trained yet: materialise fail_risk_model (or `passcompass train`)"
         )
     scored = model.score(frame)
-    return build_report(
+    report = build_report(
         scored.assign(user_id=frame["user_id"].to_numpy()),
         course_id=course_id,
         period=find_period(engine, period_id, frame, as_of),
@@ -87,18 +88,5 @@ def make_report(
         data_as_of=frame.get("as_of_date"),
         drift=drift,
     )
-
-
-def generate_report(
-    engine: Engine,
-    settings: Settings,
-    model: ScoringModel | None,
-    course_id: str,
-    period_id: str,
-    as_of: date,
-    drift: dict[str, object] | None = None,
-) -> Report:
-    """Make, store and index a report; returns it."""
-    report = make_report(engine, settings, model, course_id, period_id, as_of, drift)
     store_report(engine, settings.reports_dir, report)
     return report
