@@ -141,7 +141,7 @@ def _histogram(probabilities: pd.Series, high: float, medium: float, bins: int =
     for i, count in enumerate(counts.tolist()):
         low_edge = i / bins
         band = "high" if low_edge >= high else "medium" if low_edge >= medium else "low"
-        bars.append({"index": i, "count": int(count), "height": 150 * int(count) / peak, "band": band, "low": low_edge})
+        bars.append({"index": i, "count": int(count), "height": 135 * int(count) / peak, "band": band, "low": low_edge})
     return bars
 
 

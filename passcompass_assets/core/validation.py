@@ -137,7 +137,7 @@ def _date(raw: Values) -> tuple[Values, Values]:
 
 def _convert(column: Column, raw: Values, problems: _Problems, header: str) -> Values:
     """Type one column; record every value that does not fit."""
-    present = _where(pc.not_equal(raw, ""))
+    present = _where(pc.greater(pc.binary_length(raw), 0))
     if column.type in ("integer", "number"):
         return _number(column, raw, present, problems, header)
     if column.type == "boolean":
@@ -228,9 +228,12 @@ def validate_table(
     problems = _Problems()
     typed: dict[str, Values] = {}
     header_of: dict[str, str] = {}
-    for position, name in kept.items():
-        header_of[name] = raw.header[position]
-        typed[name] = _convert(catalog[name], raw.column(position), problems, raw.header[position])
+    for position in range(len(raw.header)):
+        if position in kept:
+            name = kept[position]
+            header_of[name] = raw.header[position]
+            typed[name] = _convert(catalog[name], raw.column(position), problems, raw.header[position])
+        raw.release(position)
 
     # Keys: a column value wins, the form field fills the gaps.
     for key, form_value, fallback in (
