@@ -2,15 +2,17 @@
 
 Upsert rules (DESIGN.md): per (user_id, course_id, period_id) the latest upload (by arrival, ``seq``) wins; a
 column the upload leaves out keeps its value; re-applying an upload changes nothing. An older upload applied
-after a newer one (replay, concurrency) only fills values the newer one left empty, so the result does not depend
-on processing order: concurrent or replayed runs end in the state of the later upload.
+after a newer one (replay, concurrency, a retried run) only fills values the newer one left empty. Applied in
+arrival order, the state is exactly the latest upload's; out of order it is too unless the newer upload blanked a
+cell (the older value comes back) or three or more uploads interleave (a value can come from the oldest rather
+than the middle one): a row keeps one ``source_seq``, not one per column.
 
-PostgreSQL: writers of a table take turns (a table lock that readers do not notice), so an upsert can be two set
+PostgreSQL: writers of a table take turns (a table lock that readers do not notice), so an upsert is a few set
 operations instead of a million single-row conflicts: the rows are ``COPY``'d into a temporary table, existing
-rows are updated with one join and new ones inserted with another (three to four times faster than
-``INSERT .. ON CONFLICT`` per row). When every course of the upload is new, no row can exist yet and the rows are
-``COPY``'d straight into the table; should one exist after all, the primary key refuses it and the general path
-runs instead. SQLite: batched ``INSERT .. ON CONFLICT``.
+rows are updated with one join and new ones inserted with another. When every course of the upload is new, no
+row can exist yet and the rows are ``COPY``'d straight into the table (for a million new rows, 2.5 times faster
+than ``INSERT .. ON CONFLICT``); should one exist after all, the primary key refuses it and the general path runs
+instead. SQLite: batched ``INSERT .. ON CONFLICT``.
 """
 
 from __future__ import annotations
@@ -129,9 +131,9 @@ def _with_provenance(data: pa.Table, provenance: Provenance) -> pa.Table:
 def _upsert_postgres(
     conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance, all_courses_new: bool
 ) -> None:
-    # Writers take turns (SELECTs are not blocked): no two upserts race for a key or deadlock on row locks.
     from psycopg2.errors import UniqueViolation
 
+    # Writers take turns (SELECTs are not blocked): no two upserts race for a key or deadlock on row locks.
     conn.exec_driver_sql(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE')
     if all_courses_new:
         # In key order, index inserts walk the primary key's leaves in order: a quarter faster for a million rows.

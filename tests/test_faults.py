@@ -1,0 +1,284 @@
+"""Faults: the database restarted under a serving API, the API killed mid-upload, an ingestion run failing midway.
+
+The PostgreSQL restart stops the shared server for a few seconds, so it runs only with ``PASSCOMPASS_FAULT_TESTS=1``
+(``.ci/run`` sets it) and always starts the server again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from passcompass_assets.core import records
+from passcompass_assets.core.db import final_grades, get_engine, student_records, uploads
+from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.records import apply_upload
+from passcompass_assets.core.uploads import find_upload, receive_upload
+from passcompass_assets.definitions import defs
+from passcompass_assets.ingestion import uploads_partitions
+from passcompass_assets.operations import prepare_home, process_pending
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not an installed package
+from benchmarks._common import ApiServer, csv_bytes, snapshot_table, temp_postgres_database  # noqa: E402
+from benchmarks.api_latency import COURSE, store_course_report  # noqa: E402
+
+FAULT_TESTS = os.environ.get("PASSCOMPASS_FAULT_TESTS") == "1"
+DEAD_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
+
+
+def check_stored(engine, landing: Path, *, adopted: bool = False) -> None:
+    """Every uploads row has its complete landed file; nothing half-written lies in the landing store. With
+    ``adopted``, every landed file also has its row (a file landed just before a kill is adopted by the retry)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(uploads.c.landing_sha256, uploads.c.rows)).all()
+    for sha, count in rows:
+        assert pq.read_metadata(landing / f"{sha}.parquet").num_rows == count
+    names = {p.name for p in landing.iterdir()} if landing.exists() else set()
+    assert all(n.endswith(".parquet") for n in names), f"half-written files: {names}"
+    if adopted:
+        assert names == {f"{sha}.parquet" for sha, _ in rows}
+
+
+# --- (a) PostgreSQL restarted while the API serves -------------------------------------------------------------
+
+
+def _cluster(action: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[0]
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action]
+    if action == "stop":
+        command += ["--mode", "fast"]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+
+def _postgres_ready(timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False).returncode == 0:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not FAULT_TESTS, reason="stops the shared PostgreSQL server: set PASSCOMPASS_FAULT_TESTS=1")
+def test_postgres_restart_answers_503_then_recovers_without_restarting_the_api(tmp_path):
+    server_url = os.environ.get("PASSCOMPASS_TEST_POSTGRES_URL")
+    if not server_url:
+        pytest.fail("PASSCOMPASS_FAULT_TESTS=1 needs PASSCOMPASS_TEST_POSTGRES_URL")
+    with temp_postgres_database(server_url, prefix="pc_test_fault") as postgres_url:
+        _restart_while_serving(postgres_url, tmp_path / "home")
+
+
+def _restart_while_serving(postgres_url: str, home: Path) -> None:
+    store_course_report(postgres_url, home, 100)
+    first, during, after = (csv_bytes(snapshot_table(100, courses=1, seed=s, user_prefix=f"f{s}-")) for s in (1, 2, 3))
+    with ApiServer(home, postgres_url) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        assert client.post("/api/v1/uploads", files={"file": ("a.csv", first)}).status_code == 202
+        landed_before = set((home / "landing").iterdir())
+        try:
+            _cluster("stop")
+            for method, url, kwargs in (
+                ("GET", "/api/v1/health", {}),
+                ("GET", "/api/v1/reports/latest", {"params": {"course_id": COURSE}}),
+                ("GET", "/api/v1/uploads/nope", {}),
+                ("POST", "/api/v1/uploads", {"files": {"file": ("b.csv", during)}}),
+            ):
+                started = time.monotonic()
+                response = client.request(method, url, **kwargs)
+                assert response.status_code == 503, (url, response.status_code, response.text[:300])
+                assert response.json()["error"] == "database_unavailable"
+                assert time.monotonic() - started < 10
+            assert set((home / "landing").iterdir()) == landed_before  # the refused upload stored nothing
+        finally:
+            _cluster("start")
+            assert _postgres_ready(60), "PostgreSQL did not come back"
+        # The same API process, its pool's dead connections replaced on checkout.
+        deadline = time.monotonic() + 30
+        while client.get("/api/v1/health").status_code != 200:
+            assert time.monotonic() < deadline, "the API did not recover"
+            time.sleep(0.5)
+        assert client.post("/api/v1/uploads", files={"file": ("b.csv", during)}).status_code == 202
+        assert client.post("/api/v1/uploads", files={"file": ("c.csv", after)}).status_code == 202
+        assert client.get("/api/v1/reports/latest", params={"course_id": COURSE}).status_code == 200
+        assert server.process is not None and server.process.poll() is None
+
+
+# --- (b) the API killed in the middle of an upload -------------------------------------------------------------
+
+
+def _multipart(content: bytes) -> tuple[bytes, bytes]:
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    body = head + content + b"\r\n--b--\r\n"
+    request = (
+        b"POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    return request, body
+
+
+@pytest.mark.slow
+def test_api_killed_mid_upload_leaves_nothing_half_written(database_url, tmp_path):
+    home = tmp_path / "home"
+    content = csv_bytes(snapshot_table(300_000, courses=3, seed=7))  # 38 MB: read, validated and landed in seconds
+    request, body = _multipart(content)
+    engine = get_engine(database_url)
+    # Killed while the body streams in, then at moments while it is parsed, validated, landed and registered.
+    for kill_after in (None, 0.2, 0.6, 1.0, 1.5, 2.5):
+        server = ApiServer(home, database_url).start()
+        assert server.process is not None
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            if kill_after is None:
+                sock.sendall(request + body[: len(body) // 2])
+            else:
+                sock.sendall(request + body)
+                time.sleep(kill_after)
+            server.process.kill()
+            server.process.wait()
+        check_stored(engine, home / "landing")
+    with ApiServer(home, database_url) as server:
+        response = httpx.post(f"{server.url}/api/v1/uploads", files={"file": ("big.csv", content)}, timeout=120)
+        assert response.status_code in (200, 202), response.text  # 200: one kill came after the commit
+        assert response.json()["rows"] == 300_000
+    check_stored(engine, home / "landing", adopted=True)
+
+
+# --- (c) an ingestion run that fails midway --------------------------------------------------------------------
+
+
+def _state(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        students = conn.execute(
+            sa.select(student_records.c.user_id, student_records.c.absences, student_records.c.source_seq).order_by(
+                student_records.c.user_id
+            )
+        ).all()
+        grades = conn.execute(sa.select(sa.func.count()).select_from(final_grades)).scalar_one()
+    return [*students, grades]
+
+
+def _baseline_and_update(engine, store) -> str:
+    """200 students applied with absences 1; then an upload setting them to 2 (with final grades), received."""
+    rows = "".join(f"u{i},c,1\n" for i in range(200))
+    apply_upload(engine, store, receive_upload(engine, store, f"user_id,course_id,absences\n{rows}".encode()).upload_id)
+    update = "".join(f"u{i},c,2,{i % 20}\n" for i in range(200))
+    return receive_upload(engine, store, f"user_id,course_id,absences,G3\n{update}".encode()).upload_id
+
+
+def _run(upload_id: str) -> bool:
+    """The ingestion job for one upload, in process (what a retry from the Dagster UI re-executes)."""
+    with dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions(uploads_partitions.name, [upload_id])
+        job = defs.resolve_job_def("ingest_upload")
+        return job.execute_in_process(partition_key=upload_id, instance=instance, raise_on_error=False).success
+
+
+def test_run_failing_midway_rolls_back_marks_failed_and_succeeds_on_retry(
+    engine, store, settings, dagster_home, monkeypatch
+):
+    upload_id = _baseline_and_update(engine, store)
+    before = _state(engine)
+    upsert = records.upsert
+
+    def broken(conn, table, data, provenance, **kwargs):
+        if table.name == "final_grades":  # student_records is already upserted in this transaction
+            raise ConnectionResetError("injected: connection lost midway")
+        upsert(conn, table, data, provenance, **kwargs)
+
+    monkeypatch.setattr(records, "upsert", broken)
+    [result] = process_pending(settings)
+    assert result["status"] == "failed" and "injected: connection lost midway" in result["error"]
+    assert _state(engine) == before  # the student_records half was rolled back with the rest
+
+    monkeypatch.setattr(records, "upsert", upsert)
+    assert _run(upload_id)
+    assert find_upload(engine, upload_id).status == "processed"
+    after = _state(engine)
+    assert {row[1] for row in after[:-1]} == {2} and after[-1] == 200
+
+
+def test_run_with_the_database_unreachable_changes_nothing_and_succeeds_on_retry(
+    engine, store, settings, dagster_home, monkeypatch
+):
+    upload_id = _baseline_and_update(engine, store)
+    before = _state(engine)
+    prepare_home(settings)  # what process_pending does first: the Dagster instance under home
+    monkeypatch.setenv("PASSCOMPASS_DATABASE_URL", DEAD_DATABASE)  # what the run's PlatformResource reads
+    started = time.monotonic()
+    assert not _run(upload_id)
+    assert time.monotonic() - started < 120
+    monkeypatch.setenv("PASSCOMPASS_DATABASE_URL", settings.db_url)
+    # Unreachable, the database could not be told: the upload is still waiting, and nothing changed.
+    assert find_upload(engine, upload_id).status == "received"
+    assert _state(engine) == before
+    assert process_pending(settings) == [{"upload_id": upload_id, "status": "processed", "error": None}]
+    assert {row[1] for row in _state(engine)[:-1]} == {2}
+
+
+def test_run_with_an_unreadable_landed_file_is_marked_failed_and_succeeds_on_retry(
+    engine, store, settings, dagster_home
+):
+    upload_id = _baseline_and_update(engine, store)
+    before = _state(engine)
+    landed = store.path_for(find_upload_sha(engine, upload_id))
+    kept = landed.with_suffix(".kept")
+    shutil.copy(landed, kept)
+    landed.write_bytes(b"not parquet")
+    [result] = process_pending(settings)
+    assert result["status"] == "failed" and result["error"], result
+    assert _state(engine) == before
+    shutil.move(kept, landed)
+    assert _run(upload_id)
+    assert find_upload(engine, upload_id).status == "processed"
+    assert {row[1] for row in _state(engine)[:-1]} == {2}
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: a row keeps one source_seq, not one per column (records.py)")
+def test_run_retried_after_a_newer_upload_keeps_the_newer_blank(engine, store):
+    """A run fails, a newer upload blanks a cell and is applied, then the failed run is retried: the blank should
+    stay (the newer upload's state), but the late older upload fills it."""
+    older = receive_upload(engine, store, b"user_id,course_id,absences\nu1,c,5\n")
+    newer = receive_upload(engine, store, b"user_id,course_id,absences\nu1,c,\n")
+    apply_upload(engine, store, newer.upload_id)
+    apply_upload(engine, store, older.upload_id)  # the retry
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(student_records.c.absences)).scalar_one() is None
+
+
+def find_upload_sha(engine, upload_id: str) -> str:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(uploads.c.landing_sha256).where(uploads.c.upload_id == upload_id)).scalar_one()
+
+
+@pytest.mark.postgres
+def test_fast_path_meeting_an_existing_row_falls_back_to_the_merge(postgres_url, tmp_path):
+    """The direct ``COPY`` (all courses new) is only an optimisation: rows that exist after all (here, their course
+    registration was deleted) make the primary key refuse it, and the merge path applies the upload correctly."""
+    from passcompass_assets.core.db import courses
+    from passcompass_assets.core.migrate import upgrade
+
+    upgrade(postgres_url)
+    engine = get_engine(postgres_url)
+    store = LandingStore(tmp_path / "landing")
+    apply_upload(engine, store, receive_upload(engine, store, b"user_id,course_id,age,absences\nu1,c,17,1\n").upload_id)
+    with engine.begin() as conn:
+        conn.execute(courses.delete())
+    later = receive_upload(engine, store, b"user_id,course_id,absences\nu1,c,5\nu2,c,0\n")
+    apply_upload(engine, store, later.upload_id)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(student_records.c.user_id, student_records.c.age, student_records.c.absences).order_by(
+                student_records.c.user_id
+            )
+        ).all()
+    assert rows == [("u1", 17, 5), ("u2", None, 0)]
