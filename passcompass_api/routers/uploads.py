@@ -54,76 +54,60 @@ async def _read_limited(file: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _receive(
-    kind: UploadKind,
-    file: UploadFile,
-    course_id: str | None,
-    period_id: str | None,
-    response: Response,
-    settings: Settings,
-    engine: Engine,
-    landing: LandingStore,
-) -> UploadAccepted:
-    content = await _read_limited(file, settings.max_upload_bytes)
-    receipt = await run_in_threadpool(
-        receive_upload,
-        engine,
-        landing,
-        content,
-        kind=kind,
-        course_id=(course_id or "").strip() or None,
-        period_id=(period_id or "").strip() or None,
-        default_period_id=settings.default_period_id,
-    )
-    response.status_code = status.HTTP_200_OK if receipt.is_duplicate else status.HTTP_202_ACCEPTED
-    return UploadAccepted(
-        upload_id=receipt.upload_id,
-        status=receipt.status,  # type: ignore[arg-type]
-        rows=receipt.rows,
-        course_ids=receipt.course_ids,
-        period_ids=receipt.period_ids,
-        dropped_columns=receipt.dropped_columns,
-        warnings=receipt.warnings,
-        duplicate_of=receipt.duplicate_of,
-    )
+class UploadRequest:
+    """What both upload endpoints take: the multipart fields and where the upload goes."""
+
+    def __init__(
+        self,
+        file: UploadFile,
+        settings: Annotated[Settings, Depends(get_settings)],
+        engine: Annotated[Engine, Depends(get_db)],
+        landing: Annotated[LandingStore, Depends(get_landing)],
+        course_id: Annotated[str | None, Form(max_length=128)] = None,
+        period_id: Annotated[str | None, Form(max_length=128)] = None,
+    ) -> None:
+        self.file, self.settings, self.engine, self.landing = file, settings, engine, landing
+        self.course_id = (course_id or "").strip() or None
+        self.period_id = (period_id or "").strip() or None
+
+    async def receive(self, kind: UploadKind, response: Response) -> UploadAccepted:
+        content = await _read_limited(self.file, self.settings.max_upload_bytes)
+        receipt = await run_in_threadpool(
+            receive_upload,
+            self.engine,
+            self.landing,
+            content,
+            kind=kind,
+            course_id=self.course_id,
+            period_id=self.period_id,
+            default_period_id=self.settings.default_period_id,
+        )
+        response.status_code = status.HTTP_200_OK if receipt.is_duplicate else status.HTTP_202_ACCEPTED
+        return UploadAccepted(
+            upload_id=receipt.upload_id,
+            status=receipt.status,  # type: ignore[arg-type]
+            rows=receipt.rows,
+            course_ids=receipt.course_ids,
+            period_ids=receipt.period_ids,
+            dropped_columns=receipt.dropped_columns,
+            warnings=receipt.warnings,
+            duplicate_of=receipt.duplicate_of,
+        )
 
 
-@router.post(
-    "/uploads",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=UploadAccepted,
-    responses={200: {"model": UploadAccepted, "description": "the same file was already received"}, **ERRORS},
-)
-async def upload_students(
-    file: UploadFile,
-    response: Response,
-    settings: Annotated[Settings, Depends(get_settings)],
-    engine: Annotated[Engine, Depends(get_db)],
-    landing: Annotated[LandingStore, Depends(get_landing)],
-    course_id: Annotated[str | None, Form(max_length=128)] = None,
-    period_id: Annotated[str | None, Form(max_length=128)] = None,
-) -> UploadAccepted:
+RESPONSES = {200: {"model": UploadAccepted, "description": "the same file was already received"}, **ERRORS}
+
+
+@router.post("/uploads", status_code=status.HTTP_202_ACCEPTED, response_model=UploadAccepted, responses=RESPONSES)
+async def upload_students(upload: Annotated[UploadRequest, Depends()], response: Response) -> UploadAccepted:
     """Upload a CSV of student data. Columns outside the feature catalog are dropped and named."""
-    return await _receive("students", file, course_id, period_id, response, settings, engine, landing)
+    return await upload.receive("students", response)
 
 
-@router.post(
-    "/final-grades",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=UploadAccepted,
-    responses={200: {"model": UploadAccepted, "description": "the same file was already received"}, **ERRORS},
-)
-async def upload_final_grades(
-    file: UploadFile,
-    response: Response,
-    settings: Annotated[Settings, Depends(get_settings)],
-    engine: Annotated[Engine, Depends(get_db)],
-    landing: Annotated[LandingStore, Depends(get_landing)],
-    course_id: Annotated[str | None, Form(max_length=128)] = None,
-    period_id: Annotated[str | None, Form(max_length=128)] = None,
-) -> UploadAccepted:
+@router.post("/final-grades", status_code=status.HTTP_202_ACCEPTED, response_model=UploadAccepted, responses=RESPONSES)
+async def upload_final_grades(upload: Annotated[UploadRequest, Depends()], response: Response) -> UploadAccepted:
     """Upload end-of-course grades: ``user_id``, ``course_id`` (column or form field), ``final_grade``."""
-    return await _receive("final_grades", file, course_id, period_id, response, settings, engine, landing)
+    return await upload.receive("final_grades", response)
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadStatus, responses={404: {"model": ErrorOut}})
