@@ -158,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         kind, url, *paths = args.child
-        home = Path(tempfile.mkdtemp(prefix="pc_bench_home_"))
-        extra = (home,) if kind == "pipeline" else ()
-        print(json.dumps(CHILDREN[kind](url, *map(Path, paths), *extra)))
+        with tempfile.TemporaryDirectory(prefix="pc_bench_home_") as home:
+            extra = (Path(home),) if kind == "pipeline" else ()
+            print(json.dumps(CHILDREN[kind](url, *map(Path, paths), *extra)))
         return 0
 
     with tempfile.TemporaryDirectory(prefix="pc_bench_") as tmp:

@@ -21,7 +21,8 @@ from passcompass_assets.core.settings import Settings
 
 # One app for the schema; each test points it at its own database (the app reads its settings per request).
 # schemathesis' lazy fixture loader does not run on pytest 9, hence the module-level schema.
-APP = create_app(Settings(home=Path(tempfile.mkdtemp(prefix="pc_schemathesis_"))))
+HOME = tempfile.TemporaryDirectory(prefix="pc_schemathesis_")  # removed when the session ends
+APP = create_app(Settings(home=Path(HOME.name)))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

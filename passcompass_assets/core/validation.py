@@ -265,7 +265,8 @@ def validate_table(
         )
 
     if problems.items:
-        shown = "" if problems.total <= len(problems.items) else f" (first {len(problems.items)} listed)"
+        listed = min(len(problems.items), MAX_PROBLEMS)  # the rejection keeps the first MAX_PROBLEMS
+        shown = "" if problems.total <= listed else f" (first {listed} listed)"
         raise UploadRejected(422, "invalid_values", f"{problems.total} value(s) are invalid{shown}", problems.items)
 
     ordered = [c.name for c in catalog.columns if c.name in typed]
