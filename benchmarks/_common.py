@@ -44,10 +44,14 @@ def postgres_server_url() -> str | None:
 
 
 @contextlib.contextmanager
-def temp_postgres_database(server_url: str, prefix: str = "pc_bench") -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards (even if the block fails)."""
+def temp_postgres_database(server_url: str | None = None, prefix: str = "pc_bench") -> Iterator[str]:
+    """A new, empty PostgreSQL database on ``server_url`` (default: :func:`postgres_server_url`), dropped afterwards
+    (even if the block fails)."""
     import sqlalchemy as sa
 
+    server_url = server_url or postgres_server_url()
+    if server_url is None:
+        raise SystemExit("no PostgreSQL server: set PASSCOMPASS_TEST_POSTGRES_URL or run one on 127.0.0.1:5432")
     from passcompass_assets.core.db import get_engine, with_driver
 
     server = sa.engine.make_url(with_driver(server_url))

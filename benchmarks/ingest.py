@@ -29,7 +29,6 @@ from benchmarks._common import (
     machine_note,
     median,
     peak_rss_mb,
-    postgres_server_url,
     print_table,
     snapshot_table,
     temp_postgres_database,
@@ -142,10 +141,7 @@ def database(kind: str, folder: Path) -> Iterator[str]:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
     else:
-        server = postgres_server_url()
-        if server is None:
-            raise SystemExit("no PostgreSQL server: set PASSCOMPASS_TEST_POSTGRES_URL or run one on 127.0.0.1:5432")
-        with temp_postgres_database(server) as url:
+        with temp_postgres_database() as url:
             yield url
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
@@ -25,7 +25,7 @@ from passcompass_assets.monitoring import final_grades_sensor
 from passcompass_assets.operations import _execute, process_pending, report, train
 from passcompass_assets.resources import PlatformResource
 
-TODAY = pytest.importorskip("datetime").date(2026, 3, 11)
+TODAY = date(2026, 3, 11)
 STUDENTS = 300
 COURSES = ("demo-algebra", "demo-history")  # reported on; the other demo courses are ingested only
 
