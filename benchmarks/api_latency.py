@@ -60,7 +60,7 @@ def store_course_report(database_url: str, home: Path, students: int) -> None:
             "user_id": [f"s{i:06d}" for i in range(students)],
             "fail_probability": probability,
             "predicted_final_grade": 20 * (1 - probability),
-            "top_factors": [["first interim grade low", "absences high", "study time low"]] * students,
+            "top_factors": ["first interim grade low; absences high; study time low"] * students,
             "signals_available": ["first interim grade"] * students,
         }
     )

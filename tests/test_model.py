@@ -10,9 +10,11 @@ import pytest
 
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.ml.evaluation import BRIER_TOLERANCE
-from passcompass_assets.core.ml.features import candidate_columns
+from passcompass_assets.core.ml.explain import FACTOR_SEPARATOR, assess, typical_values
+from passcompass_assets.core.ml.features import candidate_columns, model_frame
 from passcompass_assets.core.ml.fitting import FittedStages, fit_and_evaluate
 from passcompass_assets.core.ml.model import OUTPUT_COLUMNS, FailRiskModel
+from passcompass_assets.core.ml.pipeline import build_classifier
 from passcompass_assets.core.ml.stages import STAGES
 from passcompass_assets.core.ml.training import score
 from passcompass_assets.core.uci import load_uci_dir
@@ -105,20 +107,48 @@ def test_predictions_track_the_outcome(model: FailRiskModel, uci: pd.DataFrame) 
     assert np.sqrt(np.mean((out["predicted_final_grade"] - uci["final_grade"]) ** 2)) < 2.5
 
 
+def _factors(text: str) -> list[str]:
+    return text.split(FACTOR_SEPARATOR) if text else []
+
+
 def test_top_factors_are_plain_words_from_the_catalog(model: FailRiskModel, uci: pd.DataFrame) -> None:
     descriptions = {c.description for c in load_catalog().columns}
     out = score(uci, model)
-    assert out["top_factors"].map(len).between(0, 3).all()
-    at_risk = out[out["fail_probability"] >= 0.5]
-    assert (at_risk["top_factors"].map(len) >= 1).all()
-    for factors in out["top_factors"]:
-        for factor in factors:
+    factors = out["top_factors"].map(_factors)
+    assert factors.map(len).between(0, 3).all()
+    at_risk = factors[out["fail_probability"] >= 0.5]
+    assert (at_risk.map(len) >= 1).all()
+    for named in factors:
+        for factor in named:
             assert factor.endswith(("(raises risk)", "(lowers risk)"))
             assert any(factor.startswith(d) for d in descriptions), factor
     weakest = uci.assign(interim_grade_1=3.0, interim_grade_2=2.0, past_failures=3).head(1)
-    factors = score(weakest, model)["top_factors"].iloc[0]
-    assert factors[0] in {"second interim grade low (raises risk)", "first interim grade low (raises risk)"}
-    assert all("raises risk" in f for f in factors[:2])
+    named = _factors(score(weakest, model)["top_factors"].iloc[0])
+    assert named[0] in {"second interim grade low (raises risk)", "first interim grade low (raises risk)"}
+    assert all("raises risk" in f for f in named[:2])
+    early = weakest.assign(interim_grade_1=np.nan, interim_grade_2=np.nan)  # no grade yet: the boosted trees
+    assert "past course failures high (raises risk)" in _factors(score(early, model)["top_factors"].iloc[0])
+
+
+@pytest.mark.parametrize("stage", ["no_interim", "interim_1", "interim_2"])
+def test_explaining_does_not_change_the_probability(model: FailRiskModel, uci: pd.DataFrame, stage: str) -> None:
+    # The tree attribution also yields the trees' log-odds; it must agree with scikit-learn's prediction.
+    stage_model = model.stages[stage]
+    inputs = model_frame(uci, stage_model.columns)
+    explained, _ = stage_model.assess(inputs, explain=True)
+    np.testing.assert_allclose(explained, stage_model.fail_probability(inputs), rtol=0, atol=1e-9)
+
+
+def test_a_logistic_effect_is_what_making_that_input_typical_does(uci: pd.DataFrame) -> None:
+    inputs = model_frame(uci, ["past_failures", "study_time", "school"])
+    fail = (uci["final_grade"] < uci["pass_mark"]).to_numpy(dtype=int)
+    classifier = build_classifier("logistic", ["past_failures", "study_time", "school"]).fit(inputs, fail)
+    typical = typical_values(inputs, ["past_failures", "study_time", "school"])
+    probability, effects = assess(classifier, inputs, typical, explain=True)
+    assert effects is not None
+    for k, name in enumerate(["past_failures", "study_time", "school"]):
+        as_typical = classifier.predict_proba(inputs.assign(**{name: typical[name]}))[:, 1]
+        np.testing.assert_allclose(effects[:, k], probability - as_typical, atol=1e-9)
 
 
 def test_candidates_and_naive_share_the_folds(fitted: FittedStages) -> None:

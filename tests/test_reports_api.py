@@ -20,7 +20,7 @@ def scored(users: list[str], probabilities: list[float]) -> pd.DataFrame:
             "user_id": users,
             "fail_probability": probabilities,
             "predicted_final_grade": [20 * (1 - p) for p in probabilities],
-            "top_factors": [["first interim grade low", "past course failures high"]] * len(users),
+            "top_factors": ["first interim grade low; past course failures high"] * len(users),
             "signals_available": ["first interim grade"] * len(users),
         }
     )

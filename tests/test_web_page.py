@@ -55,7 +55,7 @@ def add_report(
             "user_id": users,
             "fail_probability": probabilities,
             "predicted_final_grade": [20 * (1 - p) for p in probabilities],
-            "top_factors": [["first interim grade low"]] * len(users),
+            "top_factors": ["first interim grade low"] * len(users),
             "signals_available": ["first interim grade"] * len(users),
         }
     )
@@ -116,7 +116,7 @@ def test_current_period_courses_with_latest_report(web, engine, settings, store)
     for fmt in ("csv", "json", "html"):
         assert f'href="/api/v1/reports/{latest}?format={fmt}"' in math
     csv = web.get(f"/api/v1/reports/{latest}?format=csv")
-    assert csv.status_code == 200 and csv.text.startswith("user_id,")
+    assert csv.status_code == 200 and csv.text.replace('"', "").startswith("user_id,course_id,")
 
     physics = course_row(html, "physics")
     assert counts(physics) == {"high": 1, "medium": 0, "low": 2}

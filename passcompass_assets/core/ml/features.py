@@ -16,6 +16,7 @@ INTERIM_GRADES = ("interim_grade_1", "interim_grade_2")
 GRADE_COLUMNS = (*INTERIM_GRADES, "previous_grade")
 SCALE_COLUMNS = ("grade_max", "pass_mark")
 PASS_FRACTION = "pass_fraction"  # helper input: the pass mark as a share of the scale; not a feature
+DERIVED_FROM = {"interim_trend": INTERIM_GRADES}  # what :func:`derive` computes from two inputs
 
 
 def candidate_columns(stage: Stage) -> list[str]:
@@ -43,10 +44,14 @@ _YES_NO = {"true": 1.0, "yes": 1.0, "y": 1.0, "t": 1.0, "1": 1.0, "false": 0.0, 
 
 def _numbers(values: pd.Series, *, yes_no: bool) -> pd.Series:
     """Floats with NaN for missing, whatever the source dtype (nullable, object, database text)."""
-    plain = values.astype(object).where(values.notna(), np.nan)
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.astype("Float64").astype(float) if values.dtype != float else values
+    codes, distinct = pd.factorize(values)  # text: convert each distinct value once
+    plain = pd.Series(distinct, dtype=object)
     if yes_no:
         plain = plain.map(lambda v: _YES_NO.get(v.strip().lower(), np.nan) if isinstance(v, str) else v)
-    return pd.to_numeric(plain, errors="coerce").astype(float)
+    numbers = pd.to_numeric(plain, errors="coerce").to_numpy(dtype=float)
+    return pd.Series(np.append(numbers, np.nan)[codes], index=values.index)
 
 
 def model_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

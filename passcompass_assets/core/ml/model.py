@@ -7,13 +7,14 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
-from passcompass_assets.core.ml.explain import top_factors
+from passcompass_assets.core.ml.explain import assess, top_factors
 from passcompass_assets.core.ml.features import SCALE_COLUMNS, model_frame
 from passcompass_assets.core.ml.stages import STAGE_BY_NAME, STAGES, latest_stage
 
@@ -27,13 +28,19 @@ OUTPUT_COLUMNS = (
     "signals_available",
     "stage",
 )
+BLOCK_ROWS = 100_000  # rows scored at a time: bounds the memory of the encoded inputs and their effects
+
+
+@cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()  # finding the native thread pools takes milliseconds: once per process
 
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """One thread (on frames this small OpenMP start-up costs more than it saves), and no warning for
+    """One thread (on blocks this small OpenMP start-up costs more than it saves), and no warning for
     categories unseen in training: they are meant to count as "none of the known ones"."""
-    with threadpool_limits(1), warnings.catch_warnings():
+    with _threadpools().limit(limits=1), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
         yield
 
@@ -51,6 +58,12 @@ class StageModel:
     def fail_probability(self, inputs: pd.DataFrame) -> np.ndarray:
         with _quiet():
             return self.classifier.predict_proba(inputs)[:, 1]
+
+    def assess(self, inputs: pd.DataFrame, *, explain: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Fail probability per row and, with ``explain``, its top factors in plain words."""
+        with _quiet():
+            probability, effects = assess(self.classifier, inputs, self.typical, explain=explain)
+        return probability, None if effects is None else top_factors(effects, inputs, self.typical)
 
     def grade_share(self, inputs: pd.DataFrame) -> np.ndarray:
         with _quiet():
@@ -90,7 +103,7 @@ class FailRiskModel:
                 "period_id": frame["period_id"].astype("string") if "period_id" in frame else pd.NA,
                 "fail_probability": np.nan,
                 "predicted_final_grade": np.nan,
-                "top_factors": [[] for _ in range(len(frame))],
+                "top_factors": "",
                 "signals_available": "not enough data for a prediction",
                 "stage": pd.NA,
             }
@@ -99,17 +112,21 @@ class FailRiskModel:
             return out[list(OUTPUT_COLUMNS)]
         stage_of_row = latest_stage(frame, self.stage_names)
         for name, rows in stage_of_row.groupby(stage_of_row).groups.items():
-            model = self.stages[name]
-            inputs = model_frame(frame.loc[rows], model.columns)
-            out.loc[rows, "fail_probability"] = model.fail_probability(inputs)
-            grade_max = frame.loc[rows, "grade_max"].astype(float).to_numpy()
-            out.loc[rows, "predicted_final_grade"] = model.grade_share(inputs) * grade_max
-            out.loc[rows, "signals_available"] = STAGE_BY_NAME[name].signals
-            out.loc[rows, "stage"] = name
-            if explain:
-                factors = top_factors(model.fail_probability, inputs, model.typical)
-                out.loc[rows, "top_factors"] = pd.Series(factors, index=rows, dtype=object)
+            for start in range(0, len(rows), BLOCK_ROWS):
+                self._score_block(frame, out, rows[start : start + BLOCK_ROWS], self.stages[name], explain)
         return out[list(OUTPUT_COLUMNS)]
+
+    @staticmethod
+    def _score_block(frame: pd.DataFrame, out: pd.DataFrame, rows: pd.Index, model: StageModel, explain: bool) -> None:
+        inputs = model_frame(frame.loc[rows], model.columns)
+        probability, factors = model.assess(inputs, explain=explain)
+        out.loc[rows, "fail_probability"] = probability
+        grade_max = frame.loc[rows, "grade_max"].astype(float).to_numpy()
+        out.loc[rows, "predicted_final_grade"] = model.grade_share(inputs) * grade_max
+        out.loc[rows, "signals_available"] = STAGE_BY_NAME[model.stage].signals
+        out.loc[rows, "stage"] = model.stage
+        if factors is not None:
+            out.loc[rows, "top_factors"] = factors
 
 
 def _position(stage: str) -> int:
