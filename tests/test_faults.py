@@ -243,16 +243,34 @@ def test_run_with_an_unreadable_landed_file_is_marked_failed_and_succeeds_on_ret
     assert {row[1] for row in _state(engine)[:-1]} == {2}
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: a row keeps one source_seq, not one per column (records.py)")
-def test_run_retried_after_a_newer_upload_keeps_the_newer_blank(engine, store):
-    """A run fails, a newer upload blanks a cell and is applied, then the failed run is retried: the blank should
-    stay (the newer upload's state), but the late older upload fills it."""
-    older = receive_upload(engine, store, b"user_id,course_id,absences\nu1,c,5\n")
+def test_run_retried_after_a_newer_upload_keeps_the_newer_state(engine, store):
+    """A run fails, a newer upload blanks a cell and is applied, then the failed run is retried: the state is the
+    newer upload's (the blank stays), as if both had been applied in arrival order."""
+    older = receive_upload(engine, store, b"user_id,course_id,absences,age\nu1,c,5,17\nu2,c,1,18\n")
     newer = receive_upload(engine, store, b"user_id,course_id,absences\nu1,c,\n")
     apply_upload(engine, store, newer.upload_id)
     apply_upload(engine, store, older.upload_id)  # the retry
     with engine.connect() as conn:
-        assert conn.execute(sa.select(student_records.c.absences)).scalar_one() is None
+        rows = conn.execute(
+            sa.select(student_records.c.user_id, student_records.c.absences, student_records.c.age).order_by(
+                student_records.c.user_id
+            )
+        ).all()
+    assert rows == [("u1", None, 17), ("u2", 1, 18)]
+
+
+def test_three_uploads_applied_in_any_order_end_as_in_arrival_order(engine, store):
+    contents = [
+        b"user_id,course_id,absences,age\nu1,c,1,17\n",
+        b"user_id,course_id,absences\nu1,c,2\n",
+        b"user_id,course_id,age,absences\nu1,c,19,\n",
+    ]
+    received = [receive_upload(engine, store, content) for content in contents]
+    for index in (2, 0, 1):
+        apply_upload(engine, store, received[index].upload_id)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(student_records.c.absences, student_records.c.age)).one()
+    assert tuple(row) == (None, 19)
 
 
 def find_upload_sha(engine, upload_id: str) -> str:

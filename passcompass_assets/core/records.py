@@ -1,18 +1,19 @@
 """Apply a landed upload to ``student_records`` and ``final_grades``: one transaction per upload.
 
-Upsert rules (DESIGN.md): per (user_id, course_id, period_id) the latest upload (by arrival, ``seq``) wins; a
-column the upload leaves out keeps its value; re-applying an upload changes nothing. An older upload applied
-after a newer one (replay, concurrency, a retried run) only fills values the newer one left empty. Applied in
-arrival order, the state is exactly the latest upload's; out of order it is too unless the newer upload blanked a
-cell (the older value comes back) or three or more uploads interleave (a value can come from the oldest rather
-than the middle one): a row keeps one ``source_seq``, not one per column.
+Upsert rules (DESIGN.md): per (user_id, course_id, period_id) the latest upload (by arrival, ``seq``) wins, column
+by column; a column the upload leaves out keeps its value, an empty cell in a column it has clears it; re-applying
+an upload changes nothing. The state is always that of applying every processed upload in arrival order, whatever
+order the runs commit in: an upload applied after a newer one of the same course (a retried run, two runs racing)
+writes its rows, then the newer uploads' rows for the same students are written again on top, in arrival order,
+in the same transaction. That is rare and costs a replay; the usual in-order apply costs one query to find
+nothing to replay.
 
-PostgreSQL: writers of a table take turns (a table lock that readers do not notice), so an upsert is a few set
-operations instead of a million single-row conflicts: the rows are ``COPY``'d into a temporary table, existing
-rows are updated with one join and new ones inserted with another. When every course of the upload is new, no
-row can exist yet and the rows are ``COPY``'d straight into the table (for a million new rows, 2.5 times faster
-than ``INSERT .. ON CONFLICT``); should one exist after all, the primary key refuses it and the general path runs
-instead. SQLite: batched ``INSERT .. ON CONFLICT``.
+Writers take turns: on PostgreSQL a table lock that readers do not notice, on SQLite its single writer. So an
+upsert is a few set operations instead of a million single-row conflicts: the rows are ``COPY``'d into a
+temporary table, existing rows are updated with one join and new ones inserted with another. When every course of
+the upload is new, no row can exist yet and the rows are ``COPY``'d straight into the table (for a million new
+rows, 2.5 times faster than ``INSERT .. ON CONFLICT``); should one exist after all, the primary key refuses it and
+the general path runs instead. SQLite: batched ``INSERT .. ON CONFLICT``.
 """
 
 from __future__ import annotations
@@ -61,26 +62,15 @@ class Provenance:
         return {"source_upload_id": self.upload_id, "source_seq": self.seq, "updated_at": self.at}
 
 
-def _newest_wins(table: sa.Table, new: sa.ColumnCollection, columns: list[str], is_newer: sa.ColumnElement) -> dict:
-    """SET clause: the newer upload's values win; an older one only fills what is still empty."""
-    update: dict[str, sa.ColumnElement] = {}
-    for column in columns:
-        if column in KEYS:
-            continue
-        if column in PROVENANCE:
-            update[column] = sa.case((is_newer, new[column]), else_=table.c[column])
-        else:
-            update[column] = sa.case((is_newer, new[column]), else_=sa.func.coalesce(table.c[column], new[column]))
-    return update
+def _overwrite(new: sa.ColumnCollection | dict, columns: list[str]) -> dict:
+    """SET clause: every column the upload has (keys excepted) takes the upload's value, empty or not."""
+    return {column: new[column] for column in columns if column not in KEYS}
 
 
 def _upsert_sqlite(conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance) -> None:
     statement = sqlite.insert(table)
     columns = [*data.column_names, *PROVENANCE]
-    is_newer = statement.excluded.source_seq >= table.c.source_seq
-    statement = statement.on_conflict_do_update(
-        index_elements=list(KEYS), set_=_newest_wins(table, statement.excluded, columns, is_newer)
-    )
+    statement = statement.on_conflict_do_update(index_elements=list(KEYS), set_=_overwrite(statement.excluded, columns))
     extra = provenance.as_dict()
     for batch in data.to_batches(max_chunksize=SQLITE_BATCH):  # a batch of Python rows at a time, not all
         conn.execute(statement, [row | extra for row in batch.to_pylist()])
@@ -133,8 +123,6 @@ def _upsert_postgres(
 ) -> None:
     from psycopg2.errors import UniqueViolation
 
-    # Writers take turns (SELECTs are not blocked): no two upserts race for a key or deadlock on row locks.
-    conn.exec_driver_sql(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE')
     if all_courses_new:
         # In key order, index inserts walk the primary key's leaves in order: a quarter faster for a million rows.
         order = pc.sort_indices(data, sort_keys=[(k, "ascending") for k in KEYS])
@@ -161,7 +149,7 @@ def _upsert_postgres(
     seq = sa.literal(provenance.seq, sa.Integer())
     at = sa.literal(provenance.at, sa.DateTime(timezone=True))
     incoming = {c: new.c[c] for c in columns} | {"source_upload_id": upload_id, "source_seq": seq, "updated_at": at}
-    values = _newest_wins(table, incoming, [*columns, *PROVENANCE], seq >= table.c.source_seq)  # type: ignore[arg-type]
+    values = _overwrite(incoming, [*columns, *PROVENANCE])
     updated = conn.execute(table.update().where(same_key).values(values)).rowcount
     if updated < data.num_rows:  # keys are unique on both sides: only then are there rows to insert
         select = sa.select(*[new.c[c] for c in columns], upload_id, seq, at).where(~sa.exists().where(same_key))
@@ -190,6 +178,46 @@ def _ensure_courses(conn: Connection, data: pa.Table, grade_max: float, pass_mar
     return len(inserted.all()) == len(pairs)
 
 
+def _take_turn(conn: Connection) -> None:
+    """Writers of the records take turns; readers are not blocked. PostgreSQL: both tables, always in this order
+    (no two writers deadlock); SQLite has one writer at a time anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f'LOCK TABLE "{student_records.name}", "{final_grades.name}" IN SHARE ROW EXCLUSIVE MODE')
+
+
+def _record_tables(data: pa.Table, kind: str) -> tuple[pa.Table, pa.Table]:
+    """(rows for ``student_records``, rows for ``final_grades``) of a landed upload."""
+    record_columns = [c for c in data.column_names if c in student_records.c and c != "final_grade"]
+    students = data.select(record_columns) if kind == "students" else data.select(record_columns).slice(0, 0)
+    if "final_grade" in data.column_names:
+        grades = data.filter(pc.is_valid(data["final_grade"])).select([*KEYS, "final_grade"])
+    else:
+        grades = data.select(list(KEYS)).slice(0, 0)
+    return students, grades
+
+
+def _keys(data: pa.Table) -> pa.Array:
+    return pc.binary_join_element_wise(*[data[k] for k in KEYS], "\x1f")
+
+
+def _replay_newer(conn: Connection, store: LandingStore, upload: sa.Row, applied: pa.Table) -> int:
+    """Write again, in arrival order, the rows that newer processed uploads of the same courses hold for the
+    students just written; how many uploads that took."""
+    newer = conn.execute(
+        sa.select(uploads).where(uploads.c.status == "processed", uploads.c.seq > upload.seq).order_by(uploads.c.seq)
+    ).all()
+    newer = [u for u in newer if set(u.course_ids) & set(upload.course_ids)]
+    keys = _keys(applied)
+    for later in newer:
+        data = store.get_table(later.landing_sha256)
+        data = data.filter(pc.is_in(_keys(data), value_set=keys))
+        students, grades = _record_tables(data, later.kind)
+        provenance = Provenance(later.upload_id, later.seq, datetime.now(UTC))
+        upsert(conn, student_records, students, provenance)
+        upsert(conn, final_grades, grades, provenance)
+    return len(newer)
+
+
 def apply_upload(
     engine: Engine,
     store: LandingStore,
@@ -203,18 +231,15 @@ def apply_upload(
         upload = conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).one()
     data = store.get_table(upload.landing_sha256)
     provenance = Provenance(upload_id, upload.seq, datetime.now(UTC))
-
-    record_columns = [c for c in data.column_names if c in student_records.c and c != "final_grade"]
-    students = data.select(record_columns) if upload.kind == "students" else data.select(record_columns).slice(0, 0)
-    if "final_grade" in data.column_names:
-        grades = data.filter(pc.is_valid(data["final_grade"])).select([*KEYS, "final_grade"])
-    else:
-        grades = data.select(list(KEYS)).slice(0, 0)
+    students, grades = _record_tables(data, upload.kind)
 
     with engine.begin() as conn:
+        _take_turn(conn)
         all_new = _ensure_courses(conn, data, grade_max, pass_mark)
         upsert(conn, student_records, students, provenance, all_courses_new=all_new)
         upsert(conn, final_grades, grades, provenance, all_courses_new=all_new)
+        if not all_new:  # a new course has no newer upload to respect
+            _replay_newer(conn, store, upload, data.select(list(KEYS)))
         conn.execute(
             uploads.update()
             .where(uploads.c.upload_id == upload_id)
