@@ -7,7 +7,7 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.models.signature import ModelSignature
-from mlflow.types.schema import Array, ColSpec, Schema
+from mlflow.types.schema import ColSpec, Schema
 
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.ml.model import FailRiskModel
@@ -61,7 +61,7 @@ def signature(model: FailRiskModel) -> ModelSignature:
         ColSpec("string", "period_id", required=False),
         ColSpec("double", "fail_probability"),
         ColSpec("double", "predicted_final_grade"),
-        ColSpec(Array("string"), "top_factors"),
+        ColSpec("string", "top_factors"),
         ColSpec("string", "signals_available"),
         ColSpec("string", "stage", required=False),
     ]

@@ -134,6 +134,6 @@ def train_and_gate(frame: pd.DataFrame, settings: Settings, *, n_repeats: int = 
 
 def score(frame: pd.DataFrame, model: FailRiskModel | Champion) -> pd.DataFrame:
     """Per student: user_id, course_id, period_id, fail_probability, predicted_final_grade (course scale),
-    top_factors (list of plain-words strings), signals_available, stage."""
+    top_factors (up to three in plain words, joined by "; "), signals_available, stage."""
     fitted = model.model if isinstance(model, Champion) else model
     return fitted.predict(frame)
