@@ -84,6 +84,8 @@ def test_report_formats_and_csv_neutralisation(client, engine, settings):
     assert html.headers["content-type"].startswith("text/html")
     assert "<svg" in html.text and "http" not in html.text.split("<body>")[1].split("Report ")[0]
     assert "Low confidence" not in html.text
+    assert '<tr><td>=HYPERLINK(&#34;x&#34;)</td><td class="high">high</td><td class="num">90 %</td>' in html.text
+    assert html.text.count("<tr><td>") == 4 and "first interim grade low; past course failures high" in html.text
 
 
 def test_report_without_promoted_model_says_low_confidence(client, engine, settings):
