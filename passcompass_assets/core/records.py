@@ -50,6 +50,7 @@ class AppliedUpload:
     student_rows: int
     grade_rows: int
     course_ids: list[str]
+    replayed_uploads: int = 0  # newer uploads written again on top (this one was applied out of order)
 
 
 @dataclass(frozen=True)
@@ -258,8 +259,8 @@ def apply_upload(
         all_new = _ensure_courses(conn, data, grade_max, pass_mark)
         upsert(conn, student_records, students, provenance, all_courses_new=all_new)
         upsert(conn, final_grades, grades, provenance, all_courses_new=all_new)
-        if not all_new:  # a new course has no newer upload to respect
-            _replay_newer(conn, store, upload, data.select(list(KEYS)))
+        # A new course has no newer upload to respect.
+        replayed = 0 if all_new else _replay_newer(conn, store, upload, data.select(list(KEYS)))
         conn.execute(
             uploads.update()
             .where(uploads.c.upload_id == upload_id)
@@ -271,4 +272,5 @@ def apply_upload(
         student_rows=students.num_rows,
         grade_rows=grades.num_rows,
         course_ids=list(upload.course_ids),
+        replayed_uploads=replayed,
     )

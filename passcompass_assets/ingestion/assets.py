@@ -111,7 +111,11 @@ def apply_uploads(context: dg.AssetExecutionContext, platform: PlatformResource)
     )
     yield dg.MaterializeResult(
         asset_key="student_records",
-        metadata={"rows_upserted": applied.student_rows, "course_ids": dg.MetadataValue.json(applied.course_ids)},
+        metadata={
+            "rows_upserted": applied.student_rows,
+            "course_ids": dg.MetadataValue.json(applied.course_ids),
+            "newer_uploads_replayed": applied.replayed_uploads,
+        },
     )
     yield dg.MaterializeResult(asset_key="final_grades", metadata={"rows_upserted": applied.grade_rows})
     touched = sa.select(student_records_table).where(student_records_table.c.course_id.in_(applied.course_ids))
