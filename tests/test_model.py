@@ -14,7 +14,7 @@ from passcompass_assets.core.ml.explain import FACTOR_SEPARATOR, assess, typical
 from passcompass_assets.core.ml.features import candidate_columns, model_frame
 from passcompass_assets.core.ml.fitting import FittedStages, fit_and_evaluate
 from passcompass_assets.core.ml.model import OUTPUT_COLUMNS, FailRiskModel
-from passcompass_assets.core.ml.pipeline import build_classifier
+from passcompass_assets.core.ml.pipeline import SPARSE_K, build_classifier
 from passcompass_assets.core.ml.stages import STAGES
 from passcompass_assets.core.ml.training import score
 from passcompass_assets.core.uci import load_uci_dir
@@ -139,16 +139,33 @@ def test_explaining_does_not_change_the_probability(model: FailRiskModel, uci: p
     np.testing.assert_allclose(explained, stage_model.fail_probability(inputs), rtol=0, atol=1e-9)
 
 
-def test_a_logistic_effect_is_what_making_that_input_typical_does(uci: pd.DataFrame) -> None:
-    inputs = model_frame(uci, ["past_failures", "study_time", "school"])
+EXPLAINED = ["past_failures", "study_time", "absences", "age", "going_out", "health", "school", "internet_access"]
+
+
+@pytest.mark.parametrize("candidate", ["logistic", "sparse_logistic"])
+def test_a_linear_effect_is_what_making_that_input_typical_does(uci: pd.DataFrame, candidate: str) -> None:
+    inputs = model_frame(uci, EXPLAINED)
     fail = (uci["final_grade"] < uci["pass_mark"]).to_numpy(dtype=int)
-    classifier = build_classifier("logistic", ["past_failures", "study_time", "school"]).fit(inputs, fail)
-    typical = typical_values(inputs, ["past_failures", "study_time", "school"])
+    classifier = build_classifier(candidate, EXPLAINED).fit(inputs, fail)
+    typical = typical_values(inputs, EXPLAINED)
     probability, effects = assess(classifier, inputs, typical, explain=True)
     assert effects is not None
-    for k, name in enumerate(["past_failures", "study_time", "school"]):
+    np.testing.assert_allclose(probability, classifier.predict_proba(inputs)[:, 1], atol=1e-9)
+    for k, name in enumerate(EXPLAINED):
         as_typical = classifier.predict_proba(inputs.assign(**{name: typical[name]}))[:, 1]
         np.testing.assert_allclose(effects[:, k], probability - as_typical, atol=1e-9)
+    if candidate == "sparse_logistic":  # inputs the selection left out move nothing
+        assert (np.abs(effects).max(axis=0) == 0).sum() >= len(EXPLAINED) - SPARSE_K
+
+
+def test_a_blend_is_explained_with_its_own_probability(uci: pd.DataFrame) -> None:
+    inputs = model_frame(uci, EXPLAINED)
+    fail = (uci["final_grade"] < uci["pass_mark"]).to_numpy(dtype=int)
+    classifier = build_classifier("logistic+gradient_boosting", EXPLAINED).fit(inputs, fail)
+    probability, effects = assess(classifier, inputs, typical_values(inputs, EXPLAINED), explain=True)
+    np.testing.assert_allclose(probability, classifier.predict_proba(inputs)[:, 1], atol=1e-9)
+    assert effects is not None and effects.shape == (len(uci), len(EXPLAINED) + 1)  # + the pass fraction
+    assert np.abs(effects[:, : len(EXPLAINED)]).max() > 0.05
 
 
 def test_candidates_and_naive_share_the_folds(fitted: FittedStages) -> None:
