@@ -37,7 +37,7 @@ def _key_columns() -> list[sa.Column]:
 
 
 def _provenance_columns() -> list[sa.Column]:
-    # Which upload last wrote the row; ``source_seq`` orders uploads by arrival so the latest one wins.
+    # Which upload last wrote the row, and its arrival number (provenance: records.py keeps arrival order).
     return [
         sa.Column("source_upload_id", sa.String(36), nullable=False),
         sa.Column("source_seq", sa.Integer(), nullable=False),
