@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.ml.features import as_floats
 
 METHOD = re.compile(r"ValueDrift\(column=(?P<column>.+?),method=(?P<method>.+?),threshold=(?P<threshold>[\d.e-]+)\)")
 
@@ -50,9 +51,7 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     for name in frame.columns:
         column = frame[name]
         if catalog[name].type in ("integer", "number", "boolean"):
-            out[name] = pd.to_numeric(column.astype("object").replace({True: 1, False: 0}), errors="coerce").astype(
-                float
-            )
+            out[name] = as_floats(column, yes_no=catalog[name].type == "boolean")
         else:
             out[name] = column.astype("object").where(column.notna(), None).map(lambda v: None if v is None else str(v))
     return pd.DataFrame(out)

@@ -42,7 +42,7 @@ def is_categorical(column: Column) -> bool:
 _YES_NO = {"true": 1.0, "yes": 1.0, "y": 1.0, "t": 1.0, "1": 1.0, "false": 0.0, "no": 0.0, "n": 0.0, "f": 0.0, "0": 0.0}
 
 
-def _numbers(values: pd.Series, *, yes_no: bool) -> pd.Series:
+def as_floats(values: pd.Series, *, yes_no: bool) -> pd.Series:
     """Floats with NaN for missing, whatever the source dtype (nullable, object, database text)."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return values.astype("Float64").astype(float) if values.dtype != float else values
@@ -65,7 +65,7 @@ def model_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
             values = values.astype(object)
             out[name] = values.where(values.notna(), np.nan)
         else:
-            numeric = _numbers(values, yes_no=catalog[name].type == "boolean")
+            numeric = as_floats(values, yes_no=catalog[name].type == "boolean")
             out[name] = numeric / grade_max if name in INTERIM_GRADES else numeric
     out[PASS_FRACTION] = pd.to_numeric(frame["pass_mark"], errors="coerce").astype(float) / grade_max
     return pd.DataFrame(out, index=frame.index)
