@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from passcompass_assets.core.db import final_grades, student_records
+from passcompass_assets.core.db import final_grades, student_records, uploads
 from passcompass_assets.core.logs import JsonFormatter
 from passcompass_assets.core.records import apply_upload
 from passcompass_assets.core.uploads import find_upload, receive_upload
@@ -48,6 +48,18 @@ def test_upload_sensor_requests_each_upload_once(engine, store, settings):
         assert [r.partition_key for r in later.run_requests] == [third.upload_id]
 
 
+def test_inbox_sensor_never_follows_a_symbolic_link(engine, settings, tmp_path):
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_bytes(b"user_id,course_id,absences\nu1,c,3\n")
+    (settings.inbox_dir / "link.csv").symlink_to(elsewhere)
+    with dg.instance_for_test() as instance:
+        inbox_sensor(dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()}))
+    error = json.loads((settings.inbox_dir / "rejected" / "link.csv.error.json").read_text())
+    assert error["error"] == "not_a_file" and elsewhere.exists() and not (settings.inbox_dir / "link.csv").exists()
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(uploads)).scalar_one() == 0
+
+
 def test_inbox_sensor_registers_and_rejects(engine, settings):
     (settings.inbox_dir / "week1.csv").write_bytes(b"user_id,course_id,Name,absences\nu1,c,Ana Lima,3\n")
     (settings.inbox_dir / "broken.csv").write_bytes(b"user_id,course_id,absences\nu1,c,many\n")
@@ -56,7 +68,7 @@ def test_inbox_sensor_registers_and_rejects(engine, settings):
         inbox_sensor(context)
     assert not (settings.inbox_dir / "week1.csv").exists()
     rejected = settings.inbox_dir / "rejected"
-    assert (rejected / "broken.csv").exists()
+    assert not (settings.inbox_dir / "broken.csv").exists() and not (rejected / "broken.csv").exists()
     error = json.loads((rejected / "broken.csv.error.json").read_text())
     assert error["error"] == "invalid_values" and error["problems"][0] == {
         "row": 2,

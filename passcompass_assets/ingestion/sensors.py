@@ -1,7 +1,6 @@
 """Sensors that turn new uploads into runs: the uploads registry (API) and the inbox folder."""
 
 import json
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -28,26 +27,29 @@ def upload_sensor(context: dg.SensorEvaluationContext, platform: PlatformResourc
 
 
 def _reject(path: Path, rejected_dir: Path, error: dict[str, object]) -> None:
+    """The error goes to ``rejected/NAME.error.json``; the file itself is deleted: it may hold the very columns
+    (names, e-mail addresses) an accepted upload would have dropped, and the sender still has it."""
     rejected_dir.mkdir(parents=True, exist_ok=True)
-    target = rejected_dir / path.name
-    shutil.move(path, target)
-    target.with_name(target.name + ".error.json").write_text(json.dumps(error, indent=2), encoding="utf-8")
+    (rejected_dir / f"{path.name}.error.json").write_text(json.dumps(error, indent=2), encoding="utf-8")
+    path.unlink()
 
 
 @dg.sensor(minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource) -> dg.SensorResult:
     """Register every ``*.csv`` dropped into ``PASSCOMPASS_HOME/inbox/`` like an API upload.
 
-    An accepted file is removed (its PII-free normalised copy is in the landing store); a rejected one moves to
-    ``inbox/rejected/`` with a JSON error beside it. Writers should drop files atomically (write, then rename).
-    The upload sensor then launches the runs.
+    An accepted file is removed (its PII-free normalised copy is in the landing store); a rejected one is removed
+    too, its error written to ``inbox/rejected/NAME.error.json``. A symbolic link is rejected, never followed.
+    Writers should drop files atomically (write, then rename). The upload sensor then launches the runs.
     """
     settings = platform.settings
     settings.ensure_dirs()
-    files = sorted(p for p in settings.inbox_dir.glob("*.csv") if p.is_file())
+    files = sorted(p for p in settings.inbox_dir.glob("*.csv") if p.is_file() or p.is_symlink())
     received = rejected = 0
     for path in files:
         try:
+            if path.is_symlink():
+                raise UploadRejected(415, "not_a_file", "a symbolic link; drop the file itself")
             if path.stat().st_size > settings.max_upload_bytes:
                 raise UploadRejected(413, "too_large", f"the file is larger than {settings.max_upload_bytes} bytes")
             receipt = receive_upload(
