@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db, get_landing, get_settings
 from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadStatus
-from passcompass_assets.core.db import uploads
 from passcompass_assets.core.errors import UploadRejected
 from passcompass_assets.core.landing import LandingStore
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.core.uploads import receive_upload
+from passcompass_assets.core.uploads import find_upload, receive_upload
 from passcompass_assets.core.validation import UploadKind
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"])
@@ -83,16 +82,7 @@ class UploadRequest:
             default_period_id=self.settings.default_period_id,
         )
         response.status_code = status.HTTP_200_OK if receipt.is_duplicate else status.HTTP_202_ACCEPTED
-        return UploadAccepted(
-            upload_id=receipt.upload_id,
-            status=receipt.status,  # type: ignore[arg-type]
-            rows=receipt.rows,
-            course_ids=receipt.course_ids,
-            period_ids=receipt.period_ids,
-            dropped_columns=receipt.dropped_columns,
-            warnings=receipt.warnings,
-            duplicate_of=receipt.duplicate_of,
-        )
+        return UploadAccepted.model_validate(asdict(receipt))
 
 
 RESPONSES = {200: {"model": UploadAccepted, "description": "the same file was already received"}, **ERRORS}
@@ -112,20 +102,7 @@ async def upload_final_grades(upload: Annotated[UploadRequest, Depends()], respo
 
 @router.get("/uploads/{upload_id}", response_model=UploadStatus, responses={404: {"model": ErrorOut}})
 def get_upload(upload_id: str, engine: Annotated[Engine, Depends(get_db)]) -> UploadStatus:
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).first()
-    if row is None:
+    receipt = find_upload(engine, upload_id)
+    if receipt is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no upload with id {upload_id!r}")
-    return UploadStatus(
-        upload_id=row.upload_id,
-        kind=row.kind,
-        status=row.status,
-        rows=row.rows,
-        course_ids=list(row.course_ids),
-        period_ids=list(row.period_ids),
-        dropped_columns=list(row.dropped_columns),
-        warnings=list(row.warnings),
-        error=row.error,
-        received_at=row.received_at,
-        processed_at=row.processed_at,
-    )
+    return UploadStatus.model_validate(asdict(receipt))

@@ -34,6 +34,9 @@ class UploadReceipt:
     warnings: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
     error: str | None = None
+    kind: str = "students"
+    received_at: datetime | None = None
+    processed_at: datetime | None = None
 
     @property
     def is_duplicate(self) -> bool:
@@ -59,6 +62,9 @@ def _receipt(row: sa.Row, duplicate: bool = False) -> UploadReceipt:
         warnings=list(row.warnings),
         duplicate_of=row.upload_id if duplicate else None,
         error=row.error,
+        kind=row.kind,
+        received_at=row.received_at,
+        processed_at=row.processed_at,
     )
 
 
@@ -135,6 +141,7 @@ def receive_upload(
         period_ids=validated.period_ids,
         dropped_columns=validated.dropped_columns,
         warnings=validated.warnings,
+        kind=kind,
     )
 
 
