@@ -9,6 +9,8 @@ expressions are RE2, which runs in linear time, so no value can make a pattern b
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -35,6 +37,7 @@ NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 ISO_DATE = r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
 TRUE = ("yes", "y", "true", "t", "1")
 FALSE = ("no", "n", "false", "f", "0")
+CONVERT_THREADS = min(4, os.cpu_count() or 1)
 # How a validated (or landed) table looks in pandas: nullable integers and booleans, string columns.
 PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype()}
 
@@ -100,6 +103,10 @@ class _Problems:
             got = f" (got {value[:40]!r})" if value is not None else ""
             # Spreadsheet row numbers: the header is row 1.
             self.items.append(Problem(message + got, int(position) + 2, column))
+
+    def extend(self, other: _Problems) -> None:
+        self.total += other.total
+        self.items += other.items
 
     def add(self, problem: Problem) -> None:
         self.total += 1
@@ -225,15 +232,26 @@ def validate_table(
             [Problem(f"required column {name} is missing", 1, name) for name in missing],
         )
 
+    for position in range(len(raw.header)):
+        if position not in kept:
+            raw.release(position)
+
+    def convert(position: int) -> tuple[Values, _Problems]:
+        found = _Problems()
+        try:
+            return _convert(catalog[kept[position]], raw.column(position), found, raw.header[position]), found
+        finally:
+            raw.release(position)
+
+    # Arrow's kernels release the GIL: columns are typed side by side, a few at a time (bounded memory).
     problems = _Problems()
     typed: dict[str, Values] = {}
     header_of: dict[str, str] = {}
-    for position in range(len(raw.header)):
-        if position in kept:
-            name = kept[position]
-            header_of[name] = raw.header[position]
-            typed[name] = _convert(catalog[name], raw.column(position), problems, raw.header[position])
-        raw.release(position)
+    with ThreadPoolExecutor(CONVERT_THREADS) as pool:
+        for position, (values, found) in zip(kept, pool.map(convert, kept), strict=True):
+            typed[kept[position]] = values
+            header_of[kept[position]] = raw.header[position]
+            problems.extend(found)
 
     # Keys: a column value wins, the form field fills the gaps.
     for key, form_value, fallback in (
