@@ -135,12 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         steps = np.array([reporter.report(course) for course in courses])
         one_process = time.perf_counter() - started
+        written = sum(p.stat().st_size for p in settings.reports_dir.rglob("*") if p.is_file())
 
         started = time.perf_counter()
         with ProcessPoolExecutor(args.workers, initializer=_start_worker, initargs=(home,)) as pool:
             list(pool.map(_report_in_worker, courses))
         parallel = time.perf_counter() - started
-        written = sum(p.stat().st_size for p in settings.reports_dir.rglob("*") if p.is_file()) / 2  # two runs
 
     scoring, writing = steps.sum(axis=0)
     rows = args.rows

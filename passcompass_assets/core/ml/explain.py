@@ -176,6 +176,6 @@ def _describe_rows(name: str, values: np.ndarray, typical: object, effects: np.n
     else:
         key = (values.astype(float) < float(typical)).astype(int)
     key = 2 * key + (effects > 0)
-    distinct, first, codes = np.unique(key, return_index=True, return_inverse=True)
+    _, first, codes = np.unique(key, return_index=True, return_inverse=True)
     texts = np.array([describe(name, values[i], typical, effects[i]) for i in first], dtype=object)
-    return texts[codes.reshape(-1)] if len(distinct) else texts
+    return texts[codes.reshape(-1)]
