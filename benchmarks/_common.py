@@ -52,7 +52,7 @@ def temp_postgres_database(server_url: str | None = None, prefix: str = "pc_benc
     server_url = server_url or postgres_server_url()
     if server_url is None:
         raise SystemExit("no PostgreSQL server: set PASSCOMPASS_TEST_POSTGRES_URL or run one on 127.0.0.1:5432")
-    from passcompass_assets.core.db import get_engine, with_driver
+    from passcompass_assets.core.db.engine import get_engine, with_driver
 
     server = sa.engine.make_url(with_driver(server_url))
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"

@@ -40,10 +40,11 @@ COURSE = "bench-101"
 
 def store_course_report(database_url: str, home: Path, students: int) -> None:
     """A report for ``students`` students of a course in the current period, built from generated scores."""
-    from passcompass_assets.core.db import get_engine
-    from passcompass_assets.core.migrate import upgrade
+    from passcompass_assets.core.db.engine import get_engine
+    from passcompass_assets.core.db.migrate import upgrade
     from passcompass_assets.core.periods import Period, upsert_period
-    from passcompass_assets.core.reporting import build_report, store_report
+    from passcompass_assets.core.reports.build import ModelInfo, build_report
+    from passcompass_assets.core.reports.store import store_report
     from passcompass_assets.core.settings import Settings
 
     upgrade(database_url)
@@ -64,7 +65,7 @@ def store_course_report(database_url: str, home: Path, students: int) -> None:
             "signals_available": ["first interim grade"] * students,
         }
     )
-    model = {"version": "1", "metrics": {"roc_auc": 0.9}, "gate": "promoted", "promoted": True}
+    model = ModelInfo(version="1", promoted=True, gate="promoted", metrics={"roc_auc": 0.9})
     report = build_report(
         scored,
         course_id=COURSE,

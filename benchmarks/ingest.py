@@ -56,10 +56,10 @@ def _timed(timings: dict[str, float], name: str, func: Callable[..., Any]) -> Ca
 def run_pipeline(url: str, snapshot: Path, update: Path, home: Path) -> dict[str, Any]:
     """receive (read, validate, land, register) and apply, for the snapshot and then for the update."""
     from passcompass_assets.core import uploads as uploads_module
-    from passcompass_assets.core.db import get_engine
-    from passcompass_assets.core.landing import LandingStore
-    from passcompass_assets.core.migrate import upgrade
-    from passcompass_assets.core.records import apply_upload
+    from passcompass_assets.core.db.engine import get_engine
+    from passcompass_assets.core.db.migrate import upgrade
+    from passcompass_assets.core.ingest.apply import apply_upload
+    from passcompass_assets.core.ingest.landing import LandingStore
 
     upgrade(url)
     engine = get_engine(url)
@@ -88,8 +88,8 @@ def run_pipeline(url: str, snapshot: Path, update: Path, home: Path) -> dict[str
 
 def run_copy_floor(url: str, snapshot: Path) -> dict[str, Any]:
     """PostgreSQL COPY of the raw file into an unindexed table with the same column types: the floor."""
-    from passcompass_assets.core.db import get_engine
-    from passcompass_assets.core.migrate import upgrade
+    from passcompass_assets.core.db.engine import get_engine
+    from passcompass_assets.core.db.migrate import upgrade
 
     upgrade(url)
     columns = ", ".join(f'"{c}"' for c in SNAPSHOT_COLUMNS)
@@ -107,7 +107,7 @@ def run_to_sql(url: str, snapshot: Path) -> dict[str, Any]:
     ``method="multi"`` on SQLite is slower than the default executemany, so the default is used)."""
     import pandas as pd
 
-    from passcompass_assets.core.db import get_engine
+    from passcompass_assets.core.db.engine import get_engine
 
     engine = get_engine(url)
     started = time.perf_counter()

@@ -116,11 +116,12 @@ def apply_and_check(result: LoadResult, database_url: str, home: Path) -> None:
     row with their row in the latest upload that named them."""
     import sqlalchemy as sa
 
-    from passcompass_assets.core.db import get_engine, student_records, uploads
-    from passcompass_assets.core.landing import LandingStore
-    from passcompass_assets.core.records import apply_upload
-    from passcompass_assets.core.uploads import pending_uploads
-    from passcompass_assets.core.validation import validate_csv
+    from passcompass_assets.core.db.engine import get_engine
+    from passcompass_assets.core.db.tables import student_records, uploads
+    from passcompass_assets.core.ingest.apply import apply_upload
+    from passcompass_assets.core.ingest.landing import LandingStore
+    from passcompass_assets.core.ingest.uploads import pending_uploads
+    from passcompass_assets.core.ingest.validation import validate_csv
 
     engine = get_engine(database_url)
     store = LandingStore(home / "landing")

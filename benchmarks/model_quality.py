@@ -17,8 +17,8 @@ import argparse
 import time
 from pathlib import Path
 
+from passcompass_assets.core.datasets.uci import load_uci_dir
 from passcompass_assets.core.ml.fitting import fit_and_evaluate
-from passcompass_assets.core.uci import load_uci_dir
 
 SETUPS = {"A": "interim_2", "B": "interim_1", "C": "no_interim"}
 # Cortez & Silva (2008), Table 3 (best accuracy over NV, NN, SVM, DT, RF) and Table 5 (best RMSE).

@@ -53,8 +53,8 @@ class CourseReporter:
     """What the report job holds per process: the settings, the champion loaded from MLflow, the database."""
 
     def __init__(self, home: Path) -> None:
-        from passcompass_assets.core.db import get_engine
-        from passcompass_assets.core.ml.tracking import load_champion
+        from passcompass_assets.core.db.engine import get_engine
+        from passcompass_assets.core.ml.loader import load_champion
         from passcompass_assets.core.settings import Settings
 
         self.settings = Settings(home=home)
@@ -63,16 +63,15 @@ class CourseReporter:
             raise SystemExit("no champion to score with")
         self.champion = champion
         self.engine = get_engine(self.settings.db_url)
-        self.info = {"version": champion.version, "metrics": {}, "gate": "passed", "promoted": True}
 
     def report(self, course: pd.DataFrame) -> tuple[float, float]:
         """Score one course and store its report; returns (scoring, writing) seconds."""
-        from passcompass_assets.core.ml.training import score
         from passcompass_assets.core.periods import Period
-        from passcompass_assets.core.reporting import build_report, store_report
+        from passcompass_assets.core.reports.build import build_report
+        from passcompass_assets.core.reports.store import store_report
 
         started = time.perf_counter()
-        scored = score(course, self.champion)
+        scored = self.champion.score(course)
         scoring = time.perf_counter() - started
         period = Period(PERIOD_ID, TODAY - timedelta(weeks=4), TODAY + timedelta(weeks=9), 3)
         report = build_report(
@@ -80,7 +79,7 @@ class CourseReporter:
             course_id=str(course["course_id"].iloc[0]),
             period=period,
             as_of=TODAY,
-            model=self.info,
+            model=self.champion.info,
             risk_high=self.settings.risk_high,
             risk_medium=self.settings.risk_medium,
         )
@@ -109,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=UCI_DIR, help="folder with student-mat.csv and student-por.csv")
     args = parser.parse_args(argv)
 
-    from passcompass_assets.core.migrate import upgrade
+    from passcompass_assets.core.datasets.uci import load_uci_dir
+    from passcompass_assets.core.db.migrate import upgrade
     from passcompass_assets.core.ml.training import train_and_gate
     from passcompass_assets.core.settings import Settings
-    from passcompass_assets.core.uci import load_uci_dir
 
     with tempfile.TemporaryDirectory(prefix="pc_score_") as tmp:
         home = Path(tmp) / "home"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.db import get_engine
-from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.db.engine import get_engine
+from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.settings import Settings
 
 

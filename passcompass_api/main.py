@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passcompass_api.routers import evaluations, health, pages, periods, reports, uploads
-from passcompass_assets.core.errors import Problem, UploadRejected
+from passcompass_assets.core.errors import Problem, Rejected
 from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.core.settings import Settings
 
@@ -23,7 +23,7 @@ MULTIPART_OVERHEAD = 1024 * 1024
 
 
 def _error(status: int, error: str, detail: str, problems: list[Problem] | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content=UploadRejected(status, error, detail, problems or []).as_dict())
+    return JSONResponse(status_code=status, content=Rejected(status, error, detail, problems or []).as_dict())
 
 
 def _field_name(location: tuple[object, ...]) -> str | None:
@@ -32,8 +32,8 @@ def _field_name(location: tuple[object, ...]) -> str | None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(UploadRejected)
-    async def rejected(_: Request, exc: UploadRejected) -> JSONResponse:
+    @app.exception_handler(Rejected)
+    async def rejected(_: Request, exc: Rejected) -> JSONResponse:
         log.info("upload rejected", extra={"error": exc.error, "status": exc.status, "problems": len(exc.problems)})
         return JSONResponse(status_code=exc.status, content=exc.as_dict())
 

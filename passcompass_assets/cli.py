@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def cmd_db_upgrade(settings: Settings, _: argparse.Namespace) -> int:
-    from passcompass_assets.core.migrate import upgrade
+    from passcompass_assets.core.db.migrate import upgrade
 
     settings.ensure_dirs()
     upgrade(settings.db_url)
@@ -33,10 +33,10 @@ def cmd_db_upgrade(settings: Settings, _: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from passcompass_assets.core.migrate import upgrade
+    from passcompass_assets.core.db.migrate import ensure_schema
 
     settings.ensure_dirs()
-    upgrade(settings.db_url)
+    ensure_schema(settings.db_url)
     uvicorn.run("passcompass_api.main:create_app", factory=True, host=args.host, port=args.port)
     return 0
 
@@ -44,41 +44,40 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_process_pending(settings: Settings, _: argparse.Namespace) -> int:
     from passcompass_assets.operations import process_pending
 
-    results = process_pending(settings)
-    for result in results:
-        print(json.dumps(result))
-    failed = sum(r["status"] == "failed" for r in results)
-    print(f"{len(results)} upload(s) processed, {failed} failed")
+    uploads = process_pending(settings)
+    for upload in uploads:
+        print(json.dumps({"upload_id": upload.upload_id, "status": upload.status, "error": upload.error}))
+    failed = sum(upload.status == "failed" for upload in uploads)
+    print(f"{len(uploads)} upload(s) processed, {failed} failed")
     return 1 if failed else 0
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
-    """Train on UCI-format data in ``--data`` or on the platform's training set; print the gate decision."""
-    from passcompass_assets.core.ml import train_and_gate
-    from passcompass_assets.core.uci import load_uci_dir
-    from passcompass_assets.operations import prepare_home
+    """Run the ``train_model`` job (dbt, then the gate), or train offline on UCI-format files in ``--data``."""
+    if args.data:
+        return _train_offline(settings, Path(args.data), args)
+    from passcompass_assets.operations import train
+
+    outcome = train(settings)
+    model = outcome.metadata.get("fail_risk_model")
+    if not outcome.success or not isinstance(model, dict):
+        print("the train_model run failed: see the Dagster UI (or its log above)", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(model, default=str))
+    else:
+        decision = "PROMOTED" if model["promoted"] else "NOT PROMOTED"
+        print(f"model version {model['model_version']}: {decision}: {model['reason']}")
+    return 0
+
+
+def _train_offline(settings: Settings, data: Path, args: argparse.Namespace) -> int:
+    from passcompass_assets.core.datasets.uci import load_uci_dir
+    from passcompass_assets.core.ml.training import train_and_gate
+    from passcompass_assets.instance import prepare_home
 
     prepare_home(settings)
-    if args.data:
-        frame = load_uci_dir(Path(args.data))
-    else:
-        from passcompass_assets.core.db import get_engine
-        from passcompass_assets.core.training_data import (
-            combined_training_frame,
-            initial_data_or_empty,
-            platform_training_frame,
-        )
-        from passcompass_assets.features.dbt_project import run_dbt_build
-
-        run_dbt_build(settings)
-        initial, unavailable = initial_data_or_empty(settings)
-        if unavailable:
-            print(f"initial data unavailable ({unavailable}); training on the labelled periods only", file=sys.stderr)
-        frame = combined_training_frame(initial, platform_training_frame(get_engine(settings.db_url)))
-    if frame.empty:
-        print("nothing to train on: no initial data and no labelled period", file=sys.stderr)
-        return 2
-    outcome = train_and_gate(frame, settings, n_repeats=args.repeats)
+    outcome = train_and_gate(load_uci_dir(data), settings, n_repeats=args.repeats)
     if args.json:
         print(json.dumps(outcome.as_json()))
     else:
@@ -89,21 +88,38 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     """Generate one course report now, in process, through the job the schedule launches."""
+    from passcompass_assets.core.errors import Rejected
     from passcompass_assets.operations import report
 
     as_of = date.fromisoformat(args.as_of) if args.as_of else None
     try:
-        row = report(settings, args.course_id, args.period_id, as_of)
-    except (LookupError, RuntimeError) as exc:
+        record = report(settings, args.course_id, args.period_id, as_of)
+    except (Rejected, RuntimeError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    summary = {k: getattr(row, k) for k in ("report_id", "course_id", "period_id", "band_counts", "confidence")}
-    print(json.dumps({**summary, "report_date": row.report_date.isoformat(), "model_version": row.model_version}))
+    summary = {k: getattr(record, k) for k in ("report_id", "course_id", "period_id", "band_counts", "confidence")}
+    print(json.dumps({**summary, "report_date": record.report_date.isoformat(), "model_version": record.model_version}))
+    return 0
+
+
+def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    """Score a course period's reports against its final grades, in process (what the final-grades sensor runs)."""
+    from passcompass_assets.operations import evaluate
+
+    outcome = evaluate(settings, args.course_id, args.period_id)
+    evaluation = outcome.metadata.get("report_evaluation")
+    if not outcome.success or not isinstance(evaluation, dict):
+        print(
+            "the evaluation run failed: are there final grades and reports for it? See the Dagster UI", file=sys.stderr
+        )
+        return 1
+    print(json.dumps(evaluation, default=str))
     return 0
 
 
 def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
-    from passcompass_assets.operations import bootstrap_demo, load_demo, prepare_home
+    from passcompass_assets.instance import prepare_home
+    from passcompass_assets.operations import bootstrap_demo, load_demo
 
     prepare_home(settings)
     today = date.fromisoformat(args.today) if args.today else None
@@ -116,10 +132,13 @@ def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Dagster webserver + daemon (``dagster dev``) and the API, until Ctrl-C stops both."""
-    from passcompass_assets.operations import bootstrap_demo, has_uploads, prepare_home
+    from passcompass_assets.core.db.engine import get_engine
+    from passcompass_assets.core.ingest.uploads import has_uploads
+    from passcompass_assets.instance import prepare_home
+    from passcompass_assets.operations import bootstrap_demo
 
     prepare_home(settings)
-    if not args.no_demo and not has_uploads(settings):
+    if not args.no_demo and not has_uploads(get_engine(settings.db_url)):
         print("fresh home: bootstrapping the synthetic demo terms (a few minutes; --no-demo skips this)")
         bootstrap_demo(settings)
     bin_dir = Path(sys.executable).parent
@@ -165,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model, log it to MLflow and apply the quality gate")
     train.add_argument("--data", help="a folder with the UCI files (student-mat.csv, student-por.csv)")
     train.add_argument("--json", action="store_true", help="print one JSON object")
-    train.add_argument("--repeats", type=int, default=2, help="repeats of the stratified K-fold cross-validation")
+    train.add_argument("--repeats", type=int, default=2, help="with --data: repeats of the stratified K-fold")
     train.set_defaults(handler=cmd_train)
 
     report = commands.add_parser("report", help="generate one course report now")
@@ -178,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--today", help="pretend today is this date (YYYY-MM-DD)")
     demo.add_argument("--bootstrap", action="store_true", help="also ingest, train and report (as `run` does)")
     demo.set_defaults(handler=cmd_demo_data)
+
+    evaluate = commands.add_parser("evaluate", help="score a course period's reports against its final grades")
+    evaluate.add_argument("--course-id", required=True)
+    evaluate.add_argument("--period-id", required=True)
+    evaluate.set_defaults(handler=cmd_evaluate)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

@@ -1,16 +1,12 @@
 """Dagster resources: configurable classes over the platform settings (environment variables)."""
 
-from typing import TYPE_CHECKING
-
 import dagster as dg
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.db import get_engine
-from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.db.engine import get_engine
+from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ml.loader import LoadedModel, load_model
 from passcompass_assets.core.settings import Settings
-
-if TYPE_CHECKING:
-    from passcompass_assets.core.report_model import ReportModel
 
 
 class PlatformResource(dg.ConfigurableResource):
@@ -41,8 +37,6 @@ class ModelResource(dg.ConfigurableResource):
 
     home: str | None = None
 
-    def load(self) -> "ReportModel | None":
-        from passcompass_assets.core.report_model import load_report_model
-
+    def load(self) -> LoadedModel | None:
         settings = Settings(home=self.home) if self.home else Settings()
-        return load_report_model(settings)
+        return load_model(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from passcompass_assets.core.db import student_records, uploads
+from passcompass_assets.core.db.tables import student_records, uploads
 
 GOOD = b"user_id,course_id,age,studytime,G1\ns1,math,17,2,12\ns2,math,18,3,9\n"
 

@@ -1,5 +1,5 @@
 """Property-based tests of the CSV reader and validator (hypothesis): whatever the bytes, the answer is an accepted
-upload holding catalog columns only, or an :class:`UploadRejected` with a documented status; never another error.
+upload holding catalog columns only, or an :class:`Rejected` with a documented status; never another error.
 
 No database: these run in milliseconds per example. In CI the examples are derandomised (same run every time);
 locally each run explores new ones.
@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from passcompass_assets.core.catalog import load_catalog
-from passcompass_assets.core.errors import UploadRejected
-from passcompass_assets.core.validation import KEY_COLUMNS, MAX_ID_LENGTH, ValidatedUpload, validate_csv
+from passcompass_assets.core.errors import Rejected
+from passcompass_assets.core.ingest.validation import KEY_COLUMNS, MAX_ID_LENGTH, ValidatedUpload, validate_csv
 
 CATALOG = load_catalog()
 DOCUMENTED = {400, 413, 415, 422}
@@ -106,7 +106,7 @@ def check_outcome(content: bytes, **kwargs: object) -> ValidatedUpload | None:
     """The property: an accepted upload holds typed catalog columns only; anything else is a documented rejection."""
     try:
         validated = validate_csv(content, **kwargs)
-    except UploadRejected as exc:
+    except Rejected as exc:
         event(f"rejected {exc.status} {exc.error}")
         assert exc.status in DOCUMENTED, exc
         body = json.loads(json.dumps(exc.as_dict()))  # the API answers exactly this

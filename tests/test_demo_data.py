@@ -18,8 +18,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from passcompass_assets.core.db import final_grades, student_records, uploads
-from passcompass_assets.core.demo_data import (
+from passcompass_assets.core.datasets.demo import (
     COURSES,
     PASS_MARK,
     WEEKS,
@@ -30,9 +29,10 @@ from passcompass_assets.core.demo_data import (
     make_snapshot_csv,
     simulate_demo,
 )
-from passcompass_assets.core.records import apply_upload
-from passcompass_assets.core.uploads import receive_upload
-from passcompass_assets.core.validation import validate_csv
+from passcompass_assets.core.db.tables import final_grades, student_records, uploads
+from passcompass_assets.core.ingest.apply import apply_upload
+from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.ingest.validation import validate_csv
 
 TODAY = date(2025, 3, 12)  # a Wednesday in week 8 of the current term
 SMALL = 200  # students, where the size of the cohort does not matter

@@ -58,7 +58,7 @@ from deploy_tools import (
 from sqlalchemy.engine import make_url
 
 from passcompass_assets.cli import build_parser
-from passcompass_assets.core.db import with_driver
+from passcompass_assets.core.db.engine import with_driver
 from passcompass_assets.core.settings import Settings
 
 DEPLOY = ROOT / "deploy"

@@ -20,14 +20,16 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from passcompass_assets.core import records
-from passcompass_assets.core.db import final_grades, get_engine, student_records, uploads
-from passcompass_assets.core.landing import LandingStore
-from passcompass_assets.core.records import apply_upload
-from passcompass_assets.core.uploads import find_upload, receive_upload
+from passcompass_assets.core.ingest import apply
+from passcompass_assets.core.db.engine import get_engine
+from passcompass_assets.core.db.tables import final_grades, student_records, uploads
+from passcompass_assets.core.ingest.apply import apply_upload
+from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ingest.uploads import find_upload, receive_upload
 from passcompass_assets.definitions import defs
 from passcompass_assets.ingestion import uploads_partitions
-from passcompass_assets.operations import prepare_home, process_pending
+from passcompass_assets.instance import prepare_home
+from passcompass_assets.operations import process_pending
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not an installed package
 from benchmarks._common import ApiServer, csv_bytes, snapshot_table, temp_postgres_database  # noqa: E402
@@ -188,19 +190,19 @@ def test_run_failing_midway_rolls_back_marks_failed_and_succeeds_on_retry(
 ):
     upload_id = _baseline_and_update(engine, store)
     before = _state(engine)
-    upsert = records.upsert
+    upsert = apply.upsert
 
     def broken(conn, table, data, provenance, **kwargs):
         if table.name == "final_grades":  # student_records is already upserted in this transaction
             raise ConnectionResetError("injected: connection lost midway")
         upsert(conn, table, data, provenance, **kwargs)
 
-    monkeypatch.setattr(records, "upsert", broken)
+    monkeypatch.setattr(apply, "upsert", broken)
     [result] = process_pending(settings)
-    assert result["status"] == "failed" and "injected: connection lost midway" in result["error"]
+    assert result.status == "failed" and "injected: connection lost midway" in str(result.error)
     assert _state(engine) == before  # the student_records half was rolled back with the rest
 
-    monkeypatch.setattr(records, "upsert", upsert)
+    monkeypatch.setattr(apply, "upsert", upsert)
     assert _run(upload_id)
     assert find_upload(engine, upload_id).status == "processed"
     after = _state(engine)
@@ -221,7 +223,7 @@ def test_run_with_the_database_unreachable_changes_nothing_and_succeeds_on_retry
     # Unreachable, the database could not be told: the upload is still waiting, and nothing changed.
     assert find_upload(engine, upload_id).status == "received"
     assert _state(engine) == before
-    assert process_pending(settings) == [{"upload_id": upload_id, "status": "processed", "error": None}]
+    assert [(u.upload_id, u.status, u.error) for u in process_pending(settings)] == [(upload_id, "processed", None)]
     assert {row[1] for row in _state(engine)[:-1]} == {2}
 
 
@@ -235,7 +237,7 @@ def test_run_with_an_unreadable_landed_file_is_marked_failed_and_succeeds_on_ret
     shutil.copy(landed, kept)
     landed.write_bytes(b"not parquet")
     [result] = process_pending(settings)
-    assert result["status"] == "failed" and result["error"], result
+    assert result.status == "failed" and result.error, result
     assert _state(engine) == before
     shutil.move(kept, landed)
     assert _run(upload_id)
@@ -282,8 +284,8 @@ def find_upload_sha(engine, upload_id: str) -> str:
 def test_fast_path_meeting_an_existing_row_falls_back_to_the_merge(postgres_url, tmp_path):
     """The direct ``COPY`` (all courses new) is only an optimisation: rows that exist after all (here, their course
     registration was deleted) make the primary key refuse it, and the merge path applies the upload correctly."""
-    from passcompass_assets.core.db import courses
-    from passcompass_assets.core.migrate import upgrade
+    from passcompass_assets.core.db.migrate import upgrade
+    from passcompass_assets.core.db.tables import courses
 
     upgrade(postgres_url)
     engine = get_engine(postgres_url)

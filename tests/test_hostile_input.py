@@ -19,8 +19,8 @@ import httpx
 import sqlalchemy as sa
 from hostile.corpus import CASES, FILES, Hostile, write_files
 
-from passcompass_assets.core.db import student_records, uploads
-from passcompass_assets.core.records import apply_upload
+from passcompass_assets.core.db.tables import student_records, uploads
+from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.ingestion import inbox_sensor
 from passcompass_assets.resources import PlatformResource
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from passcompass_assets.core.db import final_grades, student_records, uploads
-from passcompass_assets.core.records import apply_upload
-from passcompass_assets.core.uploads import receive_upload
+from passcompass_assets.core.db.tables import final_grades, student_records, uploads
+from passcompass_assets.core.ingest.apply import apply_upload
+from passcompass_assets.core.ingest.uploads import receive_upload
 
 
 def test_receive_and_apply(engine, store):
@@ -27,6 +27,6 @@ def test_migrations_match_the_schema(database_url):
     """The Alembic migrations create exactly the tables core.db defines (no pending autogenerate diff)."""
     from alembic import command
 
-    from passcompass_assets.core.migrate import alembic_config
+    from passcompass_assets.core.db.migrate import alembic_config
 
     command.check(alembic_config(database_url))

@@ -14,10 +14,10 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from passcompass_assets.core.db import final_grades, student_records, uploads
+from passcompass_assets.core.db.tables import final_grades, student_records, uploads
+from passcompass_assets.core.ingest.apply import apply_upload
+from passcompass_assets.core.ingest.uploads import find_upload, receive_upload
 from passcompass_assets.core.logs import JsonFormatter
-from passcompass_assets.core.records import apply_upload
-from passcompass_assets.core.uploads import find_upload, receive_upload
 from passcompass_assets.definitions import defs
 from passcompass_assets.ingestion import inbox_sensor, upload_sensor
 from passcompass_assets.operations import process_pending
@@ -82,7 +82,7 @@ def test_inbox_sensor_registers_and_rejects(engine, settings):
 def test_process_pending_runs_the_job(engine, store, settings, dagster_home):
     receipt = receive_upload(engine, store, b"user_id,course_id,age,G1,G3\nu1,c,17,12,15\nu2,c,19,7,6\n")
     results = process_pending(settings)
-    assert results == [{"upload_id": receipt.upload_id, "status": "processed", "error": None}]
+    assert [(u.upload_id, u.status, u.error) for u in results] == [(receipt.upload_id, "processed", None)]
     assert records(engine)["age"].tolist() == [17, 19]
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(final_grades)).scalar_one() == 2

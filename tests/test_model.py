@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.datasets.uci import load_uci_dir
 from passcompass_assets.core.ml.evaluation import BRIER_TOLERANCE
 from passcompass_assets.core.ml.explain import FACTOR_SEPARATOR, assess, typical_values
 from passcompass_assets.core.ml.features import candidate_columns, model_frame
@@ -16,8 +17,6 @@ from passcompass_assets.core.ml.fitting import FittedStages, fit_and_evaluate
 from passcompass_assets.core.ml.model import OUTPUT_COLUMNS, FailRiskModel
 from passcompass_assets.core.ml.pipeline import SPARSE_K, build_classifier
 from passcompass_assets.core.ml.stages import STAGES
-from passcompass_assets.core.ml.training import score
-from passcompass_assets.core.uci import load_uci_dir
 
 UCI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"
 NOT_INPUTS = {"final_grade", "user_id", "course_id", "period_id", "as_of_date", "grade_max", "pass_mark"}
@@ -67,7 +66,7 @@ def test_each_row_is_scored_at_the_latest_stage_its_data_supports(model: FailRis
     frame = uci.head(9).copy()
     frame.loc[0:2, ["interim_grade_1", "interim_grade_2"]] = np.nan
     frame.loc[3:5, "interim_grade_2"] = np.nan
-    out = score(frame, model)
+    out = model.predict(frame)
     assert out["stage"].tolist() == ["no_interim"] * 3 + ["interim_1"] * 3 + ["interim_2"] * 3
     assert out["signals_available"].tolist() == (
         ["no interim grade yet"] * 3 + ["first interim grade"] * 3 + ["both interim grades"] * 3
@@ -78,15 +77,15 @@ def test_final_grade_has_no_influence_on_predictions(model: FailRiskModel, uci: 
     frame = uci.sample(200, random_state=3).reset_index(drop=True)
     frame.loc[frame.index[:60], "interim_grade_2"] = np.nan
     frame.loc[frame.index[:30], "interim_grade_1"] = np.nan
-    reference = score(frame, model)
+    reference = model.predict(frame)
     shuffled = frame.assign(final_grade=np.random.default_rng(0).permutation(frame["final_grade"].to_numpy()))
     for changed in (shuffled, frame.assign(final_grade=0.0), frame.drop(columns=["final_grade"])):
-        pd.testing.assert_frame_equal(score(changed, model), reference)
+        pd.testing.assert_frame_equal(model.predict(changed), reference)
 
 
 def test_output_columns_ranges_and_the_course_scale(model: FailRiskModel, uci: pd.DataFrame) -> None:
     frame = uci.sample(100, random_state=5).reset_index(drop=True)
-    out = score(frame, model)
+    out = model.predict(frame)
     assert tuple(out.columns) == OUTPUT_COLUMNS
     assert out["user_id"].tolist() == frame["user_id"].tolist()
     assert out["fail_probability"].between(0, 1).all()
@@ -95,13 +94,13 @@ def test_output_columns_ranges_and_the_course_scale(model: FailRiskModel, uci: p
     percent = frame.assign(
         interim_grade_1=frame["interim_grade_1"] * 5, interim_grade_2=frame["interim_grade_2"] * 5, grade_max=100.0
     ).assign(pass_mark=50.0)
-    rescaled = score(percent, model)
+    rescaled = model.predict(percent)
     np.testing.assert_allclose(rescaled["fail_probability"], out["fail_probability"], atol=1e-9)
     np.testing.assert_allclose(rescaled["predicted_final_grade"], out["predicted_final_grade"] * 5, atol=1e-6)
 
 
 def test_predictions_track_the_outcome(model: FailRiskModel, uci: pd.DataFrame) -> None:
-    out = score(uci, model)  # in-sample, so only a sanity check; the real measure is the CV metrics
+    out = model.predict(uci)  # in-sample, so only a sanity check; the real measure is the CV metrics
     failed = (uci["final_grade"] < uci["pass_mark"]).to_numpy()
     assert out["fail_probability"][failed].mean() > 0.6 > 0.2 > out["fail_probability"][~failed].mean()
     assert np.sqrt(np.mean((out["predicted_final_grade"] - uci["final_grade"]) ** 2)) < 2.5
@@ -113,7 +112,7 @@ def _factors(text: str) -> list[str]:
 
 def test_top_factors_are_plain_words_from_the_catalog(model: FailRiskModel, uci: pd.DataFrame) -> None:
     descriptions = {c.description for c in load_catalog().columns}
-    out = score(uci, model)
+    out = model.predict(uci)
     factors = out["top_factors"].map(_factors)
     assert factors.map(len).between(0, 3).all()
     at_risk = factors[out["fail_probability"] >= 0.5]
@@ -123,11 +122,11 @@ def test_top_factors_are_plain_words_from_the_catalog(model: FailRiskModel, uci:
             assert factor.endswith(("(raises risk)", "(lowers risk)"))
             assert any(factor.startswith(d) for d in descriptions), factor
     weakest = uci.assign(interim_grade_1=3.0, interim_grade_2=2.0, past_failures=3).head(1)
-    named = _factors(score(weakest, model)["top_factors"].iloc[0])
+    named = _factors(model.predict(weakest)["top_factors"].iloc[0])
     assert named[0] in {"second interim grade low (raises risk)", "first interim grade low (raises risk)"}
     assert all("raises risk" in f for f in named[:2])
     early = weakest.assign(interim_grade_1=np.nan, interim_grade_2=np.nan)  # no grade yet: the boosted trees
-    assert "past course failures high (raises risk)" in _factors(score(early, model)["top_factors"].iloc[0])
+    assert "past course failures high (raises risk)" in _factors(model.predict(early)["top_factors"].iloc[0])
 
 
 @pytest.mark.parametrize("stage", ["no_interim", "interim_1", "interim_2"])
@@ -187,5 +186,5 @@ def test_a_model_without_interim_grades_scores_everyone_at_the_start(uci: pd.Dat
     frame = uci.drop(columns=["interim_grade_1", "interim_grade_2"])
     fitted = fit_and_evaluate(frame, n_repeats=1, stages=STAGES[:1])
     assert fitted.model is not None and fitted.model.stage_names == ["no_interim"]
-    out = score(uci.head(5), fitted.model)  # interim grades present, but this model cannot use them
+    out = fitted.model.predict(uci.head(5))  # interim grades present, but this model cannot use them
     assert set(out["stage"]) == {"no_interim"}

@@ -11,15 +11,16 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from passcompass_assets.core.ml import load_champion, score, train_and_gate
+from passcompass_assets.core.datasets.uci import load_uci_dir
+from passcompass_assets.core.ingest.validation import validate_csv
 from passcompass_assets.core.ml.evaluation import StageEvaluation
 from passcompass_assets.core.ml.gate import decide
+from passcompass_assets.core.ml.loader import load_champion
 from passcompass_assets.core.ml.pyfunc import pyfunc_input
 from passcompass_assets.core.ml.stages import INTERIM_2, NO_INTERIM
 from passcompass_assets.core.ml.tracking import CHAMPION, EXPERIMENT, REGISTERED_MODEL
+from passcompass_assets.core.ml.training import train_and_gate
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.core.uci import load_uci_dir
-from passcompass_assets.core.validation import validate_csv
 
 UCI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"
 
@@ -80,9 +81,9 @@ def test_promotes_real_signal_and_refuses_none(uci: pd.DataFrame, settings: Sett
     assert late["model"]["roc_auc"] >= late["naive"]["roc_auc"] + 0.05
     champion = load_champion(settings)
     assert champion is not None and champion.version == "1"
-    assert score(uci.head(3), champion)["fail_probability"].notna().all()
+    assert champion.score(uci.head(3))["fail_probability"].notna().all()
     served = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@{CHAMPION}").predict(pyfunc_input(uci.head(3)))
-    pd.testing.assert_frame_equal(served, score(uci.head(3), champion))
+    pd.testing.assert_frame_equal(served, champion.score(uci.head(3)))
 
     # The same students with their outcomes shuffled: nothing left to learn.
     shuffled = uci.assign(final_grade=np.random.default_rng(1).permutation(uci["final_grade"].to_numpy()))

@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 
 from passcompass_assets.core.cadence import next_report_date, report_dates, report_number, week_of_term
+from passcompass_assets.core.ingest.apply import apply_upload
+from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.records import apply_upload
-from passcompass_assets.core.uploads import receive_upload
 from passcompass_assets.reporting import report_request_sensor, report_schedule
 from passcompass_assets.resources import PlatformResource
 

@@ -8,10 +8,11 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from passcompass_assets.core.ingest.apply import apply_upload
+from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.records import apply_upload
-from passcompass_assets.core.reporting import build_report, store_report
-from passcompass_assets.core.uploads import receive_upload
+from passcompass_assets.core.reports.build import ModelInfo, build_report
+from passcompass_assets.core.reports.store import store_report
 
 
 def scored(users: list[str], probabilities: list[float]) -> pd.DataFrame:
@@ -32,7 +33,7 @@ def add_report(engine, settings, period: Period, day: date, course: str = "math"
         course_id=course,
         period=period,
         as_of=day,
-        model=model,
+        model=ModelInfo(**model) if model else None,
         risk_high=settings.risk_high,
         risk_medium=settings.risk_medium,
     )

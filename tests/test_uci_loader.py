@@ -11,13 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from passcompass_assets.core.settings import Settings
-from passcompass_assets.core.uci import (
+from passcompass_assets.core.datasets.uci import (
     UciDataUnavailable,
     fetch_uci_archive,
     initial_training_frame,
     load_uci_dir,
 )
+from passcompass_assets.core.settings import Settings
 
 UCI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"
 

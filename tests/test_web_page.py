@@ -18,12 +18,13 @@ from sqlalchemy.engine import Engine
 
 from passcompass_api.main import create_app
 from passcompass_api.routers import pages
-from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.ingest.apply import apply_upload
+from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.records import apply_upload
-from passcompass_assets.core.reporting import build_report, store_report
+from passcompass_assets.core.reports.build import ModelInfo, build_report
+from passcompass_assets.core.reports.store import store_report
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.core.uploads import receive_upload
 
 PROMOTED = {"version": "4", "metrics": {"roc_auc": 0.9}, "gate": "promoted", "promoted": True}
 day = pages._day
@@ -66,7 +67,7 @@ def add_report(
         course_id=course,
         period=period,
         as_of=on,
-        model=model,
+        model=ModelInfo(**model) if model else None,
         risk_high=settings.risk_high,
         risk_medium=settings.risk_medium,
     )

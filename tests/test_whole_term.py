@@ -15,14 +15,14 @@ import pytest
 from mlflow import MlflowClient
 
 from passcompass_assets.core.cadence import report_dates
-from passcompass_assets.core.demo_data import demo_periods, final_grades_for, make_snapshot_csv
+from passcompass_assets.core.datasets.demo import demo_periods, final_grades_for, make_snapshot_csv
+from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.ml.tracking import CHAMPION, REGISTERED_MODEL
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.reporting import list_reports, report_file
+from passcompass_assets.core.reports.store import list_reports
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.core.uploads import receive_upload
 from passcompass_assets.monitoring import final_grades_sensor
-from passcompass_assets.operations import _execute, process_pending, report, train
+from passcompass_assets.operations import evaluate, process_pending, report, train
 from passcompass_assets.resources import PlatformResource
 
 TODAY = date(2026, 3, 11)
@@ -66,7 +66,7 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
 
     def upload(content: bytes, kind: str = "students") -> None:
         receive_upload(engine, store, content, kind=kind)  # type: ignore[arg-type]
-        assert all(r["status"] == "processed" for r in process_pending(settings))
+        assert all(u.status == "processed" for u in process_pending(settings))
 
     instance = dg.DagsterInstance.get()
     sensor = dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()})
@@ -75,7 +75,7 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
     upload(make_snapshot_csv(past.period_id, past.end_date, today=TODAY, students=STUDENTS))
     upload(final_grades_for(past.period_id, today=TODAY, students=STUDENTS), "final_grades")
     assert [r.job_name for r in final_grades_sensor(sensor)] == ["train_model"]  # no report to evaluate yet
-    assert train(settings)
+    assert train(settings).success
 
     # The term: a snapshot each cadence date, and a report per course from what is known then.
     schedule = report_dates(Period(current.period_id, current.start_date, current.end_date, current.cadence_weeks))
@@ -85,9 +85,9 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
         for course_id in COURSES:
             row = report(settings, course_id, current.period_id, day)
             assert row.report_date == day and row.model_version == "1" and row.confidence == "normal"
-    first = json.loads(report_file(settings.reports_dir, list_reports(engine, COURSES[0])[-1], "json").read_text())
+    first = json.loads(list_reports(engine, COURSES[0])[-1].file(settings.reports_dir, "json").read_text())
     assert first["signals"] == {"no interim grade yet": first["students"]}
-    last = json.loads(report_file(settings.reports_dir, list_reports(engine, COURSES[0])[0], "json").read_text())
+    last = json.loads(list_reports(engine, COURSES[0])[0].file(settings.reports_dir, "json").read_text())
     assert set(last["signals"]) <= {"both interim grades", "first interim grade"}
     assert last["drift"]["columns"] > 0
     assert (settings.reports_dir / "drift").glob("*.html")
@@ -99,8 +99,9 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
     assert evaluations == [f"{c}|{current.period_id}" for c in COURSES]
     assert [r.job_name for r in requests if r.job_name == "train_model"] == ["train_model"]
     for key in evaluations:
-        assert _execute("evaluate_reports", key, "evaluations")
-    assert train(settings)
+        course_id, period_id = key.split("|")
+        assert evaluate(settings, course_id, period_id).success
+    assert train(settings).success
 
     params = {"course_id": COURSES[0], "period_id": current.period_id}
     evaluation = client.get("/api/v1/evaluations", params=params).json()

@@ -39,9 +39,3 @@
 {% macro safe_fraction(numerator, denominator) -%}
   cast({{ numerator }} as {{ dbt.type_float() }}) / nullif(cast({{ denominator }} as {{ dbt.type_float() }}), 0)
 {%- endmacro %}
-
-{#- The student-course-period key as one string, for single-column tests such as relationships. -#}
-{% macro record_key(relation_alias=none) -%}
-  {%- set prefix = relation_alias ~ '.' if relation_alias else '' -%}
-  {{ prefix }}user_id || '|' || {{ prefix }}course_id || '|' || {{ prefix }}period_id
-{%- endmacro %}

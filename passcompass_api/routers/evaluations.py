@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 
 from passcompass_api.dependencies import get_settings
 from passcompass_api.schemas import ErrorOut
-from passcompass_assets.core.evaluation import evaluation_paths
+from passcompass_assets.core.reports.outcomes import evaluation_paths
 from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"])

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -19,9 +18,11 @@ from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db
 from passcompass_assets.core.cadence import next_report_date
-from passcompass_assets.core.db import courses
+from passcompass_assets.core.courses import course_ids, periods_with_courses
 from passcompass_assets.core.periods import Period, list_periods
-from passcompass_assets.core.reporting import BANDS, FORMATS, list_reports
+from passcompass_assets.core.reports.build import BANDS
+from passcompass_assets.core.reports.render import FORMATS
+from passcompass_assets.core.reports.store import ReportRecord, list_reports
 
 router = APIRouter(include_in_schema=False)
 
@@ -102,7 +103,7 @@ def _choose(periods: list[Period], undated: list[str], today: date, requested: s
     return [], missing
 
 
-def _report_view(row: sa.Row, link: str) -> ReportView:
+def _report_view(row: ReportRecord, link: str) -> ReportView:
     header = row.header or {}
     drift = header.get("drift") or {}
     # The badge already says "Low confidence"; the note under it gives the reason.
@@ -122,11 +123,10 @@ def _report_view(row: sa.Row, link: str) -> ReportView:
 
 
 def _section(engine: Engine, period_id: str, period: Period | None, today: date, link: str) -> PeriodView:
-    latest: dict[str, sa.Row] = {}
+    latest: dict[str, ReportRecord] = {}
     for row in list_reports(engine, period_id=period_id):  # newest first: the first row per course wins
         latest.setdefault(row.course_id, row)
-    with engine.connect() as conn:
-        names = set(conn.execute(sa.select(courses.c.course_id).where(courses.c.period_id == period_id)).scalars())
+    names = set(course_ids(engine, period_id))
     next_due = next_report_date(period, today) if period else None
     views = [
         CourseView(name, _report_view(latest[name], link) if name in latest else None, next_due)
@@ -139,11 +139,7 @@ def build_page(engine: Engine, today: date, requested: str | None = None, link: 
     """The page's data for ``today``; ``link`` is the path of the report download endpoint."""
     periods = list_periods(engine)
     dated = {p.period_id: p for p in periods}
-    with engine.connect() as conn:
-        seen = conn.execute(
-            sa.select(courses.c.period_id).group_by(courses.c.period_id).order_by(sa.func.max(courses.c.created_at))
-        ).scalars()
-        undated = [p for p in seen if p not in dated]
+    undated = [p for p in periods_with_courses(engine) if p not in dated]
     shown, notice = _choose(periods, undated, today, requested)
     sections = [_section(engine, pid, dated.get(pid), today, link) for pid in shown]
     others = [pid for pid in [*reversed([p.period_id for p in periods]), *undated] if pid not in shown]

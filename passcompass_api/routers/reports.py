@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -12,17 +11,9 @@ from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db, get_settings
 from passcompass_api.schemas import ErrorOut, ReportRequested, ReportSummary
-from passcompass_assets.core.db import report_requests
-from passcompass_assets.core.periods import active_periods
-from passcompass_assets.core.reporting import (
-    FORMATS,
-    course_periods,
-    file_name,
-    get_report,
-    latest_report,
-    list_reports,
-    report_file,
-)
+from passcompass_assets.core.reports.render import FORMATS, file_name
+from passcompass_assets.core.reports.requests import request_report as queue_report
+from passcompass_assets.core.reports.store import ReportRecord, get_report, latest_report, list_reports
 from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -30,34 +21,32 @@ Format = Literal["csv", "json", "html"]
 CourseId = Annotated[str, Query(min_length=1, max_length=128)]
 
 
-def _summary(row: object, request: Request) -> ReportSummary:
-    base = str(request.url_for("get_report_by_id", report_id=row.report_id))  # type: ignore[attr-defined]
+def _summary(record: ReportRecord, request: Request) -> ReportSummary:
+    base = str(request.url_for("get_report_by_id", report_id=record.report_id))
     return ReportSummary(
-        report_id=row.report_id,  # type: ignore[attr-defined]
-        course_id=row.course_id,  # type: ignore[attr-defined]
-        period_id=row.period_id,  # type: ignore[attr-defined]
-        report_date=row.report_date,  # type: ignore[attr-defined]
-        report_number=row.report_number,  # type: ignore[attr-defined]
-        week_of_term=row.week_of_term,  # type: ignore[attr-defined]
-        generated_at=row.generated_at,  # type: ignore[attr-defined]
-        students=row.students,  # type: ignore[attr-defined]
-        band_counts=row.band_counts,  # type: ignore[attr-defined]
-        model_version=row.model_version,  # type: ignore[attr-defined]
-        confidence=row.confidence,  # type: ignore[attr-defined]
+        report_id=record.report_id,
+        course_id=record.course_id,
+        period_id=record.period_id,
+        report_date=record.report_date,
+        report_number=record.report_number,
+        week_of_term=record.week_of_term,
+        generated_at=record.generated_at,
+        students=record.students,
+        band_counts=record.band_counts,
+        model_version=record.model_version,
+        confidence=record.confidence,
         links={fmt: f"{base}?format={fmt}" for fmt in FORMATS},
     )
 
 
-def _download(row: object, fmt: Format, settings: Settings) -> FileResponse:
-    path = report_file(settings.reports_dir, row, fmt)
+def _download(record: ReportRecord, fmt: Format, settings: Settings) -> FileResponse:
+    path = record.file(settings.reports_dir, fmt)
     if not path.exists():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the report's file is missing from the report store")
-    header = {"course_id": row.course_id, "period_id": row.period_id, "report_date": row.report_date}  # type: ignore[attr-defined]
     disposition = "inline" if fmt == "json" else "attachment"
+    name = file_name(record.course_id, record.period_id, record.report_date, fmt)
     return FileResponse(
-        path,
-        media_type=FORMATS[fmt],
-        headers={"Content-Disposition": f'{disposition}; filename="{file_name(header, fmt)}"'},
+        path, media_type=FORMATS[fmt], headers={"Content-Disposition": f'{disposition}; filename="{name}"'}
     )
 
 
@@ -87,7 +76,7 @@ def get_latest_report(
 ) -> FileResponse | JSONResponse:
     """The most recent report of the current period (or of ``period_id``)."""
     latest = latest_report(engine, course_id, period_id, date.today())
-    if latest.row is None:
+    if latest.record is None:
         return JSONResponse(
             status_code=status.HTTP_404_NOT_FOUND,
             content={
@@ -97,7 +86,7 @@ def get_latest_report(
                 "next_report_due": latest.next_due.isoformat() if latest.next_due else None,
             },
         )
-    return _download(latest.row, format, settings)
+    return _download(latest.record, format, settings)
 
 
 @router.get("/{report_id}", response_class=FileResponse, response_model=None, responses={404: {"model": ErrorOut}})
@@ -107,10 +96,10 @@ def get_report_by_id(
     settings: Annotated[Settings, Depends(get_settings)],
     format: Format = "json",
 ) -> FileResponse:
-    row = get_report(engine, report_id)
-    if row is None:
+    record = get_report(engine, report_id)
+    if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report with id {report_id!r}")
-    return _download(row, format, settings)
+    return _download(record, format, settings)
 
 
 @router.post(
@@ -122,19 +111,7 @@ def request_report(
     period_id: Annotated[str | None, Query(max_length=128)] = None,
 ) -> ReportRequested:
     """Ask for a report now; the report-request sensor turns it into a run."""
-    periods = course_periods(engine, course_id)
-    if not periods:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no data for course {course_id!r} yet")
-    if period_id is None:
-        current = {p.period_id for p in active_periods(engine, date.today())}
-        period_id = next((p for p in periods if p in current), periods[-1])
-    elif period_id not in periods:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"course {course_id!r} has no data in period {period_id!r}")
-    request_id = str(uuid.uuid4())
-    with engine.begin() as conn:
-        conn.execute(
-            report_requests.insert().values(
-                request_id=request_id, course_id=course_id, period_id=period_id, requested_at=datetime.now(UTC)
-            )
-        )
-    return ReportRequested(request_id=request_id, course_id=course_id, period_id=period_id, status="requested")
+    queued = queue_report(engine, course_id, period_id, date.today())
+    return ReportRequested(
+        request_id=queued.request_id, course_id=queued.course_id, period_id=queued.period_id, status="requested"
+    )

@@ -11,11 +11,11 @@ from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db, get_landing, get_settings
 from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadStatus
-from passcompass_assets.core.errors import UploadRejected
-from passcompass_assets.core.landing import LandingStore
+from passcompass_assets.core.errors import Rejected
+from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ingest.uploads import find_upload, receive_upload
+from passcompass_assets.core.ingest.validation import UploadKind
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.core.uploads import find_upload, receive_upload
-from passcompass_assets.core.validation import UploadKind
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"])
 
@@ -42,13 +42,13 @@ async def _read_limited(file: UploadFile, limit: int) -> bytes:
     """Read at most ``limit`` bytes; a larger file is refused without reading the rest."""
     declared = (file.content_type or "").split(";")[0].strip().lower()
     if declared not in CSV_CONTENT_TYPES:
-        raise UploadRejected(415, "not_a_csv", f"content type {declared!r} is not a CSV; send text/csv")
+        raise Rejected(415, "not_a_csv", f"content type {declared!r} is not a CSV; send text/csv")
     chunks: list[bytes] = []
     size = 0
     while chunk := await file.read(CHUNK):
         size += len(chunk)
         if size > limit:
-            raise UploadRejected(413, "too_large", f"the file is larger than the limit of {limit} bytes")
+            raise Rejected(413, "too_large", f"the file is larger than the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

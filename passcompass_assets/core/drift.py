@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.ml.features import as_floats
+from passcompass_assets.core.ml.training_data import platform_training_frame
+from passcompass_assets.core.records import course_records
 
 METHOD = re.compile(r"ValueDrift\(column=(?P<column>.+?),method=(?P<method>.+?),threshold=(?P<threshold>[\d.e-]+)\)")
 
@@ -21,9 +25,12 @@ class DriftSummary:
     share: float = 0.0
     flagged: bool = False
     threshold: float = 0.5
+    html: str | None = None  # Evidently's own report, when one was made
 
     @property
     def summary(self) -> str:
+        if not self.columns:
+            return "no reference data"
         names = ", ".join(self.drifted_columns) or "none"
         return f"{len(self.drifted_columns)} of {self.columns} features drifted ({self.share:.0%}): {names}"
 
@@ -97,3 +104,18 @@ def feature_drift(
         flagged=share >= share_threshold,
         threshold=share_threshold,
     )
+
+
+def course_drift(
+    engine: Engine, reports_dir: Path, course_id: str, period_id: str, day: date, share_threshold: float
+) -> DriftSummary:
+    """A course's current features against the training data (its own history when there is enough)."""
+    current = course_records(engine, course_id, period_id)
+    reference = reference_for(platform_training_frame(engine), course_id)
+    if reference.empty or current.empty:
+        return DriftSummary(columns=0, threshold=share_threshold)
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}|{period_id}|{day.isoformat()}")
+    html = reports_dir / "drift" / f"{safe}.html"
+    result = feature_drift(reference, current, html, share_threshold)
+    result.html = str(html)
+    return result

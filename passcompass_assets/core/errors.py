@@ -1,4 +1,8 @@
-"""Rejections that carry what is wrong and where; the API turns them into 4xx JSON answers."""
+"""Requests the platform refuses, with what is wrong and where; the API answers them as 4xx JSON.
+
+Every refusal has one shape, ``{error, detail, problems: [{row, column, message}]}``, and stores nothing. A
+problem names a row and a column, never the value found there: the value may be personal.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ MAX_PROBLEMS = 100
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an upload. ``row`` counts like a spreadsheet: the header is row 1."""
+    """One thing wrong with a request. ``row`` counts like a spreadsheet: the header is row 1."""
 
     message: str
     row: int | None = None
@@ -21,8 +25,8 @@ class Problem:
 
 
 @dataclass
-class UploadRejected(Exception):
-    """An upload that cannot be accepted. Nothing of it is stored."""
+class Rejected(Exception):
+    """A request that cannot be served as asked (an invalid upload, an unknown course, ...). Nothing is stored."""
 
     status: int
     error: str
@@ -35,3 +39,10 @@ class UploadRejected(Exception):
 
     def as_dict(self) -> dict[str, object]:
         return {"error": self.error, "detail": self.detail, "problems": [p.as_dict() for p in self.problems]}
+
+
+class NotFound(Rejected):
+    """What the request names does not exist (yet)."""
+
+    def __init__(self, detail: str, error: str = "not_found") -> None:
+        super().__init__(404, error, detail)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.db import periods
+from passcompass_assets.core.db.tables import periods
 
 CADENCES = (2, 3, 4)
 
@@ -53,3 +53,7 @@ def list_periods(engine: Engine) -> list[Period]:
 
 def active_periods(engine: Engine, day: date) -> list[Period]:
     return [p for p in list_periods(engine) if p.contains(day)]
+
+
+def find_period(engine: Engine, period_id: str) -> Period | None:
+    return next((p for p in list_periods(engine) if p.period_id == period_id), None)

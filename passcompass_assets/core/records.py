@@ -1,276 +1,33 @@
-"""Apply a landed upload to ``student_records`` and ``final_grades``: one transaction per upload.
-
-Upsert rules (DESIGN.md): per (user_id, course_id, period_id) the latest upload (by arrival, ``seq``) wins, column
-by column; a column the upload leaves out keeps its value, an empty cell in a column it has clears it; re-applying
-an upload changes nothing. The state is always that of applying every processed upload in arrival order, whatever
-order the runs commit in: an upload applied after a newer one of the same course (a retried run, two runs racing)
-writes its rows, then the newer uploads' rows for the same students are written again on top, in arrival order,
-in the same transaction. That is rare and costs a replay; the usual in-order apply costs one query to find
-nothing to replay.
-
-Writers take turns: on PostgreSQL a table lock that readers do not notice, on SQLite its single writer. So an
-upsert is a few set operations instead of a million single-row conflicts: the rows are ``COPY``'d into a
-temporary table, existing rows are updated with one join and new ones inserted with another. When every course of
-the upload is new, no row can exist yet and the rows are ``COPY``'d straight into the table (for a million new
-rows, 2.5 times faster than ``INSERT .. ON CONFLICT``); should one exist after all, the primary key refuses it and
-the general path runs instead. SQLite: batched ``INSERT .. ON CONFLICT``.
-"""
+"""The stored state of students, as the model and the checks read it: per course, with the course's grade scale."""
 
 from __future__ import annotations
 
-import os
-import threading
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
+import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.db import courses, final_grades, student_records, uploads
-from passcompass_assets.core.landing import LandingStore
-
-KEYS = ("user_id", "course_id", "period_id")
-PROVENANCE = ("source_upload_id", "source_seq", "updated_at")
-SQLITE_BATCH = 5000
-COPY_CHUNK = 1024 * 1024
-COPY_BATCH = 65536
-# The set-based update hashes the upload's rows; writers take turns, so one such budget at a time.
-POSTGRES_WORK_MEM = "256MB"
+from passcompass_assets.core.db.tables import courses, student_records
 
 
-@dataclass(frozen=True)
-class AppliedUpload:
-    upload_id: str
-    kind: str
-    student_rows: int
-    grade_rows: int
-    course_ids: list[str]
-    replayed_uploads: int = 0  # newer uploads written again on top (this one was applied out of order)
-
-
-@dataclass(frozen=True)
-class Provenance:
-    upload_id: str
-    seq: int
-    at: datetime
-
-    def as_dict(self) -> dict[str, object]:
-        return {"source_upload_id": self.upload_id, "source_seq": self.seq, "updated_at": self.at}
-
-
-def _overwrite(new: sa.ColumnCollection | dict, columns: list[str]) -> dict:
-    """SET clause: every column the upload has (keys excepted) takes the upload's value, empty or not."""
-    return {column: new[column] for column in columns if column not in KEYS}
-
-
-def _upsert_sqlite(conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance) -> None:
-    """One ``INSERT .. ON CONFLICT`` executed for every row, the rows as plain tuples: Arrow converts the values
-    to what SQLAlchemy would store (ISO dates, 0/1), so no per-row type processing runs (3 times faster)."""
-    columns = [*data.column_names, *PROVENANCE]
-    statement = sqlite.insert(table).values({c: sa.bindparam(c) for c in columns})
-    statement = statement.on_conflict_do_update(index_elements=list(KEYS), set_=_overwrite(statement.excluded, columns))
-    compiled = statement.compile(dialect=conn.dialect)
-    order = [columns.index(name) for name in compiled.positiontup or ()]
-    stored = [_as_stored(data[name]) for name in data.column_names]
-    extra = [table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for name in PROVENANCE]
-    constants = [
-        process(value) if process else value
-        for process, value in zip(extra, provenance.as_dict().values(), strict=True)
-    ]
-    for start in range(0, data.num_rows, SQLITE_BATCH):  # a batch of Python rows at a time, not all
-        values = [column[start : start + SQLITE_BATCH].to_pylist() for column in stored]
-        values += [[constant] * len(values[0]) for constant in constants]
-        conn.exec_driver_sql(compiled.string, list(zip(*[values[i] for i in order], strict=True)))
-
-
-def _as_stored(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """SQLite's form of a column as SQLAlchemy stores it: dates as ISO text, booleans as 0/1."""
-    if pa.types.is_date(values.type):
-        return pc.cast(values, pa.string())
-    if pa.types.is_boolean(values.type):
-        return pc.cast(values, pa.int8())
-    return values
-
-
-def _copy(conn: Connection, target: str, data: pa.Table, order: pa.Array | None = None) -> None:
-    """``COPY`` the rows (in ``order``, if given) into ``target``: Arrow writes the CSV into a pipe on one core while
-    PostgreSQL reads it on the other, a batch at a time (never a second copy of the whole table in memory). An
-    empty unquoted field is NULL; strings are quoted."""
-    quoted = ", ".join(f'"{c}"' for c in data.column_names)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    read_end, write_end = os.pipe()
-    failed: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-            with os.fdopen(write_end, "wb") as sink, pacsv.CSVWriter(sink, data.schema, write_options=options) as csv:
-                for start in range(0, data.num_rows, COPY_BATCH):
-                    rows = order[start : start + COPY_BATCH] if order is not None else None
-                    csv.write_table(data.take(rows) if rows is not None else data.slice(start, COPY_BATCH))
-        except BrokenPipeError:  # COPY stopped reading: its own error is raised below
-            pass
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            failed.append(exc)
-
-    writer = threading.Thread(target=write, name=f"copy-{target}", daemon=True)
-    writer.start()
-    try:
-        with os.fdopen(read_end, "rb") as source:
-            cursor.copy_expert(
-                f"COPY \"{target}\" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '')", source, COPY_CHUNK
-            )
-    finally:
-        writer.join()
-    if failed:  # a CSV cut short must not commit as if it were whole
-        raise failed[0]
-
-
-def _with_provenance(data: pa.Table, provenance: Provenance) -> pa.Table:
-    one = pa.array([0] * data.num_rows, pa.int32())  # every row takes the single value
-    values = (provenance.upload_id, provenance.seq, provenance.at.isoformat())
-    for name, value in zip(PROVENANCE, values, strict=True):
-        data = data.append_column(name, pc.take(pa.array([value]), one))
-    return data
-
-
-def _upsert_postgres(
-    conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance, all_courses_new: bool
-) -> None:
-    from psycopg2.errors import UniqueViolation
-
-    if all_courses_new:
-        # In key order, index inserts walk the primary key's leaves in order: a quarter faster for a million rows.
-        order = pc.sort_indices(data, sort_keys=[(k, "ascending") for k in KEYS])
-        savepoint = conn.begin_nested()
-        try:
-            _copy(conn, table.name, _with_provenance(data, provenance), order)
-        except UniqueViolation:  # a row exists after all: take the general path
-            savepoint.rollback()
-        else:
-            savepoint.commit()
-            return
-    columns = data.column_names
-    staging = f"staging_{table.name}_{uuid.uuid4().hex[:8]}"
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
-    conn.exec_driver_sql(
-        f'CREATE TEMPORARY TABLE "{staging}" ON COMMIT DROP AS SELECT {quoted} FROM "{table.name}" WITH NO DATA'
-    )
-    _copy(conn, staging, data)
-    conn.exec_driver_sql(f'ANALYZE "{staging}"')  # so the planner sizes the joins right
-    new = sa.table(staging, *[sa.column(c) for c in columns])
-    same_key = sa.and_(*[table.c[k] == new.c[k] for k in KEYS])
-    upload_id = sa.literal(provenance.upload_id, sa.String())
-    seq = sa.literal(provenance.seq, sa.Integer())
-    at = sa.literal(provenance.at, sa.DateTime(timezone=True))
-    incoming = {c: new.c[c] for c in columns} | {"source_upload_id": upload_id, "source_seq": seq, "updated_at": at}
-    values = _overwrite(incoming, [*columns, *PROVENANCE])
-    updated = conn.execute(table.update().where(same_key).values(values)).rowcount
-    if updated < data.num_rows:  # keys are unique on both sides: only then are there rows to insert
-        select = sa.select(*[new.c[c] for c in columns], upload_id, seq, at).where(~sa.exists().where(same_key))
-        conn.execute(table.insert().from_select([*columns, *PROVENANCE], select))
-
-
-def upsert(
-    conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance, *, all_courses_new: bool = False
-) -> None:
-    if not data.num_rows:
-        return
-    if conn.dialect.name == "postgresql":
-        _upsert_postgres(conn, table, data, provenance, all_courses_new)
-    else:
-        _upsert_sqlite(conn, table, data, provenance)
-
-
-def _ensure_courses(conn: Connection, data: pa.Table, grade_max: float, pass_mark: float) -> bool:
-    """Register courses first seen in this upload (concurrent uploads may race to, so conflicts are fine);
-    whether every one of them is new."""
-    pairs = data.select(["course_id", "period_id"]).group_by(["course_id", "period_id"]).aggregate([]).to_pylist()
-    now = datetime.now(UTC)
-    new = [p | {"grade_max": grade_max, "pass_mark": pass_mark, "created_at": now} for p in pairs]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    inserted = conn.execute(dialect.insert(courses).on_conflict_do_nothing().returning(courses.c.course_id), new)
-    return len(inserted.all()) == len(pairs)
-
-
-def _take_turn(conn: Connection) -> None:
-    """Writers of the records take turns; readers are not blocked. PostgreSQL: both tables, always in this order
-    (no two writers deadlock); SQLite has one writer at a time anyway."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f'LOCK TABLE "{student_records.name}", "{final_grades.name}" IN SHARE ROW EXCLUSIVE MODE')
-
-
-def _record_tables(data: pa.Table, kind: str) -> tuple[pa.Table, pa.Table]:
-    """(rows for ``student_records``, rows for ``final_grades``) of a landed upload."""
-    record_columns = [c for c in data.column_names if c in student_records.c and c != "final_grade"]
-    students = data.select(record_columns) if kind == "students" else data.select(record_columns).slice(0, 0)
-    if "final_grade" in data.column_names:
-        grades = data.filter(pc.is_valid(data["final_grade"])).select([*KEYS, "final_grade"])
-    else:
-        grades = data.select(list(KEYS)).slice(0, 0)
-    return students, grades
-
-
-def _keys(data: pa.Table) -> pa.Array:
-    return pc.binary_join_element_wise(*[data[k] for k in KEYS], "\x1f")
-
-
-def _replay_newer(conn: Connection, store: LandingStore, upload: sa.Row, applied: pa.Table) -> int:
-    """Write again, in arrival order, the rows that newer processed uploads of the same courses hold for the
-    students just written; how many uploads that took."""
-    newer = conn.execute(
-        sa.select(uploads).where(uploads.c.status == "processed", uploads.c.seq > upload.seq).order_by(uploads.c.seq)
-    ).all()
-    newer = [u for u in newer if set(u.course_ids) & set(upload.course_ids)]
-    keys = _keys(applied)
-    for later in newer:
-        data = store.get_table(later.landing_sha256)
-        data = data.filter(pc.is_in(_keys(data), value_set=keys))
-        students, grades = _record_tables(data, later.kind)
-        provenance = Provenance(later.upload_id, later.seq, datetime.now(UTC))
-        upsert(conn, student_records, students, provenance)
-        upsert(conn, final_grades, grades, provenance)
-    return len(newer)
-
-
-def apply_upload(
-    engine: Engine,
-    store: LandingStore,
-    upload_id: str,
-    *,
-    grade_max: float = 20.0,
-    pass_mark: float = 10.0,
-) -> AppliedUpload:
-    """Upsert one landed upload and mark it ``processed``, all in one transaction."""
-    with engine.connect() as conn:
-        upload = conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).one()
-    data = store.get_table(upload.landing_sha256)
-    provenance = Provenance(upload_id, upload.seq, datetime.now(UTC))
-    students, grades = _record_tables(data, upload.kind)
-
-    with engine.begin() as conn:
-        _take_turn(conn)
-        all_new = _ensure_courses(conn, data, grade_max, pass_mark)
-        upsert(conn, student_records, students, provenance, all_courses_new=all_new)
-        upsert(conn, final_grades, grades, provenance, all_courses_new=all_new)
-        # A new course has no newer upload to respect.
-        replayed = 0 if all_new else _replay_newer(conn, store, upload, data.select(list(KEYS)))
-        conn.execute(
-            uploads.update()
-            .where(uploads.c.upload_id == upload_id)
-            .values(status="processed", error=None, processed_at=datetime.now(UTC))
+def course_records(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
+    """Current records of a course's students with the course's grade scale, by user id."""
+    query = (
+        sa.select(student_records, courses.c.grade_max, courses.c.pass_mark)
+        .join(
+            courses,
+            sa.and_(
+                courses.c.course_id == student_records.c.course_id, courses.c.period_id == student_records.c.period_id
+            ),
         )
-    return AppliedUpload(
-        upload_id=upload_id,
-        kind=upload.kind,
-        student_rows=students.num_rows,
-        grade_rows=grades.num_rows,
-        course_ids=list(upload.course_ids),
-        replayed_uploads=replayed,
+        .where(student_records.c.course_id == course_id, student_records.c.period_id == period_id)
+        .order_by(student_records.c.user_id)
     )
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+def records_of_courses(engine: Engine, course_ids: list[str]) -> pd.DataFrame:
+    """Current records of every student of these courses (all periods), as stored."""
+    query = sa.select(student_records).where(student_records.c.course_id.in_(course_ids))
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)

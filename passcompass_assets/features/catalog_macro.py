@@ -2,7 +2,6 @@
 
 dbt cannot read ``feature_catalog.yaml`` itself, so ``dbt/macros/catalog_features.sql`` is generated from it and
 committed; a test fails when the two drift. Regenerate with ``python -m passcompass_assets.features.catalog_macro``.
-Dagster-free on purpose: it only needs the catalog.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import json
 from pathlib import Path
 
 from passcompass_assets.core.catalog import Catalog, load_catalog
-from passcompass_assets.features.tables import DBT_PROJECT_DIR
+from passcompass_assets.features.dbt_project import DBT_PROJECT_DIR
 
 MACRO_PATH = DBT_PROJECT_DIR / "macros" / "catalog_features.sql"
 

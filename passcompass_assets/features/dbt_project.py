@@ -24,9 +24,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from dagster_dbt import DbtCliResource, DbtProject
 
+from passcompass_assets.core.marts import POSTGRES_SCHEMA, POSTGRES_SOURCE_SCHEMA
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.features.tables import DBT_PROJECT_DIR, POSTGRES_SCHEMA, POSTGRES_SOURCE_SCHEMA
 
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR)
 # The dbt installed beside this Python: the venv's bin directory need not be on PATH.
 _SIBLING_DBT = Path(sys.executable).with_name("dbt")

@@ -7,11 +7,10 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from passcompass_assets.core.db import student_records as student_records_table
-from passcompass_assets.core.db import uploads
-from passcompass_assets.core.quality import check_frame
-from passcompass_assets.core.records import apply_upload
-from passcompass_assets.core.uploads import mark_upload
+from passcompass_assets.core.ingest.apply import apply_upload
+from passcompass_assets.core.ingest.quality import check_frame
+from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload
+from passcompass_assets.core.records import records_of_courses
 from passcompass_assets.resources import PlatformResource
 
 uploads_partitions = dg.DynamicPartitionsDefinition(name="uploads")
@@ -29,9 +28,11 @@ def marks_failed_upload(platform: PlatformResource, upload_id: str) -> Iterator[
         raise
 
 
-def _upload_row(platform: PlatformResource, upload_id: str) -> sa.Row:
-    with platform.engine.connect() as conn:
-        return conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).one()
+def _upload(platform: PlatformResource, upload_id: str) -> Upload:
+    upload = find_upload(platform.engine, upload_id)
+    if upload is None:
+        raise dg.Failure(f"no upload {upload_id} is registered")
+    return upload
 
 
 def _quality_check(frame: pd.DataFrame, asset_key: str) -> dg.AssetCheckResult:
@@ -54,7 +55,7 @@ def _quality_check(frame: pd.DataFrame, asset_key: str) -> dg.AssetCheckResult:
 def raw_uploads(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
     upload_id = context.partition_key
     with marks_failed_upload(platform, upload_id):
-        upload = _upload_row(platform, upload_id)
+        upload = _upload(platform, upload_id)
         frame = platform.landing.get(upload.landing_sha256)
         check = _quality_check(frame, "raw_uploads")
     if not check.passed:
@@ -68,7 +69,7 @@ def raw_uploads(context: dg.AssetExecutionContext, platform: PlatformResource) -
             "dropped_columns": dg.MetadataValue.json(list(upload.dropped_columns)),
             "course_ids": dg.MetadataValue.json(list(upload.course_ids)),
             "landing_sha256": upload.landing_sha256,
-            "received_at": upload.received_at.isoformat(),
+            "received_at": upload.received_at.isoformat() if upload.received_at else "",
         },
         check_results=[check],
     )
@@ -118,10 +119,7 @@ def apply_uploads(context: dg.AssetExecutionContext, platform: PlatformResource)
         },
     )
     yield dg.MaterializeResult(asset_key="final_grades", metadata={"rows_upserted": applied.grade_rows})
-    touched = sa.select(student_records_table).where(student_records_table.c.course_id.in_(applied.course_ids))
-    with platform.engine.connect() as conn:
-        current = pd.read_sql(touched, conn)
-    yield _quality_check(current, "student_records")
+    yield _quality_check(records_of_courses(platform.engine, applied.course_ids), "student_records")
 
 
 ingest_upload_job = dg.define_asset_job(

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from passcompass_assets.core.errors import UploadRejected
-from passcompass_assets.core.uploads import pending_uploads, receive_upload
+from passcompass_assets.core.errors import Rejected
+from passcompass_assets.core.ingest.uploads import pending_uploads, receive_upload
 from passcompass_assets.ingestion.assets import ingest_upload_job, uploads_partitions
 from passcompass_assets.resources import PlatformResource
 
@@ -49,9 +49,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource
     for path in files:
         try:
             if path.is_symlink():
-                raise UploadRejected(415, "not_a_file", "a symbolic link; drop the file itself")
+                raise Rejected(415, "not_a_file", "a symbolic link; drop the file itself")
             if path.stat().st_size > settings.max_upload_bytes:
-                raise UploadRejected(413, "too_large", f"the file is larger than {settings.max_upload_bytes} bytes")
+                raise Rejected(413, "too_large", f"the file is larger than {settings.max_upload_bytes} bytes")
             receipt = receive_upload(
                 platform.engine,
                 platform.landing,
@@ -59,7 +59,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource
                 default_period_id=settings.default_period_id,
                 source="inbox",
             )
-        except UploadRejected as exc:
+        except Rejected as exc:
             _reject(path, settings.inbox_dir / "rejected", exc.as_dict())
             context.log.warning(f"inbox file rejected: {exc.error}: {exc.detail}")
             rejected += 1

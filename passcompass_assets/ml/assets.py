@@ -4,8 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from passcompass_assets.core.alerts import send_alert
-from passcompass_assets.core.ml import train_and_gate
-from passcompass_assets.core.training_data import (
+from passcompass_assets.core.ml.training import train_and_gate
+from passcompass_assets.core.ml.training_data import (
     combined_training_frame,
     initial_data_or_empty,
     platform_training_frame,

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
-from passcompass_assets.core.evaluation import evaluate_period, store_evaluation
-from passcompass_assets.core.periods import list_periods
+from passcompass_assets.core.periods import find_period
+from passcompass_assets.core.reports.outcomes import evaluate_period, store_evaluation
 from passcompass_assets.monitoring.partitions import CoursePeriod, evaluation_partitions
 from passcompass_assets.resources import PlatformResource
 
@@ -19,34 +19,31 @@ from passcompass_assets.resources import PlatformResource
 def report_evaluation(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
     key = CoursePeriod.parse(context.partition_key)
     settings = platform.settings
-    period = next((p for p in list_periods(platform.engine) if p.period_id == key.period_id), None)
+    period = find_period(platform.engine, key.period_id)
     evaluation = evaluate_period(
         platform.engine, settings.reports_dir, key.course_id, key.period_id, period.end_date if period else None
     )
     paths = store_evaluation(settings.reports_dir, evaluation)
-    lead = evaluation["lead_time"]
-    assert isinstance(lead, dict)
-    reports = evaluation["reports"]
-    assert isinstance(reports, list)
-    first = reports[0] if reports else {}
+    lead = evaluation.lead_time
+    first = evaluation.reports[0] if evaluation.reports else None
     send_alert(
         settings.alert_webhook_url,
         "evaluation",
-        f"{key.course_id} ({key.period_id}): {lead['flagged_before_end']} of {lead['failed_students']} failing "
-        f"students were flagged high risk, median {lead['median_weeks_before_end']} weeks before the end",
+        f"{key.course_id} ({key.period_id}): {lead.flagged_before_end} of {lead.failed_students} failing "
+        f"students were flagged high risk, median {lead.median_weeks_before_end} weeks before the end",
         course_id=key.course_id,
         period_id=key.period_id,
     )
     return dg.MaterializeResult(
         metadata={
-            "reports_evaluated": len(reports),
-            "students_with_final_grade": evaluation["students_with_final_grade"],
-            "failure_rate": evaluation["failure_rate"],
-            "first_report_recall": first.get("high_risk_recall"),
-            "first_report_roc_auc": first.get("roc_auc"),
-            "share_of_failing_flagged": lead["share_flagged"],
-            "median_lead_weeks": lead["median_weeks_before_end"],
-            "per_report": dg.MetadataValue.json(reports),
+            "reports_evaluated": len(evaluation.reports),
+            "students_with_final_grade": evaluation.students_with_final_grade,
+            "failure_rate": evaluation.failure_rate,
+            "first_report_recall": first.high_risk_recall if first else None,
+            "first_report_roc_auc": first.roc_auc if first else None,
+            "share_of_failing_flagged": lead.share_flagged,
+            "median_lead_weeks": lead.median_weeks_before_end,
+            "per_report": dg.MetadataValue.json(evaluation.as_dict()["reports"]),
             "html": dg.MetadataValue.path(str(paths["html"])),
         }
     )

@@ -3,18 +3,14 @@
 from datetime import datetime
 
 import dagster as dg
-import sqlalchemy as sa
 
 from passcompass_assets.core.alerts import send_alert
-from passcompass_assets.core.db import reports, uploads
+from passcompass_assets.core.ingest.uploads import processed_since
+from passcompass_assets.core.reports.store import reported_course_periods
 from passcompass_assets.ml import train_model_job
 from passcompass_assets.monitoring.assets import report_evaluation_job
 from passcompass_assets.monitoring.partitions import CoursePeriod, evaluation_partitions
 from passcompass_assets.resources import PlatformResource
-
-
-def _carries_grades(row: sa.Row) -> bool:
-    return row.kind == "final_grades" or "final_grade" in (row.columns or [])
 
 
 @dg.sensor(
@@ -22,30 +18,25 @@ def _carries_grades(row: sa.Row) -> bool:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def final_grades_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
+def final_grades_sensor(
+    context: dg.SensorEvaluationContext, platform: PlatformResource
+) -> list[dg.RunRequest] | dg.SkipReason:
     """A processed upload with final grades is one complete unit: evaluate its courses' reports, then retrain.
 
     Only processed uploads count, so retraining never sees half an upload; run keys make each request once.
     """
-    since = datetime.fromisoformat(context.cursor) if context.cursor else datetime.min
-    query = (
-        sa.select(uploads)
-        .where(uploads.c.status == "processed", uploads.c.processed_at > since)
-        .order_by(uploads.c.processed_at)
-    )
-    with platform.engine.connect() as conn:
-        processed = [row for row in conn.execute(query) if _carries_grades(row)]
-        reported = {
-            (r.course_id, r.period_id) for r in conn.execute(sa.select(reports.c.course_id, reports.c.period_id))
-        }
+    since = datetime.fromisoformat(context.cursor) if context.cursor else None
+    processed = [u for u in processed_since(platform.engine, since) if u.carries_final_grades]
     if not processed:
         return dg.SkipReason("no new final grades")
-    evaluations: dict[str, CoursePeriod] = {}
-    for row in processed:
-        for course_id in row.course_ids:
-            for period_id in row.period_ids:
-                if (course_id, period_id) in reported:
-                    evaluations[f"{row.upload_id}:{course_id}|{period_id}"] = CoursePeriod(course_id, period_id)
+    reported = reported_course_periods(platform.engine)
+    evaluations = {
+        f"{upload.upload_id}:{course_id}|{period_id}": CoursePeriod(course_id, period_id)
+        for upload in processed
+        for course_id in upload.course_ids
+        for period_id in upload.period_ids
+        if (course_id, period_id) in reported
+    }
     context.instance.add_dynamic_partitions(
         evaluation_partitions.name, sorted({k.partition_key for k in evaluations.values()})
     )
@@ -53,8 +44,10 @@ def final_grades_sensor(context: dg.SensorEvaluationContext, platform: PlatformR
         dg.RunRequest(run_key=run_key, job_name=report_evaluation_job.name, partition_key=key.partition_key)
         for run_key, key in evaluations.items()
     ]
-    requests += [dg.RunRequest(run_key=f"retrain:{row.upload_id}", job_name=train_model_job.name) for row in processed]
-    context.update_cursor(processed[-1].processed_at.isoformat())
+    requests += [dg.RunRequest(run_key=f"retrain:{u.upload_id}", job_name=train_model_job.name) for u in processed]
+    last = processed[-1].processed_at
+    if last is not None:
+        context.update_cursor(last.isoformat())
     return requests
 
 

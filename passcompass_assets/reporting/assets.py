@@ -3,10 +3,8 @@
 import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
-from passcompass_assets.core.drift import feature_drift as measure_drift
-from passcompass_assets.core.drift import reference_for
-from passcompass_assets.core.report_service import generate_report, load_course_frame
-from passcompass_assets.core.training_data import platform_training_frame
+from passcompass_assets.core.drift import course_drift
+from passcompass_assets.core.reports.service import generate_report
 from passcompass_assets.reporting.partitions import ReportKey, report_partitions
 from passcompass_assets.resources import ModelResource, PlatformResource
 
@@ -21,30 +19,29 @@ from passcompass_assets.resources import ModelResource, PlatformResource
 def feature_drift(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.Output[dict]:
     key = ReportKey.parse(context.partition_key)
     settings = platform.settings
-    current = load_course_frame(platform.engine, key.course_id, key.period_id)
-    reference = reference_for(platform_training_frame(platform.engine), key.course_id)
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in context.partition_key)
-    html = settings.reports_dir / "drift" / f"{safe}.html"
-    if reference.empty or current.empty:
-        summary = {"columns": 0, "drifted_columns": [], "share": 0.0, "flagged": False, "summary": "no reference data"}
-    else:
-        result = measure_drift(reference, current, html, settings.drift_share_threshold)
-        summary = {**result.as_dict(), "html": str(html)}
-        if result.flagged:
-            send_alert(
-                settings.alert_webhook_url,
-                "drift",
-                f"{key.course_id} ({key.period_id}) on {key.report_date}: {result.summary}",
-                course_id=key.course_id,
-                period_id=key.period_id,
-            )
+    result = course_drift(
+        platform.engine,
+        settings.reports_dir,
+        key.course_id,
+        key.period_id,
+        key.report_date,
+        settings.drift_share_threshold,
+    )
+    if result.flagged:
+        send_alert(
+            settings.alert_webhook_url,
+            "drift",
+            f"{key.course_id} ({key.period_id}) on {key.report_date}: {result.summary}",
+            course_id=key.course_id,
+            period_id=key.period_id,
+        )
     return dg.Output(
-        summary,
+        result.as_dict(),
         metadata={
-            "drifted_share": float(summary["share"]),  # type: ignore[arg-type]
-            "drifted_columns": dg.MetadataValue.json(summary["drifted_columns"]),
-            "flagged": bool(summary["flagged"]),
-            "summary": str(summary["summary"]),
+            "drifted_share": result.share,
+            "drifted_columns": dg.MetadataValue.json(result.drifted_columns),
+            "flagged": result.flagged,
+            "summary": result.summary,
         },
     )
 
@@ -67,12 +64,12 @@ def period_reports(
     return dg.MaterializeResult(
         metadata={
             "report_id": report.report_id,
-            "students": header["students"],
-            "band_counts": dg.MetadataValue.json(header["band_counts"]),
-            "model_version": str(header["model_version"]),
-            "confidence": str(header["confidence"]),
-            "quality_gate": str(header["quality_gate"]),
-            "week_of_term": header["week_of_term"],
+            "students": header.students,
+            "band_counts": dg.MetadataValue.json(header.band_counts),
+            "model_version": str(header.model_version),
+            "confidence": header.confidence,
+            "quality_gate": header.quality_gate,
+            "week_of_term": header.week_of_term,
             "drift_flagged": bool(feature_drift.get("flagged")),
         }
     )

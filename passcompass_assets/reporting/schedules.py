@@ -1,35 +1,11 @@
 """When report runs start: on each period's cadence (a daily tick decides) and on request."""
 
-from datetime import date
-
 import dagster as dg
-import sqlalchemy as sa
 
-from passcompass_assets.core.cadence import is_report_day
-from passcompass_assets.core.db import courses, report_requests
-from passcompass_assets.core.periods import list_periods
+from passcompass_assets.core.reports.requests import due_reports, pending_requests
 from passcompass_assets.reporting.assets import period_report_job
 from passcompass_assets.reporting.partitions import ReportKey, report_partitions
 from passcompass_assets.resources import PlatformResource
-
-
-def _courses_by_period(platform: PlatformResource) -> dict[str, list[str]]:
-    by_period: dict[str, list[str]] = {}
-    with platform.engine.connect() as conn:
-        for row in conn.execute(sa.select(courses.c.course_id, courses.c.period_id).order_by(courses.c.course_id)):
-            by_period.setdefault(row.period_id, []).append(row.course_id)
-    return by_period
-
-
-def due_reports(platform: PlatformResource, day: date) -> list[ReportKey]:
-    """Every course of every period whose cadence falls on ``day`` (or whose last day it is)."""
-    by_period = _courses_by_period(platform)
-    return [
-        ReportKey(course_id, period.period_id, day)
-        for period in list_periods(platform.engine)
-        if is_report_day(period, day)
-        for course_id in by_period.get(period.period_id, [])
-    ]
 
 
 def _run_requests(
@@ -47,9 +23,11 @@ def _run_requests(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily tick; a period's cadence (every 2, 3 or 4 weeks from its start, and its last day) decides.",
 )
-def report_schedule(context: dg.ScheduleEvaluationContext, platform: PlatformResource):
+def report_schedule(
+    context: dg.ScheduleEvaluationContext, platform: PlatformResource
+) -> list[dg.RunRequest] | dg.SkipReason:
     day = context.scheduled_execution_time.date()
-    keys = due_reports(platform, day)
+    keys = [ReportKey(course_id, period_id, day) for course_id, period_id in due_reports(platform.engine, day)]
     if not keys:
         return dg.SkipReason(f"no report due on {day.isoformat()}")
     # The run key makes the schedule idempotent: one report per course per report date.
@@ -57,12 +35,11 @@ def report_schedule(context: dg.ScheduleEvaluationContext, platform: PlatformRes
 
 
 @dg.sensor(job=period_report_job, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
-def report_request_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
-    """Turn ``POST /api/v1/reports`` requests into report runs for today's date."""
-    after = int(context.cursor or 0)
-    query = sa.select(report_requests).where(report_requests.c.seq > after).order_by(report_requests.c.seq)
-    with platform.engine.connect() as conn:
-        requested = conn.execute(query).all()
+def report_request_sensor(
+    context: dg.SensorEvaluationContext, platform: PlatformResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """Turn ``POST /api/v1/reports`` requests into report runs for the day they were asked on."""
+    requested = pending_requests(platform.engine, after_seq=int(context.cursor or 0))
     if not requested:
         return dg.SkipReason("no report requests")
     context.update_cursor(str(requested[-1].seq))

@@ -15,7 +15,4 @@ renamed as (
     from source
 )
 
-select
-    renamed.*,
-    {{ record_key() }} as record_key
-from renamed
+select * from renamed

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import mlflow
 import mlflow.pyfunc
@@ -13,7 +12,6 @@ import numpy as np
 import pandas as pd
 import sklearn
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from mlflow.models.model import ModelInfo
 
 from passcompass_assets.core.ml.model import FailRiskModel
@@ -24,13 +22,6 @@ EXPERIMENT = "passcompass"
 REGISTERED_MODEL = "passcompass-fail-risk"
 CHAMPION = "champion"
 MODEL_ARTIFACT = "model"
-
-
-@dataclass
-class Champion:
-    version: str
-    run_id: str | None
-    model: FailRiskModel
 
 
 def client_for(settings: Settings) -> MlflowClient:
@@ -49,18 +40,6 @@ def experiment_id(client: MlflowClient, settings: Settings) -> str:
         return client.create_experiment(EXPERIMENT)  # a tracking server keeps the artifacts itself
     settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
     return client.create_experiment(EXPERIMENT, artifact_location=settings.mlflow_artifacts_dir.as_uri())
-
-
-def load_champion(settings: Settings) -> Champion | None:
-    """The model behind the ``champion`` alias, or None when nothing has been promoted yet."""
-    client = client_for(settings)
-    try:
-        version = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
-    except MlflowException:
-        return None
-    loaded = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@{CHAMPION}")
-    wrapper = loaded.unwrap_python_model()
-    return Champion(version=str(version.version), run_id=version.run_id, model=wrapper.model)
 
 
 def _metric_key(*parts: str) -> str:

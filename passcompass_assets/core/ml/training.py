@@ -1,5 +1,5 @@
 """Train a fail-risk model, evaluate it against the naive predictor and the champion on the same folds, log it
-to MLflow, and promote it only through the quality gate; score students with a trained model."""
+to MLflow, and promote it only through the quality gate."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pandas as pd
 from passcompass_assets.core.ml.evaluation import StageEvaluation
 from passcompass_assets.core.ml.fitting import N_SPLITS, FittedStages, fit_and_evaluate
 from passcompass_assets.core.ml.gate import MIN_AUC_GAIN, MIN_BRIER_SKILL, decide
+from passcompass_assets.core.ml.loader import LoadedModel, load_champion
 from passcompass_assets.core.ml.model import FailRiskModel
 from passcompass_assets.core.ml.pipeline import SEED
-from passcompass_assets.core.ml.tracking import Champion, load_champion, log_training
+from passcompass_assets.core.ml.tracking import log_training
 from passcompass_assets.core.settings import Settings
 
 
@@ -70,7 +71,7 @@ def _stage_metrics(ev: StageEvaluation, champion: dict[str, float] | None) -> di
     }
 
 
-def rescore_champion(fitted: FittedStages, champion: Champion) -> dict[str, dict[str, float]]:
+def rescore_champion(fitted: FittedStages, champion: LoadedModel) -> dict[str, dict[str, float]]:
     """The champion, as deployed, scored on the held-out parts of the challenger's folds."""
     scores: dict[str, dict[str, float]] = {}
     for ev in fitted.evaluations:
@@ -130,10 +131,3 @@ def train_and_gate(frame: pd.DataFrame, settings: Settings, *, n_repeats: int = 
         champion_version=version if promoted else (champion.version if champion else None),
         model=fitted.model,
     )
-
-
-def score(frame: pd.DataFrame, model: FailRiskModel | Champion) -> pd.DataFrame:
-    """Per student: user_id, course_id, period_id, fail_probability, predicted_final_grade (course scale),
-    top_factors (up to three in plain words, joined by "; "), signals_available, stage."""
-    fitted = model.model if isinstance(model, Champion) else model
-    return fitted.predict(frame)

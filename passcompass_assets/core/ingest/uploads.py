@@ -16,17 +16,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from passcompass_assets.core.db import uploads
-from passcompass_assets.core.landing import LandingStore
-from passcompass_assets.core.validation import UploadKind, validate_csv
+from passcompass_assets.core.db.tables import uploads
+from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ingest.validation import UploadKind, validate_csv
 
 log = logging.getLogger("passcompass.uploads")
 
 
 @dataclass
-class UploadReceipt:
+class Upload:
+    """A registered upload: what the client was told, and where its landed file is."""
+
     upload_id: str
-    status: str
+    status: str  # received, processed or failed
     rows: int
     course_ids: list[str]
     period_ids: list[str]
@@ -37,10 +39,17 @@ class UploadReceipt:
     kind: str = "students"
     received_at: datetime | None = None
     processed_at: datetime | None = None
+    seq: int = 0  # arrival order
+    landing_sha256: str = ""
+    columns: list[str] = field(default_factory=list)  # the canonical columns it kept
 
     @property
     def is_duplicate(self) -> bool:
         return self.duplicate_of is not None
+
+    @property
+    def carries_final_grades(self) -> bool:
+        return self.kind == "final_grades" or "final_grade" in self.columns
 
 
 def content_key(content: bytes, kind: str, course_id: str | None, period_id: str | None) -> str:
@@ -51,8 +60,8 @@ def content_key(content: bytes, kind: str, course_id: str | None, period_id: str
     return digest.hexdigest()
 
 
-def _receipt(row: sa.Row, duplicate: bool = False) -> UploadReceipt:
-    return UploadReceipt(
+def _upload(row: sa.Row, duplicate: bool = False) -> Upload:
+    return Upload(
         upload_id=row.upload_id,
         status=row.status,
         rows=row.rows,
@@ -65,13 +74,17 @@ def _receipt(row: sa.Row, duplicate: bool = False) -> UploadReceipt:
         kind=row.kind,
         received_at=row.received_at,
         processed_at=row.processed_at,
+        seq=row.seq,
+        landing_sha256=row.landing_sha256,
+        columns=list(row.columns or []),
     )
 
 
-def find_upload(engine: Engine, upload_id: str) -> UploadReceipt | None:
+def find_upload(engine: Engine, upload_id: str) -> Upload | None:
+    """The upload with this id, or None."""
     with engine.connect() as conn:
         row = conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).first()
-    return _receipt(row) if row else None
+    return _upload(row) if row else None
 
 
 def _find_by_key(engine: Engine, key: str) -> sa.Row | None:
@@ -89,11 +102,11 @@ def receive_upload(
     period_id: str | None = None,
     default_period_id: str = "default",
     source: str = "api",
-) -> UploadReceipt:
-    """Validate and register an upload; raises :class:`UploadRejected` and stores nothing when invalid."""
+) -> Upload:
+    """Validate and register an upload; raises :class:`Rejected` and stores nothing when invalid."""
     key = content_key(content, kind, course_id, period_id)
     if (existing := _find_by_key(engine, key)) is not None:
-        return _receipt(existing, duplicate=True)
+        return _upload(existing, duplicate=True)
 
     validated = validate_csv(
         content, kind=kind, course_id=course_id, period_id=period_id, default_period_id=default_period_id
@@ -121,7 +134,7 @@ def receive_upload(
     except IntegrityError:
         # The same content arrived concurrently and won the race: answer as a repeat of it.
         if (existing := _find_by_key(engine, key)) is not None:
-            return _receipt(existing, duplicate=True)
+            return _upload(existing, duplicate=True)
         raise
     log.info(
         "upload received",
@@ -133,7 +146,7 @@ def receive_upload(
             "courses": validated.course_ids,
         },
     )
-    return UploadReceipt(
+    return Upload(
         upload_id=upload_id,
         status="received",
         rows=validated.rows,
@@ -142,6 +155,9 @@ def receive_upload(
         dropped_columns=validated.dropped_columns,
         warnings=validated.warnings,
         kind=kind,
+        received_at=row["received_at"],
+        landing_sha256=landing_sha256,
+        columns=validated.table.column_names,
     )
 
 
@@ -163,3 +179,17 @@ def mark_upload(engine: Engine, upload_id: str, status: str, error: str | None =
             .where(uploads.c.upload_id == upload_id)
             .values(status=status, error=error, processed_at=datetime.now(UTC))
         )
+
+
+def has_uploads(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(uploads)).scalar_one() > 0
+
+
+def processed_since(engine: Engine, since: datetime | None) -> list[Upload]:
+    """Uploads processed after ``since`` (all, when None), in the order they were processed."""
+    query = sa.select(uploads).where(uploads.c.status == "processed").order_by(uploads.c.processed_at)
+    if since is not None:
+        query = query.where(uploads.c.processed_at > since)
+    with engine.connect() as conn:
+        return [_upload(row) for row in conn.execute(query)]

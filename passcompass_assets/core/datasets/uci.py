@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from passcompass_assets.core.ingest.validation import validate_csv
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.core.validation import validate_csv
 
 UCI_ARCHIVE_URL = "https://archive.ics.uci.edu/static/public/320/student+performance.zip"
 UCI_PERIOD_ID = "uci-2008"

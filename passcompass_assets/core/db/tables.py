@@ -1,14 +1,11 @@
-"""The operational database: table definitions (the source of truth for Alembic) and the engine.
+"""The operational tables: their definitions are the source of truth for the Alembic migrations.
 
 ``student_records`` gets one typed, nullable column per catalog feature, so dbt and SQL see real types.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.catalog import Column, load_catalog
 
@@ -142,31 +139,3 @@ report_requests = sa.Table(
     sa.Column("period_id", sa.String(128), nullable=False),
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
 )
-
-
-def _on_connect_sqlite(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    # WAL lets the API read while a Dagster run writes; busy_timeout makes writers wait instead of failing.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def with_driver(url: str) -> str:
-    """PostgreSQL URLs use psycopg2 (its ``COPY`` drives bulk upserts), whatever driver the URL names or omits."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg2")
-    return parsed.render_as_string(hide_password=False)
-
-
-@cache
-def get_engine(url: str) -> Engine:
-    """One pooled engine per database URL and process."""
-    url = with_driver(url)
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        sa.event.listen(engine, "connect", _on_connect_sqlite)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)

@@ -9,18 +9,63 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sklearn.metrics import accuracy_score, brier_score_loss, precision_score, recall_score, roc_auc_score
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.db import courses, final_grades
-from passcompass_assets.core.reporting import list_reports, report_file
+from passcompass_assets.core.db.tables import courses, final_grades
+from passcompass_assets.core.ml.features import fail_label
+from passcompass_assets.core.reports.render import templates
+from passcompass_assets.core.reports.store import list_reports
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """One report against the final grades of its students."""
+
+    report_id: str
+    report_date: str
+    report_number: int
+    week_of_term: int
+    model_version: str | None
+    weeks_before_end: float | None
+    students: int
+    failed: int
+    accuracy: float
+    roc_auc: float | None  # None when every student passed (or every one failed)
+    brier: float
+    high_risk_precision: float
+    high_risk_recall: float | None  # None when nobody failed
+    grade_rmse: float
+
+
+@dataclass(frozen=True)
+class LeadTime:
+    failed_students: int
+    flagged_before_end: int
+    share_flagged: float | None
+    median_weeks_before_end: float | None
+    first_flags: dict[str, str] = field(default_factory=dict)  # user_id -> date of the first high-risk report
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    course_id: str
+    period_id: str
+    evaluated_at: str
+    students_with_final_grade: int
+    failure_rate: float
+    reports: list[ReportOutcome]
+    lead_time: LeadTime
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 def _labels(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
@@ -34,7 +79,7 @@ def _labels(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
     )
     with engine.connect() as conn:
         labels = pd.read_sql(query, conn)
-    labels["failed"] = labels["final_grade"] < labels["pass_mark"]
+    labels["failed"] = fail_label(labels).astype(bool)
     return labels
 
 
@@ -59,56 +104,51 @@ def _metrics(joined: pd.DataFrame) -> dict[str, float | int | None]:
 
 def evaluate_period(
     engine: Engine, reports_dir: Path, course_id: str, period_id: str, period_end: date | None = None
-) -> dict[str, object]:
+) -> Evaluation:
     """The evaluation of every report of ``course_id`` in ``period_id`` against its final grades."""
     labels = _labels(engine, course_id, period_id)
-    rows = sorted(list_reports(engine, course_id, period_id), key=lambda r: (r.report_date, r.generated_at))
+    records = sorted(list_reports(engine, course_id, period_id), key=lambda r: (r.report_date, r.generated_at))
     if labels.empty:
         raise ValueError(f"no final grades for course {course_id!r} in period {period_id!r}")
-    end = period_end or max((r.report_date for r in rows), default=None)
-    per_report = []
+    end = period_end or max((r.report_date for r in records), default=None)
+    outcomes = []
     first_flag: dict[str, date] = {}
-    for row in rows:
-        students = pd.DataFrame(json.loads(report_file(reports_dir, row, "json").read_text())["rows"])
+    for record in records:
+        students = pd.DataFrame(json.loads(record.file(reports_dir, "json").read_text())["rows"])
         joined = students.merge(labels, on="user_id", how="inner")
         if joined.empty:
             continue
         for user_id in joined.loc[joined["failed"] & (joined["risk_band"] == "high"), "user_id"]:
-            first_flag.setdefault(user_id, row.report_date)
-        per_report.append(
-            {
-                "report_id": row.report_id,
-                "report_date": row.report_date.isoformat(),
-                "report_number": row.report_number,
-                "week_of_term": row.week_of_term,
-                "model_version": row.model_version,
-                "weeks_before_end": round((end - row.report_date).days / 7, 1) if end else None,
-                **_metrics(joined),
-            }
+            first_flag.setdefault(user_id, record.report_date)
+        outcomes.append(
+            ReportOutcome(
+                report_id=record.report_id,
+                report_date=record.report_date.isoformat(),
+                report_number=record.report_number,
+                week_of_term=record.week_of_term,
+                model_version=record.model_version,
+                weeks_before_end=round((end - record.report_date).days / 7, 1) if end else None,
+                **_metrics(joined),  # type: ignore[arg-type]
+            )
         )
     failed_ids = labels.loc[labels["failed"], "user_id"].tolist()
     lead_weeks = [(end - first_flag[u]).days / 7 for u in failed_ids if u in first_flag] if end else []
-    lead_time = {
-        "failed_students": len(failed_ids),
-        "flagged_before_end": len(lead_weeks),
-        "share_flagged": round(len(lead_weeks) / len(failed_ids), 4) if failed_ids else None,
-        "median_weeks_before_end": round(float(np.median(lead_weeks)), 1) if lead_weeks else None,
-        "first_flags": {u: first_flag[u].isoformat() for u in failed_ids if u in first_flag},
-    }
-    return {
-        "course_id": course_id,
-        "period_id": period_id,
-        "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "students_with_final_grade": len(labels),
-        "failure_rate": round(float(labels["failed"].mean()), 4),
-        "reports": per_report,
-        "lead_time": lead_time,
-    }
-
-
-_templates = Environment(
-    loader=PackageLoader("passcompass_assets.core", "templates"), autoescape=select_autoescape(["html"])
-)
+    lead_time = LeadTime(
+        failed_students=len(failed_ids),
+        flagged_before_end=len(lead_weeks),
+        share_flagged=round(len(lead_weeks) / len(failed_ids), 4) if failed_ids else None,
+        median_weeks_before_end=round(float(np.median(lead_weeks)), 1) if lead_weeks else None,
+        first_flags={u: first_flag[u].isoformat() for u in failed_ids if u in first_flag},
+    )
+    return Evaluation(
+        course_id=course_id,
+        period_id=period_id,
+        evaluated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        students_with_final_grade=len(labels),
+        failure_rate=round(float(labels["failed"].mean()), 4),
+        reports=outcomes,
+        lead_time=lead_time,
+    )
 
 
 def evaluation_paths(reports_dir: Path, course_id: str, period_id: str) -> dict[str, Path]:
@@ -117,13 +157,12 @@ def evaluation_paths(reports_dir: Path, course_id: str, period_id: str) -> dict[
     return {"json": folder / "evaluation.json", "html": folder / "evaluation.html"}
 
 
-def store_evaluation(reports_dir: Path, evaluation: dict[str, object]) -> dict[str, Path]:
+def store_evaluation(reports_dir: Path, evaluation: Evaluation) -> dict[str, Path]:
     """Write the evaluation as JSON and as an HTML page with a chart (replacing an earlier evaluation)."""
-    paths = evaluation_paths(reports_dir, str(evaluation["course_id"]), str(evaluation["period_id"]))
+    paths = evaluation_paths(reports_dir, evaluation.course_id, evaluation.period_id)
     paths["json"].parent.mkdir(parents=True, exist_ok=True)
-    paths["json"].write_text(json.dumps(evaluation, indent=1), encoding="utf-8")
-    reports = evaluation["reports"]
-    assert isinstance(reports, list)
-    html = _templates.get_template("evaluation.html").render(evaluation=evaluation, reports=reports)
+    values = evaluation.as_dict()
+    paths["json"].write_text(json.dumps(values, indent=1), encoding="utf-8")
+    html = templates.get_template("evaluation.html").render(evaluation=values, reports=values["reports"])
     paths["html"].write_text(html, encoding="utf-8")
     return paths

@@ -1,7 +1,7 @@
 """Read the bytes of an uploaded CSV into columns of strings, coping with what real exports look like.
 
 Copes with UTF-8 with or without BOM, UTF-16 with BOM, Latin-1, ``,`` ``;`` and tab delimiters, quoted values,
-surrounding blanks and Windows line ends. Anything it cannot read is an :class:`UploadRejected` (400 or 415).
+surrounding blanks and Windows line ends. Anything it cannot read is an :class:`Rejected` (400 or 415).
 
 Well-formed files are parsed by Arrow's CSV reader (multithreaded, no Python object per cell: a million rows x 30
 columns in about a second, in a fifth of the memory of a frame of Python strings). A file Arrow refuses (a row
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from passcompass_assets.core.errors import Problem, UploadRejected
+from passcompass_assets.core.errors import Problem, Rejected
 
 DELIMITERS = (",", ";", "\t")
 MAX_COLUMNS = 1000
@@ -69,17 +69,17 @@ def _decode(content: bytes) -> tuple[bytes, list[str]]:
     """The file as UTF-8 bytes (the original bytes when they already are), without a BOM."""
     for signature, what in NOT_CSV_SIGNATURES.items():
         if content.startswith(signature):
-            raise UploadRejected(415, "not_a_csv", f"the file is {what}, not a CSV")
+            raise Rejected(415, "not_a_csv", f"the file is {what}, not a CSV")
     if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             text = content.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise UploadRejected(400, "unreadable_csv", f"invalid UTF-16 text: {exc.reason}") from exc
+            raise Rejected(400, "unreadable_csv", f"invalid UTF-16 text: {exc.reason}") from exc
         if "\x00" in text:  # the parser would silently cut the value at it (and PostgreSQL cannot store it)
-            raise UploadRejected(415, "not_a_csv", "the file contains NUL characters; expected a text CSV")
+            raise Rejected(415, "not_a_csv", "the file contains NUL characters; expected a text CSV")
         return text.encode("utf-8"), ["decoded as UTF-16"]
     if b"\x00" in content:
-        raise UploadRejected(415, "not_a_csv", "the file contains binary data (NUL bytes); expected a text CSV")
+        raise Rejected(415, "not_a_csv", "the file contains binary data (NUL bytes); expected a text CSV")
     try:
         content.decode("utf-8")  # only checked: the bytes themselves are parsed
     except UnicodeDecodeError:
@@ -87,7 +87,7 @@ def _decode(content: bytes) -> tuple[bytes, list[str]]:
         # (a binary file) are caught below.
         text = content.decode("cp1252", errors="replace")
         if re.search(r"[\x00-\x08\x0e-\x1f]", text):
-            raise UploadRejected(415, "not_a_csv", "the file is not text; expected a CSV") from None
+            raise Rejected(415, "not_a_csv", "the file is not text; expected a CSV") from None
         return text.encode("utf-8"), ["not valid UTF-8: decoded as Windows-1252 (Latin-1)"]
     return content.removeprefix(codecs.BOM_UTF8), []
 
@@ -159,9 +159,9 @@ def _read_with_pandas(data: bytes, delimiter: str) -> pa.Table:
         message = str(exc).strip()
         row = _row_from_parser_error(message)
         detail = f"the CSV is malformed: {message}"
-        raise UploadRejected(400, "malformed_csv", detail, [Problem(message, row)]) from None
+        raise Rejected(400, "malformed_csv", detail, [Problem(message, row)]) from None
     except (ValueError, csv.Error) as exc:
-        raise UploadRejected(400, "malformed_csv", f"the CSV is malformed: {exc}") from None
+        raise Rejected(400, "malformed_csv", f"the CSV is malformed: {exc}") from None
     frame = frame.iloc[1:].fillna("")
     return pa.table({f"c{i}": pa.array(frame[column].astype(str), pa.string()) for i, column in enumerate(frame)})
 
@@ -169,18 +169,18 @@ def _read_with_pandas(data: bytes, delimiter: str) -> pa.Table:
 def read_csv_bytes(content: bytes) -> RawTable:
     """Decode and parse; every value comes back as a string (``RawTable.column`` strips it)."""
     if not content or content.isspace():  # (not ``strip()``: that copies the whole file)
-        raise UploadRejected(400, "empty_file", "the file is empty")
+        raise Rejected(400, "empty_file", "the file is empty")
     data, warnings = _decode(content)
     header_line = _header_line(data)
     if not header_line.strip():
-        raise UploadRejected(400, "malformed_csv", "the first line (the header) is empty", [Problem("empty header", 1)])
+        raise Rejected(400, "malformed_csv", "the first line (the header) is empty", [Problem("empty header", 1)])
     try:
         delimiter = _sniff_delimiter(header_line)
         header = [_unquote(h) for h in next(csv.reader([header_line], delimiter=delimiter, skipinitialspace=True))]
     except csv.Error as exc:  # e.g. a header cell past the csv module's field limit (128 KB)
-        raise UploadRejected(400, "malformed_csv", f"the header is malformed: {exc}", [Problem(str(exc), 1)]) from None
+        raise Rejected(400, "malformed_csv", f"the header is malformed: {exc}", [Problem(str(exc), 1)]) from None
     if len(header) > MAX_COLUMNS:
-        raise UploadRejected(
+        raise Rejected(
             422, "too_many_columns", f"the header has {len(header)} columns; at most {MAX_COLUMNS} are accepted"
         )
     table = _read_with_arrow(memoryview(data), delimiter, len(header))

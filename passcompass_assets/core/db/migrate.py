@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -19,3 +20,10 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+
+
+@cache
+def ensure_schema(url: str) -> None:
+    """The database at the newest revision; checked once per process and URL (a process's later operations
+    skip Alembic's start-up)."""
+    upgrade(url)

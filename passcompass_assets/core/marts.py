@@ -1,4 +1,4 @@
-"""Where the dbt models land and how to read them; free of Dagster and dbt, so the API and the model can import it.
+"""Where the dbt marts land and how to read them (a typed frame, the same on both databases).
 
 SQLite: every model is in ``main`` of the operational file (dbt-sqlite would put another schema in another file,
 out of reach of the operational engine). PostgreSQL: models are in the ``analytics`` schema, apart from the
@@ -7,34 +7,12 @@ Alembic-owned operational tables in ``public``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 POSTGRES_SCHEMA = "analytics"
 POSTGRES_SOURCE_SCHEMA = "public"
-
-STUDENT_FEATURES = "student_features"
-TRAINING_SET = "training_set"
-KEYS = ("user_id", "course_id", "period_id")
-STAGES = ("no_interim", "interim_1", "interim_2")
-# Columns student_features adds to the catalog features; all numeric except ``stage``.
-DERIVED_FEATURES = (
-    "grade_max",
-    "pass_mark",
-    "pass_fraction",
-    "has_interim_grade_1",
-    "has_interim_grade_2",
-    "stage",
-    "interim_grade_1_fraction",
-    "interim_grade_2_fraction",
-    "interim_grade_change",
-)
-# Columns training_set adds to student_features: never model inputs.
-LABELS = ("final_grade", "final_grade_fraction", "failed")
 _DATE_COLUMNS = ("as_of_date",)
 _TIMESTAMP_COLUMNS = ("record_updated_at",)
 

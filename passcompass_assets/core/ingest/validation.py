@@ -1,6 +1,6 @@
 """Validate a parsed CSV against the feature catalog: map headers, drop what is not allowed, type every value.
 
-The result holds canonical, typed, PII-free columns only. Anything wrong becomes an :class:`UploadRejected`
+The result holds canonical, typed, PII-free columns only. Anything wrong becomes an :class:`Rejected`
 listing each problem with its row and column.
 
 Typing runs on Arrow arrays with Arrow's compute kernels (vectorised, no Python object per cell); its regular
@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from passcompass_assets.core.catalog import Catalog, Column, header_key, load_catalog
-from passcompass_assets.core.csv_reader import RawTable, read_csv_bytes
-from passcompass_assets.core.errors import MAX_PROBLEMS, Problem, UploadRejected
+from passcompass_assets.core.errors import MAX_PROBLEMS, Problem, Rejected
+from passcompass_assets.core.ingest.csv_reader import RawTable, read_csv_bytes
 
 UploadKind = Literal["students", "final_grades"]
 KEY_COLUMNS = ("user_id", "course_id", "period_id")
@@ -213,9 +213,9 @@ def validate_table(
     catalog = catalog or load_catalog()
     kept, dropped, header_problems = _map_headers(raw.header, catalog)
     if header_problems:
-        raise UploadRejected(422, "invalid_header", "the header names a column twice", header_problems)
+        raise Rejected(422, "invalid_header", "the header names a column twice", header_problems)
     if not raw.rows:
-        raise UploadRejected(422, "no_rows", "the file has a header but no data rows")
+        raise Rejected(422, "no_rows", "the file has a header but no data rows")
 
     canonical_names = set(kept.values())
     missing = [name for name in ("user_id",) if name not in canonical_names]
@@ -224,7 +224,7 @@ def validate_table(
     if kind == "final_grades" and "final_grade" not in canonical_names:
         missing.append("final_grade")
     if missing:
-        raise UploadRejected(
+        raise Rejected(
             422,
             "missing_columns",
             f"required column(s) missing: {', '.join(missing)}"
@@ -260,7 +260,7 @@ def validate_table(
     ):
         fill = (form_value or fallback or "").strip()
         if "\x00" in fill:  # no id holds one, and PostgreSQL cannot store it
-            raise UploadRejected(422, "invalid_values", f"{key} contains a NUL character", [Problem("NUL", None, key)])
+            raise Rejected(422, "invalid_values", f"{key} contains a NUL character", [Problem("NUL", None, key)])
         column = typed.get(key, pa.nulls(raw.rows, pa.string()))
         column = pc.if_else(pc.equal(pc.fill_null(column, ""), ""), fill, column)
         typed[key] = column
@@ -285,7 +285,7 @@ def validate_table(
     if problems.items:
         listed = min(len(problems.items), MAX_PROBLEMS)  # the rejection keeps the first MAX_PROBLEMS
         shown = "" if problems.total <= listed else f" (first {listed} listed)"
-        raise UploadRejected(422, "invalid_values", f"{problems.total} value(s) are invalid{shown}", problems.items)
+        raise Rejected(422, "invalid_values", f"{problems.total} value(s) are invalid{shown}", problems.items)
 
     ordered = [c.name for c in catalog.columns if c.name in typed]
     if kind == "final_grades":
@@ -295,5 +295,5 @@ def validate_table(
 
 
 def validate_csv(content: bytes, **kwargs: object) -> ValidatedUpload:
-    """Bytes of a CSV in, a validated upload out (or :class:`UploadRejected`)."""
+    """Bytes of a CSV in, a validated upload out (or :class:`Rejected`)."""
     return validate_table(read_csv_bytes(content), **kwargs)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from passcompass_assets.core.validation import to_frame
+from passcompass_assets.core.ingest.validation import to_frame
 
 
 class LandingStore:

@@ -1,4 +1,4 @@
-"""Make one course report: read the course's current records, score them, render and store the report."""
+"""Make one course report: read the course's records, score them, build, render and store the report."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from datetime import date, timedelta
 from typing import Protocol
 
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.db import courses, student_records
 from passcompass_assets.core.periods import Period, list_periods
-from passcompass_assets.core.reporting import Report, build_report, store_report
+from passcompass_assets.core.records import course_records
+from passcompass_assets.core.reports.build import ModelInfo, Report, build_report
+from passcompass_assets.core.reports.store import store_report
 from passcompass_assets.core.settings import Settings
 
 
@@ -23,30 +23,11 @@ class ScoringModel(Protocol):
         ...
 
     @property
-    def info(self) -> dict[str, object]:
-        """version, metrics, gate (plain words), promoted (bool)."""
-        ...
+    def info(self) -> ModelInfo: ...
 
 
 class NoModelError(RuntimeError):
     """No model has been trained yet: a report would have nothing honest to say."""
-
-
-def load_course_frame(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
-    """Current records of a course's students with the course's grade scale."""
-    query = (
-        sa.select(student_records, courses.c.grade_max, courses.c.pass_mark)
-        .join(
-            courses,
-            sa.and_(
-                courses.c.course_id == student_records.c.course_id, courses.c.period_id == student_records.c.period_id
-            ),
-        )
-        .where(student_records.c.course_id == course_id, student_records.c.period_id == period_id)
-        .order_by(student_records.c.user_id)
-    )
-    with engine.connect() as conn:
-        return pd.read_sql(query, conn)
 
 
 def find_period(engine: Engine, period_id: str, frame: pd.DataFrame, as_of: date) -> Period:
@@ -54,7 +35,7 @@ def find_period(engine: Engine, period_id: str, frame: pd.DataFrame, as_of: date
     known = {p.period_id: p for p in list_periods(engine)}
     if period_id in known:
         return known[period_id]
-    dates = pd.to_datetime(frame.get("as_of_date"), errors="coerce").dropna() if "as_of_date" in frame else []
+    dates = pd.to_datetime(frame["as_of_date"], errors="coerce").dropna() if "as_of_date" in frame else []
     start = min(dates).date() if len(dates) else as_of
     return Period(period_id, min(start, as_of), max(as_of, start) + timedelta(days=1), 3)
 
@@ -68,8 +49,8 @@ def generate_report(
     as_of: date,
     drift: dict[str, object] | None = None,
 ) -> Report:
-    """Score the course's current records, then render, store and index the report; returns it."""
-    frame = load_course_frame(engine, course_id, period_id)
+    """Score the course's records, then render, store and index the report; returns it."""
+    frame = course_records(engine, course_id, period_id)
     if frame.empty:
         raise ValueError(f"course {course_id!r} has no students in period {period_id!r}")
     if model is None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from passcompass_assets.core.db import get_engine, metadata
+from passcompass_assets.core.db.engine import get_engine
+from passcompass_assets.core.db.tables import metadata
 
 config = context.config
 

@@ -7,9 +7,9 @@ import logging
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from passcompass_assets.core.datasets.uci import UciDataUnavailable, initial_training_frame
+from passcompass_assets.core.marts import read_table
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.core.uci import UciDataUnavailable, initial_training_frame
-from passcompass_assets.features.tables import read_table
 
 log = logging.getLogger("passcompass.training")
 

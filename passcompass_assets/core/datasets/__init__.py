@@ -1,0 +1,1 @@
+"""Data the platform brings itself: the UCI prior and the synthetic demo terms."""

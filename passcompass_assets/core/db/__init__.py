@@ -1,0 +1,1 @@
+"""The operational database: tables, engine and Alembic migrations."""

@@ -1,0 +1,83 @@
+"""The one way to load a trained model from the MLflow registry, with what a report says about it.
+
+Reports use the champion; failing that, the newest registered version, marked low confidence. The quality gate
+compares a challenger with the champion only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from passcompass_assets.core.ml.model import FailRiskModel
+from passcompass_assets.core.ml.tracking import CHAMPION, REGISTERED_MODEL, client_for
+from passcompass_assets.core.reports.build import ModelInfo
+from passcompass_assets.core.settings import Settings
+
+# The validation metrics a report header shows, per stage: ``<stage>.model.<metric>`` in MLflow.
+HEADER_METRICS = ("roc_auc", "brier", "accuracy", "grade_rmse")
+
+
+@dataclass
+class LoadedModel:
+    """A registered model version, ready to score, and what a report says about it."""
+
+    model: FailRiskModel
+    info: ModelInfo
+    run_id: str | None
+
+    @property
+    def version(self) -> str:
+        return str(self.info.version)
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.model.predict(frame)
+
+
+def _header_metrics(run_metrics: dict[str, float]) -> dict[str, float]:
+    chosen = {}
+    for key, value in sorted(run_metrics.items()):
+        stage, _, rest = key.partition(".")
+        who, _, metric = rest.partition(".")
+        if who == "model" and metric in HEADER_METRICS:
+            chosen[f"{stage} {metric}"] = round(value, 3)
+    return chosen
+
+
+def _version(settings: Settings, *, champion_only: bool) -> tuple[ModelVersion, bool] | None:
+    """(version, promoted): the champion, else (unless ``champion_only``) the newest registered version."""
+    client = client_for(settings)
+    try:
+        return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION), True
+    except MlflowException:
+        if champion_only:
+            return None
+    try:
+        versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
+    except MlflowException:
+        return None
+    return (max(versions, key=lambda v: int(v.version)), False) if versions else None
+
+
+def load_model(settings: Settings, *, champion_only: bool = False) -> LoadedModel | None:
+    """The champion, else (unless ``champion_only``) the newest registered version, marked not promoted;
+    None when there is none."""
+    found = _version(settings, champion_only=champion_only)
+    if found is None:
+        return None
+    version, promoted = found
+    loaded = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}/{version.version}")
+    metrics = client_for(settings).get_run(version.run_id).data.metrics if version.run_id else {}
+    reason = version.tags.get("gate.reason", "")
+    gate = f"passed: {reason}" if promoted else f"not passed: {reason}" if reason else "not passed"
+    info = ModelInfo(version=str(version.version), promoted=promoted, gate=gate, metrics=_header_metrics(metrics))
+    return LoadedModel(model=loaded.unwrap_python_model().model, info=info, run_id=version.run_id)
+
+
+def load_champion(settings: Settings) -> LoadedModel | None:
+    """The model behind the ``champion`` alias, or None when nothing has been promoted yet."""
+    return load_model(settings, champion_only=True)

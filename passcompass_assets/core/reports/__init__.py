@@ -1,0 +1,1 @@
+"""Period reports: built from scored students, rendered, stored, requested, and measured against final grades."""

@@ -1,0 +1,135 @@
+"""A report from scored students: risk bands, the header that says what the model knew and how far to trust it.
+
+A report says the model version and its validation metrics, the quality-gate state ("low confidence" when no
+champion passed the gate), and per student the signals the model had.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+
+from passcompass_assets.core.cadence import report_number, week_of_term
+from passcompass_assets.core.periods import Period
+
+BANDS = ("high", "medium", "low")
+COLUMNS = [
+    "user_id",
+    "course_id",
+    "period_id",
+    "fail_probability",
+    "risk_band",
+    "predicted_final_grade",
+    "top_factors",
+    "signals_available",
+    "data_as_of",
+]
+LOW_CONFIDENCE = (
+    "Low confidence: no model has passed the quality gate, so these probabilities are not validated "
+    "to be better than a naive guess. Use them with care."
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a report says about the model that scored it."""
+
+    version: str | None = None
+    promoted: bool = False
+    gate: str = "no model has been trained"  # the quality gate's state, in plain words
+    metrics: dict[str, float] = field(default_factory=dict)  # validation metrics shown in the header
+
+
+@dataclass(frozen=True)
+class ReportHeader:
+    course_id: str
+    period_id: str
+    report_date: date
+    generated_at: datetime
+    report_number: int
+    week_of_term: int
+    period_start: date
+    period_end: date
+    students: int
+    band_counts: dict[str, int]
+    risk_thresholds: dict[str, float]
+    model_version: str | None
+    model_metrics: dict[str, float]
+    quality_gate: str
+    confidence: str  # "normal" or "low"
+    signals: dict[str, int]
+    drift: dict[str, object] | None = None
+    warning: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: dates in ISO form; no ``warning`` key when there is nothing to warn about."""
+        values = asdict(self)
+        for name in ("report_date", "period_start", "period_end"):
+            values[name] = values[name].isoformat()
+        values["generated_at"] = self.generated_at.isoformat(timespec="seconds")
+        if self.warning is None:
+            del values["warning"]
+        return values
+
+
+@dataclass
+class Report:
+    report_id: str
+    header: ReportHeader
+    students: pd.DataFrame  # COLUMNS, sorted by fail probability, highest first
+
+
+def risk_bands(probability: pd.Series, high: float, medium: float) -> pd.Series:
+    values = probability.to_numpy(dtype=float)
+    return pd.Series(np.select([values >= high, values >= medium], ["high", "medium"], "low"), index=probability.index)
+
+
+def build_report(
+    scored: pd.DataFrame,
+    *,
+    course_id: str,
+    period: Period,
+    as_of: date,
+    model: ModelInfo | None,
+    risk_high: float,
+    risk_medium: float,
+    data_as_of: pd.Series | None = None,
+    drift: dict[str, object] | None = None,
+) -> Report:
+    """``scored``: one row per student with fail_probability, predicted_final_grade, top_factors (text),
+    signals_available. ``model``: what to say about the model used (None: no model)."""
+    model = model or ModelInfo()
+    students = scored.copy()
+    students["course_id"] = course_id
+    students["period_id"] = period.period_id
+    students["risk_band"] = risk_bands(students["fail_probability"], risk_high, risk_medium)
+    dates = data_as_of if data_as_of is not None else pd.Series(as_of, index=students.index)
+    students["data_as_of"] = pd.to_datetime(dates, errors="coerce").dt.strftime("%Y-%m-%d")
+    students["fail_probability"] = students["fail_probability"].round(4)
+    students["predicted_final_grade"] = students["predicted_final_grade"].round(1)
+    students = students[COLUMNS].sort_values(["fail_probability", "user_id"], ascending=[False, True])
+    header = ReportHeader(
+        course_id=course_id,
+        period_id=period.period_id,
+        report_date=as_of,
+        generated_at=datetime.now(UTC),
+        report_number=report_number(period, as_of),
+        week_of_term=week_of_term(period, as_of),
+        period_start=period.start_date,
+        period_end=period.end_date,
+        students=len(students),
+        band_counts={band: int((students["risk_band"] == band).sum()) for band in BANDS},
+        risk_thresholds={"high": risk_high, "medium": risk_medium},
+        model_version=model.version,
+        model_metrics=model.metrics,
+        quality_gate=model.gate,
+        confidence="normal" if model.promoted else "low",
+        signals={str(k): int(v) for k, v in students["signals_available"].value_counts().items()},
+        drift=drift,
+        warning=None if model.promoted else LOW_CONFIDENCE,
+    )
+    return Report(report_id=str(uuid.uuid4()), header=header, students=students.reset_index(drop=True))

@@ -1,0 +1,76 @@
+"""Which reports are due and which were asked for: the cadence, the request queue, and the period a report is for.
+
+The API puts requests in the queue, the report sensor takes them out; the CLI and the API choose a report's
+period with the same rule.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from passcompass_assets.core.cadence import is_report_day
+from passcompass_assets.core.courses import course_periods, courses_by_period
+from passcompass_assets.core.db.tables import report_requests
+from passcompass_assets.core.errors import NotFound
+from passcompass_assets.core.periods import active_periods, list_periods
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    seq: int  # arrival order
+    request_id: str
+    course_id: str
+    period_id: str
+    requested_at: datetime
+
+
+def choose_period(engine: Engine, course_id: str, period_id: str | None, today: date) -> str:
+    """The named period, else the course's current one (its dates contain today), else its latest."""
+    periods = course_periods(engine, course_id)
+    if not periods:
+        raise NotFound(f"no data for course {course_id!r} yet")
+    if period_id is None:
+        current = {p.period_id for p in active_periods(engine, today)}
+        return next((p for p in periods if p in current), periods[-1])
+    if period_id not in periods:
+        raise NotFound(f"course {course_id!r} has no data in period {period_id!r}")
+    return period_id
+
+
+def request_report(engine: Engine, course_id: str, period_id: str | None, today: date) -> ReportRequest:
+    """Queue a report of the course now (in the chosen period); :class:`NotFound` when there is no such data."""
+    chosen = choose_period(engine, course_id, period_id, today)
+    values = {
+        "request_id": str(uuid.uuid4()),
+        "course_id": course_id,
+        "period_id": chosen,
+        "requested_at": datetime.now(UTC),
+    }
+    with engine.begin() as conn:
+        seq = conn.execute(report_requests.insert().values(**values).returning(report_requests.c.seq)).scalar_one()
+    return ReportRequest(seq=seq, **values)
+
+
+def pending_requests(engine: Engine, after_seq: int = 0) -> list[ReportRequest]:
+    """Requests after ``after_seq``, in arrival order."""
+    query = sa.select(report_requests).where(report_requests.c.seq > after_seq).order_by(report_requests.c.seq)
+    with engine.connect() as conn:
+        return [
+            ReportRequest(r.seq, r.request_id, r.course_id, r.period_id, r.requested_at) for r in conn.execute(query)
+        ]
+
+
+def due_reports(engine: Engine, day: date) -> list[tuple[str, str]]:
+    """(course_id, period_id) of every course whose period has a scheduled report on ``day``."""
+    by_period = courses_by_period(engine)
+    return [
+        (course_id, period.period_id)
+        for period in list_periods(engine)
+        if is_report_day(period, day)
+        for course_id in by_period.get(period.period_id, [])
+    ]

@@ -1,0 +1,126 @@
+"""The report store: each report's files written once under its id, indexed in the ``reports`` table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from passcompass_assets.core.cadence import next_report_date
+from passcompass_assets.core.db.tables import reports
+from passcompass_assets.core.periods import Period, list_periods
+from passcompass_assets.core.reports.build import Report
+from passcompass_assets.core.reports.render import RENDERERS
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """One stored report, as the index knows it."""
+
+    report_id: str
+    course_id: str
+    period_id: str
+    report_date: date
+    report_number: int
+    week_of_term: int
+    generated_at: datetime
+    students: int
+    band_counts: dict[str, int]
+    model_version: str | None
+    confidence: str
+    header: dict[str, object]  # the report's header, as in its JSON file
+    location: str  # folder of its files, relative to the report store
+
+    def file(self, reports_dir: Path, fmt: str) -> Path:
+        return reports_dir / self.location / f"report.{fmt}"
+
+
+def _record(row: sa.Row) -> ReportRecord:
+    return ReportRecord(**{name: getattr(row, name) for name in ReportRecord.__dataclass_fields__})
+
+
+def store_report(engine: Engine, reports_dir: Path, report: Report) -> str:
+    """Write the report's files once (never overwritten) and index them; returns the report id."""
+    location = f"{report.report_id[:2]}/{report.report_id}"
+    folder = reports_dir / location
+    folder.mkdir(parents=True, exist_ok=False)
+    for fmt, render in RENDERERS.items():
+        (folder / f"report.{fmt}").write_bytes(render(report))
+    header = report.header
+    with engine.begin() as conn:
+        conn.execute(
+            reports.insert().values(
+                report_id=report.report_id,
+                course_id=header.course_id,
+                period_id=header.period_id,
+                report_date=header.report_date,
+                report_number=header.report_number,
+                week_of_term=header.week_of_term,
+                generated_at=header.generated_at,
+                students=header.students,
+                band_counts=header.band_counts,
+                model_version=header.model_version,
+                confidence=header.confidence,
+                header=header.as_dict(),
+                location=location,
+            )
+        )
+    return report.report_id
+
+
+def list_reports(engine: Engine, course_id: str | None = None, period_id: str | None = None) -> list[ReportRecord]:
+    """Reports, newest first (by report date, then by when they were made)."""
+    query = sa.select(reports).order_by(reports.c.report_date.desc(), reports.c.generated_at.desc())
+    if course_id:
+        query = query.where(reports.c.course_id == course_id)
+    if period_id:
+        query = query.where(reports.c.period_id == period_id)
+    with engine.connect() as conn:
+        return [_record(row) for row in conn.execute(query)]
+
+
+def get_report(engine: Engine, report_id: str) -> ReportRecord | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(reports).where(reports.c.report_id == report_id)).first()
+    return _record(row) if row else None
+
+
+def reported_course_periods(engine: Engine) -> set[tuple[str, str]]:
+    """(course_id, period_id) of every course period with at least one report."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(reports.c.course_id, reports.c.period_id).distinct())
+        return {(row.course_id, row.period_id) for row in rows}
+
+
+@dataclass(frozen=True)
+class LatestReport:
+    record: ReportRecord | None
+    period: Period | None
+    next_due: date | None
+
+    def explanation(self, course_id: str) -> str:
+        if self.period is None:
+            return f"no report for course {course_id!r} yet, and no period is current"
+        due = f"; the next report is due on {self.next_due.isoformat()}" if self.next_due else ""
+        return f"no report for course {course_id!r} in period {self.period.period_id!r} yet{due}"
+
+
+def latest_report(engine: Engine, course_id: str, period_id: str | None, today: date) -> LatestReport:
+    """The most recent report of the named period, else of the current period (the one containing today);
+    a course whose periods have no dates falls back to its most recent report."""
+    known = {p.period_id: p for p in list_periods(engine)}
+    if period_id:
+        period = known.get(period_id)
+        records = list_reports(engine, course_id, period_id)
+    else:
+        current = [p for p in known.values() if p.contains(today)]
+        records = [r for r in list_reports(engine, course_id) if any(r.period_id == p.period_id for p in current)]
+        period = next((p for p in current if not records or p.period_id == records[0].period_id), None)
+        if not records and not current:
+            records = list_reports(engine, course_id)
+    if records:
+        return LatestReport(records[0], known.get(records[0].period_id), None)
+    return LatestReport(None, period, next_report_date(period, today) if period else None)
