@@ -6,7 +6,7 @@ export PASSCOMPASS_HOME ?= $(CURDIR)/.passcompass
 # The UCI files, where this checkout sits beside the shared data (else downloaded, or skipped offline).
 export PASSCOMPASS_INITIAL_DATA ?= $(wildcard $(CURDIR)/../shared/data/uci)
 
-.PHONY: run test lint validate install lock clean
+.PHONY: run test lint typecheck validate install lock clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,15 @@ run: install
 	$(BIN)/passcompass run
 
 ## Run the whole test suite (SQLite always; PostgreSQL too when PASSCOMPASS_TEST_POSTGRES_URL is set).
-test: install lint
+test: install lint typecheck
 	$(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
 
 validate: install
 	cd $(CURDIR) && PASSCOMPASS_HOME=$$(mktemp -d) $(BIN)/dagster definitions validate -m passcompass_assets.definitions

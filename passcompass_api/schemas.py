@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from passcompass_assets.core.periods import Cadence
+
 
 class ProblemOut(BaseModel):
     row: int | None = Field(None, description="spreadsheet row (the header is row 1)")
@@ -46,7 +48,7 @@ class Health(BaseModel):
 class PeriodIn(BaseModel):
     start_date: date
     end_date: date
-    cadence_weeks: Literal[2, 3, 4] = 3
+    cadence_weeks: Cadence = 3
 
     @model_validator(mode="after")
     def ends_after_start(self) -> PeriodIn:

@@ -6,13 +6,12 @@ Heavy imports (Dagster, MLflow, uvicorn) happen inside the subcommand that needs
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -131,37 +130,64 @@ def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Dagster webserver + daemon (``dagster dev``) and the API, until Ctrl-C stops both."""
+    """The API and web page, then (on a fresh home) the demo, then Dagster (``dagster dev``: webserver and daemon),
+    until Ctrl-C or SIGTERM stops them all. A few progress lines here; the full logs go to ``home/logs``."""
+    from passcompass_assets import supervisor
+
+    logs = settings.resolved_home / "logs"
+    env = {**os.environ, "PASSCOMPASS_HOME": str(settings.resolved_home)}
+    bin_dir = Path(sys.executable).parent
+    api = [str(bin_dir / "passcompass"), "serve", "--host", args.host, "--port", "8000"]
+    dagster = [str(bin_dir / "dagster"), "dev", "-m", "passcompass_assets.definitions", "-h", args.host, "-p", "3000"]
+    page, ui = f"http://{args.host}:8000", f"http://{args.host}:3000"
+    processes = []
+    with supervisor.stop_on_signals():
+        try:
+            with supervisor.output_to(logs / "platform.log") as terminal:
+                say = functools.partial(print, file=terminal, flush=True)
+                say(f"PassCompass: home {settings.resolved_home}, logs in {logs}")
+                dagster_home = _prepare(settings)
+                env["DAGSTER_HOME"] = str(dagster_home)
+                processes.append(supervisor.start(api, logs / "api.log", env, REPO_ROOT))
+                if supervisor.wait_for(f"{page}/api/v1/health", processes, timeout=60):
+                    say(f"web page and API: {page}")
+                if not args.no_demo and _fresh(settings):
+                    say("fresh home: loading the synthetic demo terms (--no-demo skips this)")
+                    _bootstrap(settings, say)
+                say("starting Dagster (webserver and daemon)")
+                processes.append(supervisor.start(dagster, logs / "dagster.log", env, REPO_ROOT))
+                if supervisor.wait_for(ui, processes, timeout=120):
+                    say(f"ready. Dagster UI: {ui}   web page and API: {page}   (Ctrl-C stops)")
+                while all(p.poll() is None for p in processes):
+                    time.sleep(0.5)
+                say("a platform process ended unexpectedly: see the logs; stopping the others")
+        except (KeyboardInterrupt, supervisor.Stop):
+            pass
+        finally:
+            seconds = supervisor.stop(processes)
+            failed = supervisor.fail_interrupted_runs("PassCompass stopped while the run was in progress")
+            note = f"; {failed} interrupted run(s) marked failed" if failed else ""
+            print(f"PassCompass stopped in {seconds:.1f} s{note}", flush=True)
+    return 0
+
+
+def _prepare(settings: Settings) -> Path:
+    from passcompass_assets.instance import prepare_home
+
+    return prepare_home(settings)
+
+
+def _fresh(settings: Settings) -> bool:
     from passcompass_assets.core.db.engine import get_engine
     from passcompass_assets.core.ingest.uploads import has_uploads
-    from passcompass_assets.instance import prepare_home
+
+    return not has_uploads(get_engine(settings.db_url))
+
+
+def _bootstrap(settings: Settings, say: Callable[[str], None]) -> None:
     from passcompass_assets.operations import bootstrap_demo
 
-    prepare_home(settings)
-    if not args.no_demo and not has_uploads(get_engine(settings.db_url)):
-        print("fresh home: bootstrapping the synthetic demo terms (a few minutes; --no-demo skips this)")
-        bootstrap_demo(settings)
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PASSCOMPASS_HOME": str(settings.resolved_home)}
-    dagster = [str(bin_dir / "dagster"), "dev", "-m", "passcompass_assets.definitions", "-h", args.host, "-p", "3000"]
-    api = [str(bin_dir / "passcompass"), "serve", "--host", args.host, "--port", "8000"]
-    processes = [subprocess.Popen(command, env=env, cwd=REPO_ROOT) for command in (dagster, api)]
-    print(f"PassCompass: Dagster UI http://{args.host}:3000  web page and API http://{args.host}:8000  (Ctrl-C stops)")
-    try:
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    return 0
+    bootstrap_demo(settings, say=say)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,10 +22,10 @@ from passcompass_assets.core.reports.requests import choose_period
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.definitions import defs
-from passcompass_assets.ingestion import uploads_partitions
+from passcompass_assets.ingestion.assets import UPLOADS_PARTITIONS
 from passcompass_assets.instance import prepare_home
-from passcompass_assets.monitoring.partitions import CoursePeriod, evaluation_partitions
-from passcompass_assets.reporting import ReportKey, report_partitions
+from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS, CoursePeriod
+from passcompass_assets.reporting.partitions import REPORT_PARTITIONS, ReportKey
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,17 @@ def execute(job_name: str, partition_key: str | None = None, partitions: str | N
     return JobOutcome(result.success, metadata)
 
 
-def process_pending(settings: Settings) -> list[Upload]:
-    """Run the ingestion job the upload sensor would launch, for every received upload, oldest first."""
+def process_pending(settings: Settings, progress: Callable[[int, int], None] | None = None) -> list[Upload]:
+    """Run the ingestion job the upload sensor would launch, for every received upload, oldest first;
+    ``progress(done, total)`` after each."""
     prepare_home(settings)
     engine = get_engine(settings.db_url)
     processed = []
-    for _, upload_id in pending_uploads(engine):
-        execute("ingest_upload", upload_id, uploads_partitions.name)
+    pending = pending_uploads(engine)
+    for done, (_, upload_id) in enumerate(pending, start=1):
+        execute("ingest_upload", upload_id, UPLOADS_PARTITIONS)
+        if progress:
+            progress(done, len(pending))
         upload = find_upload(engine, upload_id)
         if upload is not None:
             processed.append(upload)
@@ -75,7 +79,7 @@ def report(settings: Settings, course_id: str, period_id: str | None = None, as_
     engine = get_engine(settings.db_url)
     as_of = as_of or date.today()
     key = ReportKey(course_id, choose_period(engine, course_id, period_id, as_of), as_of)
-    if not execute("period_report", key.partition_key, report_partitions.name).success:
+    if not execute("period_report", key.partition_key, REPORT_PARTITIONS).success:
         raise RuntimeError(f"the report run for {key.partition_key} failed: see the Dagster UI")
     return list_reports(engine, key.course_id, key.period_id)[0]
 
@@ -83,7 +87,7 @@ def report(settings: Settings, course_id: str, period_id: str | None = None, as_
 def evaluate(settings: Settings, course_id: str, period_id: str) -> JobOutcome:
     """The evaluation the final-grades sensor launches: every report of the course's period against its grades."""
     prepare_home(settings)
-    return execute("evaluate_reports", CoursePeriod(course_id, period_id).partition_key, evaluation_partitions.name)
+    return execute("evaluate_reports", CoursePeriod(course_id, period_id).partition_key, EVALUATION_PARTITIONS)
 
 
 def load_demo(settings: Settings, today: date | None = None) -> int:
@@ -105,12 +109,19 @@ def bootstrap_demo(settings: Settings, today: date | None = None, say: Callable[
     every course of the current term (later ones follow the schedule)."""
     today = today or date.today()
     prepare_home(settings)
-    say(f"demo: {load_demo(settings, today)} uploads registered; processing them")
-    process_pending(settings)
-    say("demo: training the model (dbt features, cross-validation, quality gate)")
+    load_demo(settings, today)
+
+    def ingested(done: int, total: int) -> None:
+        if done % 5 == 0 or done == total:
+            say(f"  ingested {done}/{total} uploads")
+
+    process_pending(settings, ingested)
+    say("  training the model (dbt features, cross-validation, quality gate)")
     train(settings)
     engine = get_engine(settings.db_url)
-    for period in active_periods(engine, today):
-        for course_id in course_ids(engine, period.period_id):
-            say(f"demo: report for {course_id} as of {today.isoformat()}")
-            report(settings, course_id, period.period_id, today)
+    due = [
+        (period.period_id, c) for period in active_periods(engine, today) for c in course_ids(engine, period.period_id)
+    ]
+    for done, (period_id, course_id) in enumerate(due, start=1):
+        say(f"  report {done}/{len(due)}: {course_id} as of {today.isoformat()}")
+        report(settings, course_id, period_id, today)

@@ -1,5 +1,7 @@
 """Dagster resources: configurable classes over the platform settings (environment variables)."""
 
+from pathlib import Path
+
 import dagster as dg
 from sqlalchemy.engine import Engine
 
@@ -20,8 +22,12 @@ class PlatformResource(dg.ConfigurableResource):
 
     @property
     def settings(self) -> Settings:
-        overrides = {k: v for k, v in {"home": self.home, "database_url": self.database_url}.items() if v}
-        return Settings(**overrides)
+        settings = Settings()
+        if self.home:
+            settings = settings.model_copy(update={"home": Path(self.home)})
+        if self.database_url:
+            settings = settings.model_copy(update={"database_url": self.database_url})
+        return settings
 
     @property
     def engine(self) -> Engine:
@@ -38,5 +44,5 @@ class ModelResource(dg.ConfigurableResource):
     home: str | None = None
 
     def load(self) -> LoadedModel | None:
-        settings = Settings(home=self.home) if self.home else Settings()
-        return load_model(settings)
+        settings = Settings()
+        return load_model(settings.model_copy(update={"home": Path(self.home)}) if self.home else settings)

@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from passcompass_assets.core.ingest import apply
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.db.tables import final_grades, student_records, uploads
+from passcompass_assets.core.ingest import apply
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import find_upload, receive_upload

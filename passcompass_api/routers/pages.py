@@ -104,10 +104,8 @@ def _choose(periods: list[Period], undated: list[str], today: date, requested: s
 
 
 def _report_view(row: ReportRecord, link: str) -> ReportView:
-    header = row.header or {}
-    drift = header.get("drift") or {}
     # The badge already says "Low confidence"; the note under it gives the reason.
-    reason = str(header.get("warning") or "").removeprefix("Low confidence: ")
+    reason = (row.warning or "").removeprefix("Low confidence: ")
     return ReportView(
         report_id=row.report_id,
         report_date=row.report_date,
@@ -117,7 +115,7 @@ def _report_view(row: ReportRecord, link: str) -> ReportView:
         counts={band: int(row.band_counts.get(band, 0)) for band in BANDS},
         low_confidence=row.confidence == "low",
         warning=reason[:1].upper() + reason[1:] or None,
-        drift=drift.get("summary") if drift.get("flagged") else None,
+        drift=row.drift_flagged,
         links={fmt: f"{link}/{row.report_id}?format={fmt}" for fmt in FORMATS},
     )
 

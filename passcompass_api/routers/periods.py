@@ -22,7 +22,7 @@ def _out(period: Period, today: date) -> PeriodOut:
         period_id=period.period_id,
         start_date=period.start_date,
         end_date=period.end_date,
-        cadence_weeks=period.cadence_weeks,  # type: ignore[arg-type]
+        cadence_weeks=period.cadence_weeks,
         current=period.contains(today),
         report_dates=report_dates(period),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
@@ -19,7 +19,7 @@ from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "unreadable or malformed CSV"},
     413: {"model": ErrorOut, "description": "file too large"},
     415: {"model": ErrorOut, "description": "not a CSV"},
@@ -85,7 +85,10 @@ class UploadRequest:
         return UploadAccepted.model_validate(asdict(receipt))
 
 
-RESPONSES = {200: {"model": UploadAccepted, "description": "the same file was already received"}, **ERRORS}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": UploadAccepted, "description": "the same file was already received"},
+    **ERRORS,
+}
 
 
 @router.post("/uploads", status_code=status.HTTP_202_ACCEPTED, response_model=UploadAccepted, responses=RESPONSES)

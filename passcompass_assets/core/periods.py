@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.db.tables import periods
 
-CADENCES = (2, 3, 4)
+Cadence = Literal[2, 3, 4]  # weeks between reports
+CADENCES: tuple[Cadence, ...] = (2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class Period:
     period_id: str
     start_date: date
     end_date: date
-    cadence_weeks: int = 3
+    cadence_weeks: Cadence = 3
 
     def contains(self, day: date) -> bool:
         return self.start_date <= day <= self.end_date

@@ -13,7 +13,8 @@ from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upl
 from passcompass_assets.core.records import records_of_courses
 from passcompass_assets.resources import PlatformResource
 
-uploads_partitions = dg.DynamicPartitionsDefinition(name="uploads")
+UPLOADS_PARTITIONS = "uploads"
+uploads_partitions = dg.DynamicPartitionsDefinition(name=UPLOADS_PARTITIONS)
 
 
 @contextmanager

@@ -65,6 +65,6 @@ def fail_risk_model(
             "mlflow_run_id": str(outcome.run_id),
             "training_rows": len(frame),
             "data_fingerprint": outcome.data_fingerprint,
-            "metrics": dg.MetadataValue.json(outcome.as_json()["metrics"]),
+            "metrics": dg.MetadataValue.json(outcome.jsonable_metrics()),
         }
     )

@@ -1,5 +1,7 @@
 """Monitoring assets: how right the reports were once final grades are in."""
 
+from dataclasses import asdict
+
 import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
@@ -43,7 +45,7 @@ def report_evaluation(context: dg.AssetExecutionContext, platform: PlatformResou
             "first_report_roc_auc": first.roc_auc if first else None,
             "share_of_failing_flagged": lead.share_flagged,
             "median_lead_weeks": lead.median_weeks_before_end,
-            "per_report": dg.MetadataValue.json(evaluation.as_dict()["reports"]),
+            "per_report": dg.MetadataValue.json([asdict(outcome) for outcome in evaluation.reports]),
             "html": dg.MetadataValue.path(str(paths["html"])),
         }
     )

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-evaluation_partitions = dg.DynamicPartitionsDefinition(name="evaluations")
+EVALUATION_PARTITIONS = "evaluations"
+evaluation_partitions = dg.DynamicPartitionsDefinition(name=EVALUATION_PARTITIONS)
 SEPARATOR = "|"
 
 

@@ -9,7 +9,7 @@ from passcompass_assets.core.ingest.uploads import processed_since
 from passcompass_assets.core.reports.store import reported_course_periods
 from passcompass_assets.ml import train_model_job
 from passcompass_assets.monitoring.assets import report_evaluation_job
-from passcompass_assets.monitoring.partitions import CoursePeriod, evaluation_partitions
+from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS, CoursePeriod
 from passcompass_assets.resources import PlatformResource
 
 
@@ -38,7 +38,7 @@ def final_grades_sensor(
         if (course_id, period_id) in reported
     }
     context.instance.add_dynamic_partitions(
-        evaluation_partitions.name, sorted({k.partition_key for k in evaluations.values()})
+        EVALUATION_PARTITIONS, sorted({k.partition_key for k in evaluations.values()})
     )
     requests = [
         dg.RunRequest(run_key=run_key, job_name=report_evaluation_job.name, partition_key=key.partition_key)

@@ -5,7 +5,8 @@ from datetime import date
 
 import dagster as dg
 
-report_partitions = dg.DynamicPartitionsDefinition(name="reports")
+REPORT_PARTITIONS = "reports"
+report_partitions = dg.DynamicPartitionsDefinition(name=REPORT_PARTITIONS)
 SEPARATOR = "|"
 
 

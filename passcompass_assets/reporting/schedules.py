@@ -4,7 +4,7 @@ import dagster as dg
 
 from passcompass_assets.core.reports.requests import due_reports, pending_requests
 from passcompass_assets.reporting.assets import period_report_job
-from passcompass_assets.reporting.partitions import ReportKey, report_partitions
+from passcompass_assets.reporting.partitions import REPORT_PARTITIONS, ReportKey
 from passcompass_assets.resources import PlatformResource
 
 
@@ -12,7 +12,7 @@ def _run_requests(
     context: dg.ScheduleEvaluationContext | dg.SensorEvaluationContext, keys: dict[str, ReportKey]
 ) -> list[dg.RunRequest]:
     """``keys``: run key -> report. Partitions are added first, so the runs can target them."""
-    context.instance.add_dynamic_partitions(report_partitions.name, [k.partition_key for k in keys.values()])
+    context.instance.add_dynamic_partitions(REPORT_PARTITIONS, [k.partition_key for k in keys.values()])
     return [dg.RunRequest(run_key=run_key, partition_key=key.partition_key) for run_key, key in keys.items()]
 
 

@@ -22,8 +22,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from passcompass_assets.core.periods import Cadence
+
 WEEKS = 13
-CADENCE_WEEKS = 3
+CADENCE_WEEKS: Cadence = 3
 GRADE_MAX = 20.0
 PASS_MARK = 10.0
 SESSIONS_PER_WEEK = 3  # timetabled sessions a week: attendance and absences count these
@@ -105,7 +107,7 @@ class DemoPeriod:
     period_id: str
     start_date: date  # a Monday
     end_date: date  # the Sunday of week 13
-    cadence_weeks: int = CADENCE_WEEKS
+    cadence_weeks: Cadence = CADENCE_WEEKS
 
     def week_end(self, week: int) -> date:
         """The as-of date of the weekly snapshot ``week`` (1..13): the last day of that week."""

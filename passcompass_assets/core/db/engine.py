@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 
-def _on_connect_sqlite(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+def _on_connect_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
     # WAL lets the API read while a Dagster run writes; busy_timeout makes writers wait instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")

@@ -102,7 +102,10 @@ def _copy(conn: Connection, target: str, data: pa.Table, order: pa.Array | None 
     PostgreSQL reads it on the other, a batch at a time (never a second copy of the whole table in memory). An
     empty unquoted field is NULL; strings are quoted."""
     quoted = ", ".join(f'"{c}"' for c in data.column_names)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the connection is closed")
+    cursor = driver.cursor()
     read_end, write_end = os.pipe()
     failed: list[BaseException] = []
 

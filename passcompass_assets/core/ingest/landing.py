@@ -6,12 +6,12 @@ A client's file name is never used as a path: a file's name here is the hash of 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -53,7 +53,7 @@ class LandingStore:
 
 
 @contextmanager
-def _unnamed_file(folder: Path) -> Iterator[tuple[BinaryIO, Callable[[Path], None]]]:
+def _unnamed_file(folder: Path) -> Iterator[tuple[io.BufferedRandom, Callable[[Path], None]]]:
     """A file in ``folder`` and the function that gives it its name (an existing file of that name is kept: the
     content is the same). Linux's ``O_TMPFILE`` where the filesystem has it, else a ``.tmp`` file renamed."""
     try:

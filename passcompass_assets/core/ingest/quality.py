@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from passcompass_assets.core.catalog import Catalog, load_catalog
+
+if TYPE_CHECKING:
+    from great_expectations.expectations import Expectation
 
 KEYS = ["user_id", "course_id", "period_id"]
 # Provenance columns the database adds next to the catalog's.
@@ -31,10 +35,10 @@ class QualityResult:
         return f"{len(self.failures)} of {self.evaluated} expectations failed: {names}"
 
 
-def _suite(catalog: Catalog, columns: list[str]) -> list[object]:
+def _suite(catalog: Catalog, columns: list[str]) -> list[Expectation]:
     import great_expectations as gx
 
-    expectations: list[object] = [
+    expectations: list[Expectation] = [
         # Exactly the frame's allowed columns: any column outside the catalog breaks the match.
         gx.expectations.ExpectTableColumnsToMatchSet(
             column_set=[c for c in columns if c in catalog.by_name or c in BOOKKEEPING], exact_match=True
@@ -81,12 +85,12 @@ def check_frame(frame: pd.DataFrame, catalog: Catalog | None = None) -> QualityR
     result = batch.validate(suite)
     failures = [
         {
-            "expectation": r.expectation_config.type,
-            "column": r.expectation_config.kwargs.get("column") or r.expectation_config.kwargs.get("column_list"),
+            "expectation": config.type,
+            "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
             "unexpected_count": r.result.get("unexpected_count"),
             "observed": r.result.get("observed_value"),
         }
         for r in result.results
-        if not r.success
+        if not r.success and (config := r.expectation_config) is not None
     ]
     return QualityResult(success=bool(result.success), evaluated=len(result.results), failures=failures)

@@ -13,7 +13,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,7 @@ class ValidatedUpload:
         return [c for c in self.table.column_names if c not in (*KEY_COLUMNS, "as_of_date")]
 
 
-Values = pa.Array | pa.ChunkedArray
+Values: TypeAlias = pa.Array | pa.ChunkedArray
 
 
 def _where(values: Values) -> np.ndarray:
@@ -294,6 +294,21 @@ def validate_table(
     return ValidatedUpload(kind=kind, table=table, dropped_columns=dropped, warnings=list(raw.warnings))
 
 
-def validate_csv(content: bytes, **kwargs: object) -> ValidatedUpload:
+def validate_csv(
+    content: bytes,
+    *,
+    kind: UploadKind = "students",
+    course_id: str | None = None,
+    period_id: str | None = None,
+    default_period_id: str = "default",
+    catalog: Catalog | None = None,
+) -> ValidatedUpload:
     """Bytes of a CSV in, a validated upload out (or :class:`Rejected`)."""
-    return validate_table(read_csv_bytes(content), **kwargs)  # type: ignore[arg-type]
+    return validate_table(
+        read_csv_bytes(content),
+        kind=kind,
+        course_id=course_id,
+        period_id=period_id,
+        default_period_id=default_period_id,
+        catalog=catalog,
+    )

@@ -155,7 +155,7 @@ def _naive(data: StageData, folds: Folds) -> dict[str, float]:
     per_fold = []
     for train, test in folds:
         y_train, y_test = data.fail[train], data.fail[test]
-        if data.naive_fail is None:
+        if data.naive_fail is None or data.naive_share is None:
             probability = np.full(len(test), y_train.mean())
             verdict = (probability >= 0.5).astype(int)
             share = np.full(len(test), data.share[train].mean())

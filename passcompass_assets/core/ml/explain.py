@@ -34,12 +34,14 @@ from passcompass_assets.core.ml.features import DERIVED_FROM, PASS_FRACTION
 TOP_FACTORS = 3
 MIN_EFFECT = 0.01  # a factor must move the probability by at least one percentage point to be named
 FACTOR_SEPARATOR = "; "
+# Per input, the value of the average training student: a mean (numbers) or the most frequent value (categories).
+Typical = dict[str, float | str]
 
 
-def typical_values(inputs: pd.DataFrame, columns: list[str]) -> dict[str, object]:
+def typical_values(inputs: pd.DataFrame, columns: list[str]) -> Typical:
     """The average training student: mean of numeric inputs (the reference the tree attribution measures
     against too), most frequent value of the others."""
-    typical: dict[str, object] = {}
+    typical: Typical = {}
     for name in [*columns, PASS_FRACTION]:
         values = inputs[name].dropna() if name in inputs.columns else pd.Series(dtype=float)
         if values.empty:
@@ -49,7 +51,7 @@ def typical_values(inputs: pd.DataFrame, columns: list[str]) -> dict[str, object
 
 
 def assess(
-    classifier: BaseEstimator, inputs: pd.DataFrame, typical: dict[str, object], *, explain: bool
+    classifier: BaseEstimator, inputs: pd.DataFrame, typical: Typical, *, explain: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Fail probability per row and, with ``explain``, the effect of each of ``inputs``' columns on it
     (rows x columns, probability points; > 0: this input, as it is, raises the risk)."""
@@ -78,7 +80,7 @@ def _members(classifier: BaseEstimator) -> list[tuple[Pipeline, float]]:
     return [(classifier, 1.0)]
 
 
-def _typical_row(inputs: pd.DataFrame, typical: dict[str, object]) -> pd.DataFrame:
+def _typical_row(inputs: pd.DataFrame, typical: Typical) -> pd.DataFrame:
     row = {name: [typical.get(name, np.nan)] for name in inputs.columns}
     if PASS_FRACTION in inputs.columns and PASS_FRACTION not in typical:  # models trained before it was kept
         row[PASS_FRACTION] = [float(inputs[PASS_FRACTION].median())]
@@ -140,9 +142,7 @@ def describe(name: str, value: Any, typical: Any, effect: float) -> str:
     return f"{words} ({'raises' if effect > 0 else 'lowers'} risk)"
 
 
-def top_factors(
-    effects: np.ndarray, inputs: pd.DataFrame, typical: dict[str, object], *, top: int = TOP_FACTORS
-) -> np.ndarray:
+def top_factors(effects: np.ndarray, inputs: pd.DataFrame, typical: Typical, *, top: int = TOP_FACTORS) -> np.ndarray:
     """Per row, up to ``top`` factors of at least ``MIN_EFFECT``, strongest first, joined by ``FACTOR_SEPARATOR``
     (text, not a list per row: a million small lists cost more in garbage collection than the scoring itself).
     A missing value is imputed, so there is nothing about the student to name: it is never a factor."""
@@ -166,7 +166,7 @@ def top_factors(
     return joined.to_numpy()
 
 
-def _describe_rows(name: str, values: np.ndarray, typical: object, effects: np.ndarray) -> np.ndarray:
+def _describe_rows(name: str, values: np.ndarray, typical: float | str, effects: np.ndarray) -> np.ndarray:
     """:func:`describe` for many rows of one input, calling it once per distinct wording."""
     kind = load_catalog()[name].type
     if kind == "category":

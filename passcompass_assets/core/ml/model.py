@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from threadpoolctl import ThreadpoolController
 
-from passcompass_assets.core.ml.explain import assess, top_factors
+from passcompass_assets.core.ml.explain import Typical, assess, top_factors
 from passcompass_assets.core.ml.features import SCALE_COLUMNS, model_frame
 from passcompass_assets.core.ml.stages import STAGE_BY_NAME, STAGES, latest_stage
 
@@ -53,7 +53,7 @@ class StageModel:
     regressor_name: str
     classifier: BaseEstimator
     regressor: BaseEstimator  # final grade as a share of the scale
-    typical: dict[str, object]  # per input: the value a typical training student has
+    typical: Typical  # per input: the value a typical training student has
 
     def fail_probability(self, inputs: pd.DataFrame) -> np.ndarray:
         with _quiet():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
 from mlflow.models.signature import ModelSignature
-from mlflow.types.schema import ColSpec, Schema
+from mlflow.pyfunc import PythonModel
+from mlflow.types.schema import ColSpec, Schema, TensorSpec
 
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.ml.model import FailRiskModel
@@ -16,7 +16,7 @@ from passcompass_assets.core.ml.model import FailRiskModel
 _MLFLOW_TYPE = {"category": "string", "string": "string", "boolean": "double", "integer": "double", "number": "double"}
 
 
-class FailRiskPyfunc(mlflow.pyfunc.PythonModel):
+class FailRiskPyfunc(PythonModel):
     """Holds every stage's pipelines; ``predict`` returns the per-student scoring frame."""
 
     # The explicit signature validates inputs; MLflow's type-hint validation would only warn about these hints.
@@ -47,7 +47,7 @@ def signature(model: FailRiskModel) -> ModelSignature:
     """Keys and grade scale required; every feature optional (each stage uses what it has)."""
     catalog = load_catalog()
     used = {c for stage in model.stages.values() for c in stage.columns}
-    inputs = [
+    inputs: list[ColSpec | TensorSpec] = [
         ColSpec("string", "user_id"),
         ColSpec("string", "course_id"),
         ColSpec("string", "period_id", required=False),
@@ -55,7 +55,7 @@ def signature(model: FailRiskModel) -> ModelSignature:
         ColSpec("double", "pass_mark"),
     ]
     inputs += [ColSpec(_MLFLOW_TYPE[c.type], c.name, required=False) for c in catalog.features if c.name in used]
-    outputs = [
+    outputs: list[ColSpec | TensorSpec] = [
         ColSpec("string", "user_id"),
         ColSpec("string", "course_id"),
         ColSpec("string", "period_id", required=False),

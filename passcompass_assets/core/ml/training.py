@@ -4,6 +4,7 @@ to MLflow, and promote it only through the quality gate."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,8 +31,11 @@ class TrainingOutcome:
     champion_version: str | None = None  # the champion after this run
     model: FailRiskModel | None = field(default=None, repr=False)
 
+    def jsonable_metrics(self) -> dict[str, object]:
+        return _jsonable_dict(self.metrics)
+
     def as_json(self) -> dict[str, object]:
-        return _jsonable(
+        return _jsonable_dict(
             {
                 "promoted": self.promoted,
                 "reason": self.reason,
@@ -42,6 +46,10 @@ class TrainingOutcome:
                 "data_fingerprint": self.data_fingerprint,
             }
         )
+
+
+def _jsonable_dict(values: Mapping[str, object]) -> dict[str, object]:
+    return {key: _jsonable(value) for key, value in values.items()}
 
 
 def _jsonable(value: object) -> object:

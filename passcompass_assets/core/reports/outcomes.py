@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from passcompass_assets.core.db.tables import courses, final_grades
 from passcompass_assets.core.ml.features import fail_label
 from passcompass_assets.core.reports.render import templates
-from passcompass_assets.core.reports.store import list_reports
+from passcompass_assets.core.reports.store import ReportRecord, list_reports
 
 
 @dataclass(frozen=True)
@@ -83,23 +83,28 @@ def _labels(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
     return labels
 
 
-def _metrics(joined: pd.DataFrame) -> dict[str, float | int | None]:
+def _outcome(record: ReportRecord, joined: pd.DataFrame, end: date | None) -> ReportOutcome:
+    """The report's students (with their final grades) scored against what happened."""
     y = joined["failed"].to_numpy(dtype=int)
     p = joined["fail_probability"].to_numpy(dtype=float)
     flagged = (joined["risk_band"] == "high").to_numpy(dtype=int)
-    both_classes = len(set(y)) == 2
-    return {
-        "students": len(joined),
-        "failed": int(y.sum()),
-        "accuracy": round(float(accuracy_score(y, p >= 0.5)), 4),
-        "roc_auc": round(float(roc_auc_score(y, p)), 4) if both_classes else None,
-        "brier": round(float(brier_score_loss(y, p, labels=[0, 1])), 4),
-        "high_risk_precision": round(float(precision_score(y, flagged, zero_division=0)), 4),
-        "high_risk_recall": round(float(recall_score(y, flagged, zero_division=0)), 4) if y.sum() else None,
-        "grade_rmse": round(
-            math.sqrt(float(np.mean((joined["predicted_final_grade"] - joined["final_grade"]) ** 2))), 3
-        ),
-    }
+    grade_error = (joined["predicted_final_grade"] - joined["final_grade"]).to_numpy(dtype=float)
+    return ReportOutcome(
+        report_id=record.report_id,
+        report_date=record.report_date.isoformat(),
+        report_number=record.report_number,
+        week_of_term=record.week_of_term,
+        model_version=record.model_version,
+        weeks_before_end=round((end - record.report_date).days / 7, 1) if end else None,
+        students=len(joined),
+        failed=int(y.sum()),
+        accuracy=round(float(accuracy_score(y, p >= 0.5)), 4),
+        roc_auc=round(float(roc_auc_score(y, p)), 4) if len(set(y)) == 2 else None,
+        brier=round(float(brier_score_loss(y, p, labels=[0, 1])), 4),
+        high_risk_precision=round(float(precision_score(y, flagged, zero_division=0)), 4),
+        high_risk_recall=round(float(recall_score(y, flagged, zero_division=0)), 4) if y.sum() else None,
+        grade_rmse=round(math.sqrt(float(np.mean(grade_error**2))), 3),
+    )
 
 
 def evaluate_period(
@@ -120,17 +125,7 @@ def evaluate_period(
             continue
         for user_id in joined.loc[joined["failed"] & (joined["risk_band"] == "high"), "user_id"]:
             first_flag.setdefault(user_id, record.report_date)
-        outcomes.append(
-            ReportOutcome(
-                report_id=record.report_id,
-                report_date=record.report_date.isoformat(),
-                report_number=record.report_number,
-                week_of_term=record.week_of_term,
-                model_version=record.model_version,
-                weeks_before_end=round((end - record.report_date).days / 7, 1) if end else None,
-                **_metrics(joined),  # type: ignore[arg-type]
-            )
-        )
+        outcomes.append(_outcome(record, joined, end))
     failed_ids = labels.loc[labels["failed"], "user_id"].tolist()
     lead_weeks = [(end - first_flag[u]).days / 7 for u in failed_ids if u in first_flag] if end else []
     lead_time = LeadTime(

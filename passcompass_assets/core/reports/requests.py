@@ -45,15 +45,11 @@ def choose_period(engine: Engine, course_id: str, period_id: str | None, today: 
 def request_report(engine: Engine, course_id: str, period_id: str | None, today: date) -> ReportRequest:
     """Queue a report of the course now (in the chosen period); :class:`NotFound` when there is no such data."""
     chosen = choose_period(engine, course_id, period_id, today)
-    values = {
-        "request_id": str(uuid.uuid4()),
-        "course_id": course_id,
-        "period_id": chosen,
-        "requested_at": datetime.now(UTC),
-    }
+    request_id, requested_at = str(uuid.uuid4()), datetime.now(UTC)
+    values = {"request_id": request_id, "course_id": course_id, "period_id": chosen, "requested_at": requested_at}
     with engine.begin() as conn:
-        seq = conn.execute(report_requests.insert().values(**values).returning(report_requests.c.seq)).scalar_one()
-    return ReportRequest(seq=seq, **values)
+        seq: int = conn.execute(report_requests.insert().values(values).returning(report_requests.c.seq)).scalar_one()
+    return ReportRequest(seq, request_id, course_id, chosen, requested_at)
 
 
 def pending_requests(engine: Engine, after_seq: int = 0) -> list[ReportRequest]:

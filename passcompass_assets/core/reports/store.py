@@ -37,6 +37,18 @@ class ReportRecord:
     def file(self, reports_dir: Path, fmt: str) -> Path:
         return reports_dir / self.location / f"report.{fmt}"
 
+    @property
+    def warning(self) -> str | None:
+        """Why to read this report with care (no validated model), or None."""
+        warning = self.header.get("warning")
+        return str(warning) if warning else None
+
+    @property
+    def drift_flagged(self) -> str | None:
+        """The drift summary when drift was flagged for this report, else None."""
+        drift = self.header.get("drift")
+        return str(drift.get("summary")) if isinstance(drift, dict) and drift.get("flagged") else None
+
 
 def _record(row: sa.Row) -> ReportRecord:
     return ReportRecord(**{name: getattr(row, name) for name in ReportRecord.__dataclass_fields__})
