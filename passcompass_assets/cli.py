@@ -135,25 +135,28 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from passcompass_assets import supervisor
 
     logs = settings.resolved_home / "logs"
-    env = {**os.environ, "PASSCOMPASS_HOME": str(settings.resolved_home)}
     bin_dir = Path(sys.executable).parent
-    api = [str(bin_dir / "passcompass"), "serve", "--host", args.host, "--port", "8000"]
-    dagster = [str(bin_dir / "dagster"), "dev", "-m", "passcompass_assets.definitions", "-h", args.host, "-p", "3000"]
-    page, ui = f"http://{args.host}:8000", f"http://{args.host}:3000"
+    api = [str(bin_dir / "passcompass"), "serve", "--host", args.host, "--port", str(args.port)]
+    dagster = [str(bin_dir / "dagster"), "dev", "-m", "passcompass_assets.definitions", "-h", args.host]
+    dagster += ["-p", str(args.dagster_port)]
+    page, ui = f"http://{args.host}:{args.port}", f"http://{args.host}:{args.dagster_port}"
     processes = []
     with supervisor.stop_on_signals():
         try:
             with supervisor.output_to(logs / "platform.log") as terminal:
                 say = functools.partial(print, file=terminal, flush=True)
                 say(f"PassCompass: home {settings.resolved_home}, logs in {logs}")
-                dagster_home = _prepare(settings)
-                env["DAGSTER_HOME"] = str(dagster_home)
+                _prepare(settings)  # also what the children need to know of it: DAGSTER_HOME, DAGSTER_PG_URL
+                env = {**os.environ, "PASSCOMPASS_HOME": str(settings.resolved_home)}
                 processes.append(supervisor.start(api, logs / "api.log", env, REPO_ROOT))
                 if supervisor.wait_for(f"{page}/api/v1/health", processes, timeout=60):
                     say(f"web page and API: {page}")
                 if not args.no_demo and _fresh(settings):
                     say("fresh home: loading the synthetic demo terms (--no-demo skips this)")
                     _bootstrap(settings, say)
+                # Nothing of Dagster runs now: a run still STARTED lost its worker when the platform last stopped.
+                if orphans := supervisor.fail_interrupted_runs("PassCompass was stopped while the run was in progress"):
+                    say(f"{orphans} run(s) interrupted by the last stop marked failed; their work will be retried")
                 say("starting Dagster (webserver and daemon)")
                 processes.append(supervisor.start(dagster, logs / "dagster.log", env, REPO_ROOT))
                 if supervisor.wait_for(ui, processes, timeout=120):
@@ -171,10 +174,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare(settings: Settings) -> Path:
+def _prepare(settings: Settings) -> None:
     from passcompass_assets.instance import prepare_home
 
-    return prepare_home(settings)
+    prepare_home(settings)
 
 
 def _fresh(settings: Settings) -> bool:
@@ -196,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run Dagster (UI on :3000, daemon) and the API and web page (:8000)")
     run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000, help="of the API and web page")
+    run.add_argument("--dagster-port", type=int, default=3000, help="of the Dagster UI")
     run.add_argument("--no-demo", action="store_true", help="do not bootstrap the demo terms into an empty platform")
     run.set_defaults(handler=cmd_run)
 

@@ -16,16 +16,18 @@ from passcompass_assets.core.courses import course_ids
 from passcompass_assets.core.datasets.demo import generate_demo
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.ingest.landing import LandingStore
-from passcompass_assets.core.ingest.uploads import Upload, find_upload, pending_uploads, receive_upload
+from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload, pending_uploads, receive_upload
 from passcompass_assets.core.periods import Period, active_periods, upsert_period
 from passcompass_assets.core.reports.requests import choose_period
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.definitions import defs
 from passcompass_assets.ingestion.assets import UPLOADS_PARTITIONS
+from passcompass_assets.ingestion.sensors import ingest_work
 from passcompass_assets.instance import prepare_home
 from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS, CoursePeriod
 from passcompass_assets.reporting.partitions import REPORT_PARTITIONS, ReportKey
+from passcompass_assets.work import ATTEMPT_TAG, WORK_TAG, attempts
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,17 @@ class JobOutcome:
     metadata: dict[str, object]  # the materialisations' metadata, by asset name
 
 
-def execute(job_name: str, partition_key: str | None = None, partitions: str | None = None) -> JobOutcome:
-    """Run a job of the one ``Definitions`` in this process, recorded in the platform's Dagster instance."""
+def execute(
+    job_name: str, partition_key: str | None = None, partitions: str | None = None, work: str | None = None
+) -> JobOutcome:
+    """Run a job of the one ``Definitions`` in this process, recorded in the platform's Dagster instance; ``work``
+    tags the run with the piece of work it does (as the sensors do), so they see it in progress or done."""
     with dg.DagsterInstance.get() as instance:
         if partition_key and partitions:
             instance.add_dynamic_partitions(partitions, [partition_key])
+        tags = {WORK_TAG: work, ATTEMPT_TAG: str(attempts(instance, work).failures + 1)} if work else None
         job = defs.resolve_job_def(job_name)
-        result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False, tags=tags)
     metadata: dict[str, object] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
@@ -51,19 +57,23 @@ def execute(job_name: str, partition_key: str | None = None, partitions: str | N
 
 
 def process_pending(settings: Settings, progress: Callable[[int, int], None] | None = None) -> list[Upload]:
-    """Run the ingestion job the upload sensor would launch, for every received upload, oldest first;
-    ``progress(done, total)`` after each."""
+    """Run the ingestion job the upload sensor would launch, once, for every received upload, oldest first;
+    ``progress(done, total)`` after each. An upload whose run fails ends ``failed`` (an operator is watching)."""
     prepare_home(settings)
     engine = get_engine(settings.db_url)
     processed = []
     pending = pending_uploads(engine)
-    for done, (_, upload_id) in enumerate(pending, start=1):
-        execute("ingest_upload", upload_id, UPLOADS_PARTITIONS)
+    for done, upload in enumerate(pending, start=1):
+        if not execute(
+            "ingest_upload", upload.upload_id, UPLOADS_PARTITIONS, ingest_work(upload.upload_id).key
+        ).success:
+            noted = find_upload(engine, upload.upload_id)
+            if noted is not None and noted.status == "received":
+                mark_upload(engine, upload.upload_id, "failed", noted.error or "the ingestion run failed")
         if progress:
             progress(done, len(pending))
-        upload = find_upload(engine, upload_id)
-        if upload is not None:
-            processed.append(upload)
+        if (after := find_upload(engine, upload.upload_id)) is not None:
+            processed.append(after)
     return processed
 
 

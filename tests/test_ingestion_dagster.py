@@ -29,23 +29,25 @@ def records(engine) -> pd.DataFrame:
         return pd.read_sql(sa.select(student_records).order_by(student_records.c.user_id), conn)
 
 
-def test_upload_sensor_requests_each_upload_once(engine, store, settings):
+def test_upload_sensor_requests_each_received_upload_until_applied(engine, store, settings):
     first = receive_upload(engine, store, b"user_id,course_id\na,c\n")
     second = receive_upload(engine, store, b"user_id,course_id\nb,c\n")
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()})
         result = upload_sensor(context)
         assert [r.partition_key for r in result.run_requests] == [first.upload_id, second.upload_id]
-        assert [r.run_key for r in result.run_requests] == [first.upload_id, second.upload_id]
+        assert [r.run_key for r in result.run_requests] == [
+            f"ingest:{first.upload_id}#1",
+            f"ingest:{second.upload_id}#1",
+        ]
         assert result.dynamic_partitions_requests[0].partition_keys == [first.upload_id, second.upload_id]
-        # The cursor moves past them: the next tick requests nothing, a new upload only itself.
-        context = dg.build_sensor_context(
-            instance=instance, cursor=result.cursor, resources={"platform": PlatformResource()}
-        )
-        assert not upload_sensor(context).run_requests
-        third = receive_upload(engine, store, b"user_id,course_id\nc,c\n")
-        later = upload_sensor(context)
-        assert [r.partition_key for r in later.run_requests] == [third.upload_id]
+        # No cursor: what decides is whether each upload is applied. Run the first; only the second is asked again.
+        instance.add_dynamic_partitions("uploads", [first.upload_id])
+        job = defs.resolve_job_def("ingest_upload")
+        request = result.run_requests[0]
+        assert job.execute_in_process(partition_key=first.upload_id, instance=instance, tags=request.tags).success
+        later = upload_sensor(dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()}))
+        assert [r.partition_key for r in later.run_requests] == [second.upload_id]
 
 
 def test_inbox_sensor_never_follows_a_symbolic_link(engine, settings, tmp_path):

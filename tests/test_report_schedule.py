@@ -93,13 +93,16 @@ def test_overlapping_periods_each_on_their_own_cadence(engine, store, instance):
     assert [r.partition_key for r in evaluate(instance, only_short)] == [f"art|short|{only_short}"]
 
 
-def test_report_request_sensor_turns_requests_into_runs(client, engine, store, instance):
+def test_report_request_sensor_runs_each_request_until_done(client, engine, store, instance):
     enrol(engine, store, "math", "default")
     first = client.post("/api/v1/reports", params={"course_id": "math"}).json()
     context = dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()})
-    requests = report_request_sensor(context)
-    assert [r.run_key for r in requests] == [first["request_id"]]
+    requests = report_request_sensor(context).run_requests
+    assert [r.run_key for r in requests] == [f"report-request:{first['request_id']}#1"]
     assert requests[0].partition_key.startswith("math|default|")
-    assert not isinstance(report_request_sensor(context), list)  # the cursor moved: nothing new
     second = client.post("/api/v1/reports", params={"course_id": "math"}).json()
-    assert [r.run_key for r in report_request_sensor(context)] == [second["request_id"]]
+    # Both are still requested (no run made a report yet), each with its own run key.
+    assert [r.run_key for r in report_request_sensor(context).run_requests] == [
+        f"report-request:{first['request_id']}#1",
+        f"report-request:{second['request_id']}#1",
+    ]

@@ -5,10 +5,7 @@ received by a local webhook."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
 import pytest
@@ -28,30 +25,6 @@ from passcompass_assets.resources import PlatformResource
 TODAY = date(2026, 3, 11)
 STUDENTS = 300
 COURSES = ("demo-algebra", "demo-history")  # reported on; the other demo courses are ingested only
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[list[dict]]:
-    """A Slack-like webhook on 127.0.0.1 recording every alert it receives."""
-    _Receiver.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address, _Receiver.received  # type: ignore[misc]
-    server.shutdown()
 
 
 @pytest.mark.slow

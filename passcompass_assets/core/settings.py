@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = None
     # A report whose share of drifted features reaches this is flagged.
     drift_share_threshold: float = 0.5
+    # Runs of work that must get done (ingestion, reports, evaluations, retraining): at most this many attempts,
+    # the wait after a failure starting at ``retry_backoff_seconds`` and doubling.
+    retry_attempts: int = 3
+    retry_backoff_seconds: float = 15.0
+    # Retrain once final grades have been quiet this long: one retraining per batch of files, not one per file.
+    retrain_quiet_seconds: float = 60.0
 
     @cached_property
     def resolved_home(self) -> Path:

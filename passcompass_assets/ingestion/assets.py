@@ -9,23 +9,25 @@ import sqlalchemy as sa
 
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.quality import check_frame
-from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload
+from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload, note_upload_error
 from passcompass_assets.core.records import records_of_courses
 from passcompass_assets.resources import PlatformResource
+from passcompass_assets.work import mark_final
 
 UPLOADS_PARTITIONS = "uploads"
 uploads_partitions = dg.DynamicPartitionsDefinition(name=UPLOADS_PARTITIONS)
 
 
 @contextmanager
-def marks_failed_upload(platform: PlatformResource, upload_id: str) -> Iterator[None]:
-    """A failure while processing an upload is recorded on it, with the reason, before the run fails."""
+def notes_failure(platform: PlatformResource, upload_id: str) -> Iterator[None]:
+    """A failure while processing an upload is noted on it, with the reason, before the run fails; the upload
+    stays ``received``, so the upload sensor retries it (and gives up, saying why, after the last attempt)."""
     try:
         yield
     except Exception as exc:
-        # If the database itself is down, the run failure says why and the upload stays "received".
+        # If the database itself is down, the run failure says why.
         with suppress(sa.exc.SQLAlchemyError):
-            mark_upload(platform.engine, upload_id, "failed", f"{type(exc).__name__}: {exc}"[:2000])
+            note_upload_error(platform.engine, upload_id, f"{type(exc).__name__}: {exc}"[:2000])
         raise
 
 
@@ -55,13 +57,14 @@ def _quality_check(frame: pd.DataFrame, asset_key: str) -> dg.AssetCheckResult:
 )
 def raw_uploads(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
     upload_id = context.partition_key
-    with marks_failed_upload(platform, upload_id):
+    with notes_failure(platform, upload_id):
         upload = _upload(platform, upload_id)
         frame = platform.landing.get(upload.landing_sha256)
         check = _quality_check(frame, "raw_uploads")
     if not check.passed:
-        # The blocking check stops the run before the upload is applied; say so on the upload.
+        # The blocking check stops the run before the upload is applied: say so on the upload, and do not retry.
         mark_upload(platform.engine, upload_id, "failed", f"data quality: {check.metadata['summary'].value}")
+        mark_final(context)
     return dg.MaterializeResult(
         metadata={
             "kind": upload.kind,
@@ -100,7 +103,7 @@ def apply_uploads(context: dg.AssetExecutionContext, platform: PlatformResource)
     """Upsert one upload into both tables in one transaction, then check the courses it touched."""
     upload_id = context.partition_key
     settings = platform.settings
-    with marks_failed_upload(platform, upload_id):
+    with notes_failure(platform, upload_id):
         applied = apply_upload(
             platform.engine,
             platform.landing,

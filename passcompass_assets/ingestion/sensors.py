@@ -1,4 +1,4 @@
-"""Sensors that turn new uploads into runs: the uploads registry (API) and the inbox folder."""
+"""Sensors that turn uploads into runs: every upload still ``received`` (API or inbox) until it is applied."""
 
 import json
 from pathlib import Path
@@ -6,23 +6,35 @@ from pathlib import Path
 import dagster as dg
 
 from passcompass_assets.core.errors import Rejected
-from passcompass_assets.core.ingest.uploads import pending_uploads, receive_upload
+from passcompass_assets.core.ingest.uploads import mark_upload, pending_uploads, receive_upload
 from passcompass_assets.ingestion.assets import ingest_upload_job, uploads_partitions
 from passcompass_assets.resources import PlatformResource
+from passcompass_assets.work import RetryPolicy, Work, plan
+
+LAUNCH_LIMIT = 100  # uploads considered per tick; the rest wait for the next
 
 
-@dg.sensor(job=ingest_upload_job, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING)
+def ingest_work(upload_id: str) -> Work:
+    return Work(f"ingest:{upload_id}", ingest_upload_job.name, upload_id)
+
+
+@dg.sensor(job=ingest_upload_job, minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING)
 def upload_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource) -> dg.SensorResult:
-    """Each received upload becomes a partition and one run; the cursor (last upload seq) means exactly once."""
-    after = int(context.cursor or 0)
-    pending = pending_uploads(platform.engine, after_seq=after)
-    if not pending:
-        return dg.SensorResult(skip_reason=dg.SkipReason("no new uploads"))
-    upload_ids = [upload_id for _, upload_id in pending]
+    """Each received upload becomes a partition and a run; a failed run is retried with back-off, and an upload
+    whose every attempt failed ends ``failed`` with the reason. No cursor: restarts and lost runs change nothing."""
+    pending = {u.upload_id: u for u in pending_uploads(platform.engine, limit=LAUNCH_LIMIT)}
+    decided = plan(context.instance, [ingest_work(u) for u in pending], RetryPolicy.from_settings(platform.settings))
+    for item, tried in decided.given_up:
+        upload_id = str(item.partition_key)
+        reason = pending[upload_id].error or tried.last_error or "every attempt to apply it failed"
+        mark_upload(platform.engine, upload_id, "failed", f"{reason} (after {tried.failures} attempt(s))")
+    if not decided.launch:
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"{len(pending)} upload(s) waiting, none to launch now"))
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=upload_id, partition_key=upload_id) for upload_id in upload_ids],
-        dynamic_partitions_requests=[uploads_partitions.build_add_request(upload_ids)],
-        cursor=str(pending[-1][0]),
+        run_requests=decided.launch,
+        dynamic_partitions_requests=[
+            uploads_partitions.build_add_request([str(r.partition_key) for r in decided.launch])
+        ],
     )
 
 

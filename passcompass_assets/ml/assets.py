@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from passcompass_assets.core.alerts import send_alert
+from passcompass_assets.core.feedback import TRAIN, latest_grades_seq, record
 from passcompass_assets.core.ml.training import train_and_gate
 from passcompass_assets.core.ml.training_data import (
     combined_training_frame,
@@ -44,10 +45,12 @@ def fail_risk_model(
     context: dg.AssetExecutionContext, platform: PlatformResource, initial_training_data: pd.DataFrame
 ) -> dg.MaterializeResult:
     settings = platform.settings
+    through = latest_grades_seq(platform.engine)  # the final grades this training sees
     frame = combined_training_frame(initial_training_data, platform_training_frame(platform.engine))
     if frame.empty:
         raise dg.Failure("nothing to train on: no initial data and no labelled period (upload final grades)")
     outcome = train_and_gate(frame, settings)
+    record(platform.engine, TRAIN, through)
     context.log.info(f"quality gate: {'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
     send_alert(
         settings.alert_webhook_url,

@@ -5,6 +5,7 @@ from dataclasses import asdict
 import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
+from passcompass_assets.core.feedback import evaluation_scope, latest_grades_seq, record
 from passcompass_assets.core.periods import find_period
 from passcompass_assets.core.reports.outcomes import evaluate_period, store_evaluation
 from passcompass_assets.monitoring.partitions import CoursePeriod, evaluation_partitions
@@ -21,11 +22,13 @@ from passcompass_assets.resources import PlatformResource
 def report_evaluation(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
     key = CoursePeriod.parse(context.partition_key)
     settings = platform.settings
+    through = latest_grades_seq(platform.engine, key.course_id, key.period_id)  # the grades this evaluation sees
     period = find_period(platform.engine, key.period_id)
     evaluation = evaluate_period(
         platform.engine, settings.reports_dir, key.course_id, key.period_id, period.end_date if period else None
     )
     paths = store_evaluation(settings.reports_dir, evaluation)
+    record(platform.engine, evaluation_scope(key.course_id, key.period_id), through)
     lead = evaluation.lead_time
     first = evaluation.reports[0] if evaluation.reports else None
     send_alert(

@@ -7,6 +7,7 @@ from passcompass_assets.core.drift import course_drift
 from passcompass_assets.core.reports.service import generate_report
 from passcompass_assets.reporting.partitions import ReportKey, report_partitions
 from passcompass_assets.resources import ModelResource, PlatformResource
+from passcompass_assets.work import WORK_TAG
 
 
 @dg.asset(
@@ -58,18 +59,24 @@ def period_reports(
 ) -> dg.MaterializeResult:
     key = ReportKey.parse(context.partition_key)
     report = generate_report(
-        platform.engine, platform.settings, model.load(), key.course_id, key.period_id, key.report_date, feature_drift
+        platform.engine,
+        platform.settings,
+        model.load(),
+        key.course_id,
+        key.period_id,
+        key.report_date,
+        feature_drift,
+        work_key=context.run.tags.get(WORK_TAG),
     )
-    header = report.header
     return dg.MaterializeResult(
         metadata={
             "report_id": report.report_id,
-            "students": header.students,
-            "band_counts": dg.MetadataValue.json(header.band_counts),
-            "model_version": str(header.model_version),
-            "confidence": header.confidence,
-            "quality_gate": header.quality_gate,
-            "week_of_term": header.week_of_term,
+            "students": report.students,
+            "band_counts": dg.MetadataValue.json(report.band_counts),
+            "model_version": str(report.model_version),
+            "confidence": report.confidence,
+            "quality_gate": str(report.header.get("quality_gate", "")),
+            "week_of_term": report.week_of_term,
             "drift_flagged": bool(feature_drift.get("flagged")),
         }
     )

@@ -125,6 +125,10 @@ reports = sa.Table(
     sa.Column("header", sa.JSON(), nullable=False),
     # Folder of the report's files (csv, json, html) relative to the report store.
     sa.Column("location", sa.String(512), nullable=False),
+    # The piece of work that made it (a scheduled date or a request): a retried run finds it instead of
+    # making a second one. Empty for reports made by hand.
+    sa.Column("work_key", sa.String(400), nullable=True),
+    sa.UniqueConstraint("work_key", name="uq_reports_work_key"),
 )
 sa.Index("ix_reports_course_period_date", reports.c.course_id, reports.c.period_id, reports.c.report_date)
 
@@ -132,10 +136,24 @@ sa.Index("ix_reports_course_period_date", reports.c.course_id, reports.c.period_
 report_requests = sa.Table(
     "report_requests",
     metadata,
-    # ``seq`` is the cursor of the sensor that turns requests into runs.
     sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
     sa.Column("request_id", sa.String(36), nullable=False, unique=True),
     sa.Column("course_id", sa.String(128), nullable=False),
     sa.Column("period_id", sa.String(128), nullable=False),
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    # requested -> done (a report was stored) or failed (every attempt failed; ``error`` says why).
+    sa.Column("status", sa.String(16), nullable=False, server_default="requested"),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+)
+sa.Index("ix_report_requests_status", report_requests.c.status)
+
+# How far the feedback loop has caught up: per scope ("train", or "evaluate:<course>|<period>"), the newest
+# final-grades upload (by arrival ``seq``) that the last successful training or evaluation took into account.
+feedback_state = sa.Table(
+    "feedback_state",
+    metadata,
+    sa.Column("scope", sa.String(300), primary_key=True),
+    sa.Column("through_seq", sa.Integer(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

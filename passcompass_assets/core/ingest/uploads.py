@@ -161,15 +161,17 @@ def receive_upload(
     )
 
 
-def pending_uploads(engine: Engine, after_seq: int = 0) -> list[tuple[int, str]]:
-    """(seq, upload_id) of uploads still ``received``, oldest first."""
-    query = (
-        sa.select(uploads.c.seq, uploads.c.upload_id)
-        .where(uploads.c.status == "received", uploads.c.seq > after_seq)
-        .order_by(uploads.c.seq)
-    )
+def pending_uploads(engine: Engine, limit: int | None = None) -> list[Upload]:
+    """Uploads still ``received`` (not applied, not given up), oldest first."""
+    query = sa.select(uploads).where(uploads.c.status == "received").order_by(uploads.c.seq).limit(limit)
     with engine.connect() as conn:
-        return [(r.seq, r.upload_id) for r in conn.execute(query)]
+        return [_upload(row) for row in conn.execute(query)]
+
+
+def note_upload_error(engine: Engine, upload_id: str, error: str) -> None:
+    """An attempt to apply the upload failed: say why, and leave it ``received`` for the next attempt."""
+    with engine.begin() as conn:
+        conn.execute(uploads.update().where(uploads.c.upload_id == upload_id).values(error=error))
 
 
 def mark_upload(engine: Engine, upload_id: str, status: str, error: str | None = None) -> None:

@@ -27,6 +27,8 @@ class ReportRequest:
     course_id: str
     period_id: str
     requested_at: datetime
+    status: str = "requested"  # requested, done or failed
+    error: str | None = None
 
 
 def choose_period(engine: Engine, course_id: str, period_id: str | None, today: date) -> str:
@@ -52,13 +54,31 @@ def request_report(engine: Engine, course_id: str, period_id: str | None, today:
     return ReportRequest(seq, request_id, course_id, chosen, requested_at)
 
 
-def pending_requests(engine: Engine, after_seq: int = 0) -> list[ReportRequest]:
-    """Requests after ``after_seq``, in arrival order."""
-    query = sa.select(report_requests).where(report_requests.c.seq > after_seq).order_by(report_requests.c.seq)
+def _request(row: sa.Row) -> ReportRequest:
+    return ReportRequest(row.seq, row.request_id, row.course_id, row.period_id, row.requested_at, row.status, row.error)
+
+
+def pending_requests(engine: Engine) -> list[ReportRequest]:
+    """Requests not yet done nor given up, in arrival order."""
+    query = sa.select(report_requests).where(report_requests.c.status == "requested").order_by(report_requests.c.seq)
     with engine.connect() as conn:
-        return [
-            ReportRequest(r.seq, r.request_id, r.course_id, r.period_id, r.requested_at) for r in conn.execute(query)
-        ]
+        return [_request(row) for row in conn.execute(query)]
+
+
+def find_request(engine: Engine, request_id: str) -> ReportRequest | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(report_requests).where(report_requests.c.request_id == request_id)).first()
+    return _request(row) if row else None
+
+
+def finish_request(engine: Engine, request_id: str, status: str, error: str | None = None) -> None:
+    """A request is ``done`` (its report is stored) or ``failed`` (every attempt failed; ``error`` says why)."""
+    with engine.begin() as conn:
+        conn.execute(
+            report_requests.update()
+            .where(report_requests.c.request_id == request_id)
+            .values(status=status, error=error, finished_at=datetime.now(UTC))
+        )
 
 
 def due_reports(engine: Engine, day: date) -> list[tuple[str, str]]:

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.periods import Period, list_periods
 from passcompass_assets.core.records import course_records
-from passcompass_assets.core.reports.build import ModelInfo, Report, build_report
-from passcompass_assets.core.reports.store import store_report
+from passcompass_assets.core.reports.build import ModelInfo, build_report
+from passcompass_assets.core.reports.store import ReportRecord, get_report, report_for_work, store_report
 from passcompass_assets.core.settings import Settings
 
 
@@ -48,8 +48,12 @@ def generate_report(
     period_id: str,
     as_of: date,
     drift: dict[str, object] | None = None,
-) -> Report:
-    """Score the course's records, then render, store and index the report; returns it."""
+    work_key: str | None = None,
+) -> ReportRecord:
+    """Score the course's records, then render, store and index the report. ``work_key`` (a scheduled date or a
+    request) makes it idempotent: the report already made for that key is returned instead of a second one."""
+    if work_key and (existing := report_for_work(engine, work_key)) is not None:
+        return existing
     frame = course_records(engine, course_id, period_id)
     if frame.empty:
         raise ValueError(f"course {course_id!r} has no students in period {period_id!r}")
@@ -69,5 +73,8 @@ def generate_report(
         data_as_of=frame.get("as_of_date"),
         drift=drift,
     )
-    store_report(engine, settings.reports_dir, report)
-    return report
+    report_id = store_report(engine, settings.reports_dir, report, work_key)
+    stored = get_report(engine, report_id)
+    if stored is None:  # written a moment ago in this very process
+        raise RuntimeError(f"report {report_id} vanished from the index")
+    return stored

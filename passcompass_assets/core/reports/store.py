@@ -33,6 +33,7 @@ class ReportRecord:
     confidence: str
     header: dict[str, object]  # the report's header, as in its JSON file
     location: str  # folder of its files, relative to the report store
+    work_key: str | None = None  # the scheduled date or request that made it
 
     def file(self, reports_dir: Path, fmt: str) -> Path:
         return reports_dir / self.location / f"report.{fmt}"
@@ -54,8 +55,9 @@ def _record(row: sa.Row) -> ReportRecord:
     return ReportRecord(**{name: getattr(row, name) for name in ReportRecord.__dataclass_fields__})
 
 
-def store_report(engine: Engine, reports_dir: Path, report: Report) -> str:
-    """Write the report's files once (never overwritten) and index them; returns the report id."""
+def store_report(engine: Engine, reports_dir: Path, report: Report, work_key: str | None = None) -> str:
+    """Write the report's files once (never overwritten) and index them; returns the report id. ``work_key``
+    names the scheduled date or request the report answers: at most one report per key."""
     location = f"{report.report_id[:2]}/{report.report_id}"
     folder = reports_dir / location
     folder.mkdir(parents=True, exist_ok=False)
@@ -78,6 +80,7 @@ def store_report(engine: Engine, reports_dir: Path, report: Report) -> str:
                 confidence=header.confidence,
                 header=header.as_dict(),
                 location=location,
+                work_key=work_key,
             )
         )
     return report.report_id
@@ -97,6 +100,13 @@ def list_reports(engine: Engine, course_id: str | None = None, period_id: str | 
 def get_report(engine: Engine, report_id: str) -> ReportRecord | None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(reports).where(reports.c.report_id == report_id)).first()
+    return _record(row) if row else None
+
+
+def report_for_work(engine: Engine, work_key: str) -> ReportRecord | None:
+    """The report made for a scheduled date or request, if one was (a retried run must not make a second)."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(reports).where(reports.c.work_key == work_key)).first()
     return _record(row) if row else None
 
 
