@@ -127,9 +127,8 @@ def apply_and_check(result: LoadResult, database_url: str, home: Path) -> None:
     store = LandingStore(home / "landing")
     started = time.perf_counter()
     with ThreadPoolExecutor(APPLY_RUNS) as runs:
-        list(
-            runs.map(lambda upload_id: apply_upload(engine, store, upload_id), [u for _, u in pending_uploads(engine)])
-        )
+        pending = [u.upload_id for u in pending_uploads(engine)]
+        list(runs.map(lambda upload_id: apply_upload(engine, store, upload_id), pending))
     result.apply_seconds = time.perf_counter() - started
 
     with engine.connect() as conn:

@@ -54,13 +54,8 @@ FILES = {
 }
 KEY = ["code_module", "code_presentation", "id_student"]
 AUDIT_COLUMNS = ["student_gender", "age_band", "disability", "region", "highest_education", "imd_band"]
-SNAPSHOT_COLUMNS = [
-    "user_id",
-    "course_id",
-    "period_id",
-    "as_of_date",
-    "enrolment_status",
-    "withdrawal_date",
+# What a snapshot knows of a student that can be a model input (the audit columns never are).
+FEATURE_COLUMNS = (
     "registration_day",
     "prior_attempts",
     "studied_credits",
@@ -72,6 +67,15 @@ SNAPSHOT_COLUMNS = [
     "tma_mean",
     "cma_mean",
     "mean_days_late",
+)
+SNAPSHOT_COLUMNS = [
+    "user_id",
+    "course_id",
+    "period_id",
+    "as_of_date",
+    "enrolment_status",
+    "withdrawal_date",
+    *FEATURE_COLUMNS,
     *AUDIT_COLUMNS,
 ]
 # Ordinal final grade: the label side of PassCompass (higher is better, pass at PASS_MARK).

@@ -31,6 +31,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from benchmarks.oulad_data import (
+    FEATURE_COLUMNS,
     PASS_MARK,
     OuladTables,
     enrolled_at,
@@ -44,19 +45,7 @@ from benchmarks.oulad_data import (
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "oulad"
 TRAIN_PRESENTATIONS = ("2013B", "2013J", "2014B")
 TEST_PRESENTATION = "2014J"
-NUMERIC_FEATURES = (
-    "registration_day",
-    "prior_attempts",
-    "studied_credits",
-    "assessments_due",
-    "assessments_submitted",
-    "submitted_share",
-    "weighted_mean_score",
-    "last_score",
-    "tma_mean",
-    "cma_mean",
-    "mean_days_late",
-)
+NUMERIC_FEATURES = FEATURE_COLUMNS
 CATEGORICAL_FEATURES = ("course_id",)
 HIGH_BAND = 0.5  # p >= HIGH_BAND is the "high" risk band
 SEED = 0

@@ -47,8 +47,12 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
     # History: last term's final snapshot and its final grades; the sensor asks for a first model.
     upload(make_snapshot_csv(past.period_id, past.end_date, today=TODAY, students=STUDENTS))
     upload(final_grades_for(past.period_id, today=TODAY, students=STUDENTS), "final_grades")
-    assert [r.job_name for r in final_grades_sensor(sensor)] == ["train_model"]  # no report to evaluate yet
+    # The sensor asks for a first model, once final grades have been quiet for a while (60 s by default).
+    assert not final_grades_sensor(sensor).run_requests
+    monkeypatch.setenv("PASSCOMPASS_RETRAIN_QUIET_SECONDS", "0")
+    assert [r.job_name for r in final_grades_sensor(sensor).run_requests] == ["train_model"]  # no report yet
     assert train(settings).success
+    assert not final_grades_sensor(sensor).run_requests  # the training recorded the grades it saw
 
     # The term: a snapshot each cadence date, and a report per course from what is known then.
     schedule = report_dates(Period(current.period_id, current.start_date, current.end_date, current.cadence_weeks))
@@ -67,14 +71,15 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
 
     # The end: final grades arrive; the sensor asks for evaluations and a retraining, which run.
     upload(final_grades_for(current.period_id, today=TODAY, students=STUDENTS), "final_grades")
-    requests = final_grades_sensor(sensor)
-    evaluations = sorted(r.partition_key for r in requests if r.job_name == "evaluate_reports")
+    requests = final_grades_sensor(sensor).run_requests
+    evaluations = sorted(str(r.partition_key) for r in requests if r.job_name == "evaluate_reports")
     assert evaluations == [f"{c}|{current.period_id}" for c in COURSES]
     assert [r.job_name for r in requests if r.job_name == "train_model"] == ["train_model"]
     for key in evaluations:
         course_id, period_id = key.split("|")
         assert evaluate(settings, course_id, period_id).success
     assert train(settings).success
+    assert not final_grades_sensor(sensor).run_requests  # evaluations and training are caught up
 
     params = {"course_id": COURSES[0], "period_id": current.period_id}
     evaluation = client.get("/api/v1/evaluations", params=params).json()
