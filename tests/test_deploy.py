@@ -20,10 +20,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,7 @@ PYTHON_SERVICES = ("migrate", "user-code", "webserver", "daemon", "api", "mlflow
 MONITORING_SERVICES = ("elasticsearch", "filebeat", "kibana", "kibana-setup")
 DATABASES = ("passcompass", "dagster", "mlflow")
 CODE_LOCATION_MODULE = "passcompass_assets.definitions"
+STOP_GRACE_SECONDS = 10  # docker-compose.yml's stop_grace_period
 
 
 @pytest.fixture(scope="module")
@@ -839,7 +842,17 @@ def test_every_container_command_runs_as_a_process(
         # The Dagster processes log JSON lines (for Filebeat), not a colored console format.
         first = next(line for line in user_code.log_tail(20000).splitlines() if line.startswith("{"))
         assert json.loads(first)["logger"].startswith("dagster")
-    print(f"ready after (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
+
+        # `docker stop` sends SIGTERM and kills after the grace period: each must be gone well within it.
+        stopped: dict[str, float] = {}
+        for service in (user_code, api, mlflow, webserver, daemon):
+            started = time.monotonic()
+            os.killpg(service.process.pid, signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                service.process.wait(timeout=STOP_GRACE_SECONDS)
+            stopped[service.name] = round(time.monotonic() - started, 1)
+            assert not service.alive(), f"{service.name} still runs {STOP_GRACE_SECONDS} s after SIGTERM"
+    print(f"ready after (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}; stopped in (s): {stopped}")
 
 
 def test_docker_compose_binary_is_a_real_compose() -> None:
