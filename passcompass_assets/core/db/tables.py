@@ -59,6 +59,10 @@ courses = sa.Table(
     sa.Column("grade_max", sa.Float(), nullable=False),
     sa.Column("pass_mark", sa.Float(), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("title", sa.String(256), nullable=True),
+    # False while the course has the defaults it was given when an upload first named it.
+    sa.Column("confirmed", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("scale_changed_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 uploads = sa.Table(
@@ -86,15 +90,51 @@ uploads = sa.Table(
 )
 sa.Index("ix_uploads_status_seq", uploads.c.status, uploads.c.seq)
 
-# On PostgreSQL its pages are half empty (fillfactor 50, migration 0003) so re-uploads update in place.
+
+def _state_columns() -> list[sa.Column]:
+    """What a record says of the student's enrolment: the date it describes, status, withdrawal date."""
+    return [
+        sa.Column("as_of_date", sa.Date(), nullable=True),
+        sa.Column("enrolment_status", sa.String(32), nullable=True),
+        sa.Column("withdrawal_date", sa.Date(), nullable=True),
+    ]
+
+
+def _feature_columns() -> list[sa.Column]:
+    """One typed, nullable column per stored catalog feature (model inputs and audit columns) of the effective
+    catalog; ``passcompass db upgrade`` adds the ones a deployment catalog brings (core/db/catalog_schema.py)."""
+    return [sa.Column(c.name, sql_type(c), nullable=True) for c in load_catalog().stored_features]
+
+
+# The current state per student. On PostgreSQL its pages are half empty (fillfactor 50, migration 0003) so
+# re-uploads update in place.
 student_records = sa.Table(
     "student_records",
     metadata,
     *_key_columns(),
-    sa.Column("as_of_date", sa.Date(), nullable=True),
-    *[sa.Column(c.name, sql_type(c), nullable=True) for c in load_catalog().features],
+    *_state_columns(),
+    *_feature_columns(),
     *_provenance_columns(),
     sa.PrimaryKeyConstraint("user_id", "course_id", "period_id", name="pk_student_records"),
+)
+
+# Every processed snapshot of a student, valid from its date (the row's as_of_date, else the upload's arrival
+# date): "as of D" is the latest version dated on or before D. The columns an upload left out are those its
+# registry row does not list (uploads.columns): reading merges them from earlier versions.
+record_versions = sa.Table(
+    "record_versions",
+    metadata,
+    *_key_columns(),
+    sa.Column("valid_from", sa.Date(), nullable=False),
+    sa.Column("source_seq", sa.Integer(), nullable=False),
+    *_state_columns(),
+    *_feature_columns(),
+    sa.Column("source_upload_id", sa.String(36), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("user_id", "course_id", "period_id", "valid_from", "source_seq", name="pk_record_versions"),
+)
+sa.Index(
+    "ix_record_versions_course", record_versions.c.course_id, record_versions.c.period_id, record_versions.c.valid_from
 )
 
 final_grades = sa.Table(

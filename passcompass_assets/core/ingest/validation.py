@@ -92,17 +92,16 @@ class _Problems:
         self.items: list[Problem] = []
         self.total = 0
 
-    def add_where(self, mask: np.ndarray, column: str, message: str, values: Values | None = None) -> None:
+    def add_where(self, mask: np.ndarray, column: str, message: str) -> None:
+        """One problem per row where ``mask`` holds. It names the row and the column, never the value: a value in
+        the wrong column may be a name or an e-mail address."""
         count = int(mask.sum())
         if not count:
             return
         self.total += count
-        positions = np.flatnonzero(mask)[:MAX_PROBLEMS]
-        shown = values.take(pa.array(positions)).to_pylist() if values is not None else [None] * len(positions)
-        for position, value in zip(positions, shown, strict=True):
-            got = f" (got {value[:40]!r})" if value is not None else ""
+        for position in np.flatnonzero(mask)[:MAX_PROBLEMS]:
             # Spreadsheet row numbers: the header is row 1.
-            self.items.append(Problem(message + got, int(position) + 2, column))
+            self.items.append(Problem(message, int(position) + 2, column))
 
     def extend(self, other: _Problems) -> None:
         self.total += other.total
@@ -120,14 +119,14 @@ def _number(column: Column, raw: Values, present: np.ndarray, problems: _Problem
     except pa.ArrowInvalid:  # some cell is not a number: find which
         looks_numeric = pc.match_substring_regex(blank_as_null, NUMBER)
         values = pc.cast(pc.if_else(looks_numeric, blank_as_null, pa.scalar(None, pa.string())), pa.float64())
-    problems.add_where(present & ~_where(pc.is_finite(values)), header, "not a number", raw)
+    problems.add_where(present & ~_where(pc.is_finite(values)), header, "not a number")
     values = _null_where(_where(pc.invert(pc.is_finite(values))), values)  # inf and nan
     if column.type == "integer":
         fractional = _where(pc.not_equal(pc.floor(values), values))
-        problems.add_where(fractional, header, "not a whole number", raw)
+        problems.add_where(fractional, header, "not a whole number")
         values = _null_where(fractional, values)
     out_of_range = _where(pc.or_(pc.less(values, column.min), pc.greater(values, column.max)))
-    problems.add_where(out_of_range, header, f"outside the allowed range {column.min:g} to {column.max:g}", raw)
+    problems.add_where(out_of_range, header, f"outside the allowed range {column.min:g} to {column.max:g}")
     # Nulled before the cast: a value past int64 (1e20) would make it raise instead of being reported.
     values = _null_where(out_of_range, values)
     return pc.cast(values, pa.int64()) if column.type == "integer" else values
@@ -150,14 +149,14 @@ def _convert(column: Column, raw: Values, problems: _Problems, header: str) -> V
     if column.type == "boolean":
         lowered = pc.utf8_lower(raw)
         is_true, is_false = pc.is_in(lowered, pa.array(TRUE)), pc.is_in(lowered, pa.array(FALSE))
-        problems.add_where(present & ~_where(pc.or_(is_true, is_false)), header, "not a yes/no value", raw)
+        problems.add_where(present & ~_where(pc.or_(is_true, is_false)), header, "not a yes/no value")
         return pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
     if column.type == "category":
         lookup = column.category_lookup
         index = pc.index_in(pc.utf8_lower(raw), pa.array(list(lookup)))
         mapped = pc.take(pa.array(list(lookup.values()), pa.string()), index)
         allowed = ", ".join(column.categories)
-        problems.add_where(present & ~_where(pc.is_valid(mapped)), header, f"not one of: {allowed}", raw)
+        problems.add_where(present & ~_where(pc.is_valid(mapped)), header, f"not one of: {allowed}")
         return mapped
     if column.type == "date":
         # Few distinct dates in a file: parse each once, then spread the results over the rows.
