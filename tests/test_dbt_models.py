@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from passcompass_assets.core.marts import read_table
 from passcompass_assets.core.ml.features import fail_label
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.features import dbt_feature_assets, dbt_resource
-from passcompass_assets.features.catalog_macro import MACRO_PATH, render_catalog_macro
 from passcompass_assets.features.dbt_project import DbtBuildFailed, dbt_env, run_dbt_build
 from passcompass_assets.resources import PlatformResource
 
@@ -52,7 +52,7 @@ def test_build_student_features_and_training_set(settings: Settings, loaded: sa.
     features = read_table(loaded, "student_features").set_index(["user_id", "course_id"]).sort_index()
     assert len(features) == 5
     assert "final_grade" not in features.columns and "failed" not in features.columns
-    assert {c.name for c in load_catalog().features} <= set(features.columns)
+    assert {c.name for c in load_catalog().stored_features} <= set(features.columns)
     # A typed join: the model's derived inputs (stage, grade margins, trend) are made in Python, not here.
     assert not {"stage", "interim_grade_1_fraction", "has_interim_grade_1"} & set(features.columns)
     assert features.loc[("s1", "c2"), ["grade_max", "pass_mark"]].tolist() == [100.0, 50.0]
@@ -109,6 +109,11 @@ def test_dbt_env_from_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     pg_url = "postgresql+psycopg2://pc:s3cr%40t@db.example:6543/passcompass?sslmode=require"
     env = dbt_env(Settings(home=tmp_path, database_url=pg_url))
+    assert json.loads(env.pop("PASSCOMPASS_DBT_CATALOG"))[0] == {
+        "name": "school",
+        "type": "category",
+        "known_from": "start",
+    }
     assert env == {
         "DBT_TARGET_PATH": str(tmp_path.resolve() / "dbt" / "target"),
         "DBT_LOG_PATH": str(tmp_path.resolve() / "dbt" / "logs"),
@@ -125,9 +130,3 @@ def test_dbt_env_from_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for url in ("sqlite://", "mysql://u@h/db"):
         with pytest.raises(ValueError):
             dbt_env(Settings(database_url=url))
-
-
-def test_catalog_macro_matches_catalog() -> None:
-    assert MACRO_PATH.read_text(encoding="utf-8") == render_catalog_macro(), (
-        "dbt/macros/catalog_features.sql is stale: python -m passcompass_assets.features.catalog_macro"
-    )

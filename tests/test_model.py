@@ -59,7 +59,9 @@ def test_one_pipeline_per_stage_with_the_grades_it_may_know(model: FailRiskModel
     assert {"interim_grade_1", "interim_grade_2"}.isdisjoint(columns["no_interim"])
     assert "interim_grade_1" in columns["interim_1"] and "interim_grade_2" not in columns["interim_1"]
     assert {"interim_grade_1", "interim_grade_2"} <= columns["interim_2"]
-    assert {"past_failures", "absences", "mother_education"} <= columns["no_interim"]
+    assert {"past_failures", "absences", "study_time"} <= columns["no_interim"]
+    # Sensitive attributes are audit columns by default: stored, never model inputs.
+    assert {"sex", "age", "health", "mother_education", "guardian"}.isdisjoint(set.union(*columns.values()))
 
 
 def test_each_row_is_scored_at_the_latest_stage_its_data_supports(model: FailRiskModel, uci: pd.DataFrame) -> None:

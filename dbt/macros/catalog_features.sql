@@ -1,49 +1,6 @@
-{#- GENERATED from passcompass_assets/core/feature_catalog.yaml; do not edit.
-    Regenerate: python -m passcompass_assets.features.catalog_macro
-    Every model input (role: feature), in catalog order; labels such as final_grade are not features. -#}
+{#- The stored features of the effective catalog (the built-in one and a deployment's PASSCOMPASS_CATALOG), in
+    catalog order: model inputs and audit columns, never ignored ones nor labels. dbt cannot read the catalog's
+    YAML, so passcompass_assets/features/dbt_project.py hands it over as JSON in PASSCOMPASS_DBT_CATALOG. -#}
 {% macro catalog_features() %}
-  {{ return([
-    {"name": "school", "type": "category", "known_from": "start"},
-    {"name": "sex", "type": "category", "known_from": "start"},
-    {"name": "age", "type": "integer", "known_from": "start"},
-    {"name": "address_type", "type": "category", "known_from": "start"},
-    {"name": "family_size", "type": "category", "known_from": "start"},
-    {"name": "parents_status", "type": "category", "known_from": "start"},
-    {"name": "mother_education", "type": "integer", "known_from": "start"},
-    {"name": "father_education", "type": "integer", "known_from": "start"},
-    {"name": "mother_job", "type": "category", "known_from": "start"},
-    {"name": "father_job", "type": "category", "known_from": "start"},
-    {"name": "guardian", "type": "category", "known_from": "start"},
-    {"name": "family_support", "type": "boolean", "known_from": "start"},
-    {"name": "family_relationship", "type": "integer", "known_from": "start"},
-    {"name": "parental_support", "type": "category", "known_from": "start"},
-    {"name": "school_choice_reason", "type": "category", "known_from": "start"},
-    {"name": "travel_time", "type": "integer", "known_from": "start"},
-    {"name": "study_time", "type": "integer", "known_from": "start"},
-    {"name": "study_hours_per_week", "type": "number", "known_from": "start"},
-    {"name": "past_failures", "type": "integer", "known_from": "start"},
-    {"name": "previous_grade", "type": "number", "known_from": "start"},
-    {"name": "school_support", "type": "boolean", "known_from": "start"},
-    {"name": "paid_classes", "type": "boolean", "known_from": "start"},
-    {"name": "extra_activities", "type": "boolean", "known_from": "start"},
-    {"name": "extracurricular_activities", "type": "integer", "known_from": "start"},
-    {"name": "attended_nursery", "type": "boolean", "known_from": "start"},
-    {"name": "wants_higher_education", "type": "boolean", "known_from": "start"},
-    {"name": "internet_access", "type": "boolean", "known_from": "start"},
-    {"name": "online_classes_taken", "type": "boolean", "known_from": "start"},
-    {"name": "in_relationship", "type": "boolean", "known_from": "start"},
-    {"name": "free_time", "type": "integer", "known_from": "start"},
-    {"name": "going_out", "type": "integer", "known_from": "start"},
-    {"name": "workday_alcohol", "type": "integer", "known_from": "start"},
-    {"name": "weekend_alcohol", "type": "integer", "known_from": "start"},
-    {"name": "health", "type": "integer", "known_from": "start"},
-    {"name": "absences", "type": "integer", "known_from": "start"},
-    {"name": "attendance_rate", "type": "number", "known_from": "start"},
-    {"name": "assignment_completion", "type": "number", "known_from": "start"},
-    {"name": "quiz_average", "type": "number", "known_from": "start"},
-    {"name": "lms_logins", "type": "integer", "known_from": "start"},
-    {"name": "lms_active_minutes", "type": "number", "known_from": "start"},
-    {"name": "interim_grade_1", "type": "number", "known_from": "interim_1"},
-    {"name": "interim_grade_2", "type": "number", "known_from": "interim_2"}
-  ]) }}
+  {{ return(fromjson(env_var('PASSCOMPASS_DBT_CATALOG'))) }}
 {% endmacro %}

@@ -42,7 +42,7 @@ def comparable_columns(reference: pd.DataFrame, current: pd.DataFrame) -> list[s
     """Features known from the start of a term that both sides carry (counts that accumulate are left out)."""
     return [
         c.name
-        for c in load_catalog().features_known_at("start")
+        for c in load_catalog().inputs_known_at("start")
         if not c.accumulates
         and c.name in reference
         and c.name in current

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 POSTGRES_SCHEMA = "analytics"
 POSTGRES_SOURCE_SCHEMA = "public"
-_DATE_COLUMNS = ("as_of_date",)
+_DATE_COLUMNS = ("as_of_date", "withdrawal_date", "valid_from")
 _TIMESTAMP_COLUMNS = ("record_updated_at",)
 
 

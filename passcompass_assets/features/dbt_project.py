@@ -10,6 +10,7 @@ Run any dbt command by hand with the right connection: ``python -m passcompass_a
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from dagster_dbt import DbtCliResource, DbtProject
 
+from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.marts import POSTGRES_SCHEMA, POSTGRES_SOURCE_SCHEMA
 from passcompass_assets.core.settings import Settings
 
@@ -47,8 +49,15 @@ def _query_value(url: sa.URL, name: str) -> str | None:
     return value[-1] if isinstance(value, tuple) else value
 
 
+def catalog_json() -> str:
+    """The effective catalog's stored features as ``dbt/macros/catalog_features.sql`` reads them."""
+    features = [{"name": c.name, "type": c.type, "known_from": c.known_from} for c in load_catalog().stored_features]
+    return json.dumps(features)
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
-    """The environment variables ``dbt/profiles.yml`` reads, derived from the operational database URL."""
+    """The environment variables ``dbt/profiles.yml`` and the models read: the connection, derived from the
+    operational database URL, and the catalog."""
     url = sa.make_url(settings.db_url)
     backend = url.get_backend_name()
     # Run artefacts (compiled SQL, run results, logs) live under home with the rest of the platform's state;
@@ -56,6 +65,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     artifacts = {
         "DBT_TARGET_PATH": str(settings.resolved_home / "dbt" / "target"),
         "DBT_LOG_PATH": str(settings.resolved_home / "dbt" / "logs"),
+        "PASSCOMPASS_DBT_CATALOG": catalog_json(),
     }
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":

@@ -8,7 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from passcompass_assets.core.ingest.apply import apply_upload
-from passcompass_assets.core.ingest.quality import check_frame
+from passcompass_assets.core.ingest.quality import check_frame, row_key
 from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload, note_upload_error
 from passcompass_assets.core.records import records_of_courses
 from passcompass_assets.resources import PlatformResource
@@ -38,8 +38,8 @@ def _upload(platform: PlatformResource, upload_id: str) -> Upload:
     return upload
 
 
-def _quality_check(frame: pd.DataFrame, asset_key: str) -> dg.AssetCheckResult:
-    result = check_frame(frame)
+def _quality_check(frame: pd.DataFrame, asset_key: str, keys: list[str] | None = None) -> dg.AssetCheckResult:
+    result = check_frame(frame, keys=keys)
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name="catalog_expectations",
@@ -60,7 +60,7 @@ def raw_uploads(context: dg.AssetExecutionContext, platform: PlatformResource) -
     with notes_failure(platform, upload_id):
         upload = _upload(platform, upload_id)
         frame = platform.landing.get(upload.landing_sha256)
-        check = _quality_check(frame, "raw_uploads")
+        check = _quality_check(frame, "raw_uploads", row_key(list(frame.columns)))
     if not check.passed:
         # The blocking check stops the run before the upload is applied: say so on the upload, and do not retry.
         mark_upload(platform.engine, upload_id, "failed", f"data quality: {check.metadata['summary'].value}")

@@ -15,6 +15,8 @@ select
     s.course_id,
     s.period_id,
     s.as_of_date,
+    s.enrolment_status,
+    s.withdrawal_date,
     {%- for feature in catalog_features() %}
     s.{{ feature['name'] }},
     {%- endfor %}

@@ -10,6 +10,8 @@ renamed as (
         trim(course_id) as course_id,
         trim(period_id) as period_id,
         {{ to_date('as_of_date') }} as as_of_date,
+        cast(trim(enrolment_status) as {{ dbt.type_string() }}) as enrolment_status,
+        {{ to_date('withdrawal_date') }} as withdrawal_date,
         {%- for feature in catalog_features() %}
         {{ typed_feature(feature) }} as {{ feature['name'] }},
         {%- endfor %}

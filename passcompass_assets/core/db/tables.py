@@ -136,6 +136,7 @@ record_versions = sa.Table(
 sa.Index(
     "ix_record_versions_course", record_versions.c.course_id, record_versions.c.period_id, record_versions.c.valid_from
 )
+sa.Index("ix_record_versions_seq", record_versions.c.source_seq)
 
 final_grades = sa.Table(
     "final_grades",

@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -31,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from passcompass_assets.core.db.tables import courses, final_grades, student_records, uploads
+from passcompass_assets.core.db.tables import courses, final_grades, record_versions, student_records, uploads
 from passcompass_assets.core.ingest.landing import LandingStore
 
 KEYS = ("user_id", "course_id", "period_id")
@@ -68,12 +69,25 @@ def _overwrite(new: sa.ColumnCollection | dict, columns: list[str]) -> dict:
     return {column: new[column] for column in columns if column not in KEYS}
 
 
+def _not_older(table: sa.Table, incoming: dict[str, sa.ColumnElement[object]]) -> sa.ColumnElement[bool]:
+    """A row replaces the stored one unless both are dated and it describes an earlier day (a history backfill
+    arriving after newer snapshots leaves the current state alone; its rows still become versions)."""
+    if "as_of_date" not in incoming:
+        return sa.true()
+    old, new = table.c.as_of_date, incoming["as_of_date"]
+    return sa.or_(old.is_(None), new.is_(None), new >= old)
+
+
 def _upsert_sqlite(conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance) -> None:
     """One ``INSERT .. ON CONFLICT`` executed for every row, the rows as plain tuples: Arrow converts the values
     to what SQLAlchemy would store (ISO dates, 0/1), so no per-row type processing runs (3 times faster)."""
     columns = [*data.column_names, *PROVENANCE]
     statement = sqlite.insert(table).values({c: sa.bindparam(c) for c in columns})
-    statement = statement.on_conflict_do_update(index_elements=list(KEYS), set_=_overwrite(statement.excluded, columns))
+    statement = statement.on_conflict_do_update(
+        index_elements=list(KEYS),
+        set_=_overwrite(statement.excluded, columns),
+        where=_not_older(table, {c: statement.excluded[c] for c in columns}),
+    )
     compiled = statement.compile(dialect=conn.dialect)
     order = [columns.index(name) for name in compiled.positiontup or ()]
     stored = [_as_stored(data[name]) for name in data.column_names]
@@ -174,8 +188,9 @@ def _upsert_postgres(
     at = sa.literal(provenance.at, sa.DateTime(timezone=True))
     incoming = {c: new.c[c] for c in columns} | {"source_upload_id": upload_id, "source_seq": seq, "updated_at": at}
     values = _overwrite(incoming, [*columns, *PROVENANCE])
-    updated = conn.execute(table.update().where(same_key).values(values)).rowcount
-    if updated < data.num_rows:  # keys are unique on both sides: only then are there rows to insert
+    guard = _not_older(table, {c: new.c[c] for c in columns})
+    updated = conn.execute(table.update().where(same_key, guard).values(values)).rowcount
+    if updated < data.num_rows:  # some keys are new (or their rows are newer than this upload's)
         select = sa.select(*[new.c[c] for c in columns], upload_id, seq, at).where(~sa.exists().where(same_key))
         conn.execute(table.insert().from_select([*columns, *PROVENANCE], select))
 
@@ -209,10 +224,25 @@ def _take_turn(conn: Connection) -> None:
         conn.exec_driver_sql(f'LOCK TABLE "{student_records.name}", "{final_grades.name}" IN SHARE ROW EXCLUSIVE MODE')
 
 
+def _latest_snapshots(data: pa.Table) -> pa.Table:
+    """One row per student: an upload may hold several dated snapshots of a student (a history backfill); the
+    current state takes the latest."""
+    if "as_of_date" not in data.column_names or len(pc.unique(_keys(data))) == data.num_rows:
+        return data
+    order = pc.sort_indices(data, sort_keys=[*[(k, "ascending") for k in KEYS], ("as_of_date", "ascending")])
+    ordered = data.take(order)
+    keys = _keys(ordered).to_numpy(zero_copy_only=False)
+    last = np.append(keys[1:] != keys[:-1], True)  # the last row of each student's run of rows
+    return ordered.filter(pa.array(last))
+
+
 def _record_tables(data: pa.Table, kind: str) -> tuple[pa.Table, pa.Table]:
-    """(rows for ``student_records``, rows for ``final_grades``) of a landed upload."""
+    """(rows for ``student_records``, rows for ``final_grades``) of a landed upload: the latest snapshot of each
+    student, and the final grades it carries."""
     record_columns = [c for c in data.column_names if c in student_records.c and c != "final_grade"]
-    students = data.select(record_columns) if kind == "students" else data.select(record_columns).slice(0, 0)
+    latest = _latest_snapshots(data)
+    students = latest.select(record_columns) if kind == "students" else latest.select(record_columns).slice(0, 0)
+    data = latest
     if "final_grade" in data.column_names:
         grades = data.filter(pc.is_valid(data["final_grade"])).select([*KEYS, "final_grade"])
     else:
@@ -222,6 +252,49 @@ def _record_tables(data: pa.Table, kind: str) -> tuple[pa.Table, pa.Table]:
 
 def _keys(data: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(*[data[k] for k in KEYS], "\x1f")
+
+
+def _versions(data: pa.Table, upload: sa.Row, recorded_at: datetime) -> pa.Table:
+    """Every snapshot row of a student upload as a dated version: valid from its as_of_date, else from the day
+    the upload arrived."""
+    columns = [c for c in data.column_names if c in record_versions.c and c != "final_grade"]
+    versions = data.select(columns)
+    arrived = pa.scalar(upload.received_at.date(), pa.date32())
+    dated = versions["as_of_date"] if "as_of_date" in columns else pa.nulls(versions.num_rows, pa.date32())
+    one = pa.array([0] * versions.num_rows, pa.int32())
+    constants = {
+        "valid_from": pc.fill_null(dated, arrived),
+        "source_seq": pc.take(pa.array([upload.seq], pa.int64()), one),
+        "source_upload_id": pc.take(pa.array([upload.upload_id]), one),
+        "recorded_at": pc.take(pa.array([recorded_at.isoformat()]), one),
+    }
+    for name, values in constants.items():
+        versions = versions.append_column(name, values)
+    return versions
+
+
+def _insert_versions(conn: Connection, versions: pa.Table, seq: int) -> None:
+    """Append the upload's versions once: a re-applied upload (a retried run) finds its own and adds nothing."""
+    already = sa.select(sa.literal(1)).where(record_versions.c.source_seq == seq).limit(1)
+    if not versions.num_rows or conn.execute(already).first() is not None:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy(conn, record_versions.name, versions)
+        return
+    # SQLite keeps timestamps as SQLAlchemy writes them (not ISO text): the one timestamp goes through its processor.
+    process = record_versions.c.recorded_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    if process is not None:
+        at = datetime.fromisoformat(str(versions["recorded_at"][0].as_py()))
+        index = versions.column_names.index("recorded_at")
+        one = pa.array([0] * versions.num_rows, pa.int32())
+        versions = versions.set_column(index, "recorded_at", pc.take(pa.array([process(at)]), one))
+    columns = versions.column_names
+    statement = record_versions.insert().values({c: sa.bindparam(c) for c in columns}).compile(dialect=conn.dialect)
+    order = [columns.index(name) for name in statement.positiontup or ()]
+    stored = [_as_stored(versions[name]) for name in columns]
+    for start in range(0, versions.num_rows, SQLITE_BATCH):
+        values = [column[start : start + SQLITE_BATCH].to_pylist() for column in stored]
+        conn.exec_driver_sql(statement.string, list(zip(*[values[i] for i in order], strict=True)))
 
 
 def _replay_newer(conn: Connection, store: LandingStore, upload: sa.Row, applied: pa.Table) -> int:
@@ -262,6 +335,8 @@ def apply_upload(
         all_new = _ensure_courses(conn, data, grade_max, pass_mark)
         upsert(conn, student_records, students, provenance, all_courses_new=all_new)
         upsert(conn, final_grades, grades, provenance, all_courses_new=all_new)
+        if upload.kind == "students":
+            _insert_versions(conn, _versions(data, upload, provenance.at), upload.seq)
         # A new course has no newer upload to respect.
         replayed = 0 if all_new else _replay_newer(conn, store, upload, data.select(list(KEYS)))
         conn.execute(

@@ -22,6 +22,12 @@ KEYS = ["user_id", "course_id", "period_id"]
 BOOKKEEPING = {"source_upload_id", "source_seq", "updated_at"}
 
 
+def row_key(columns: list[str]) -> list[str]:
+    """What identifies a row: the student, course and period, and the date when it is there (an upload may hold
+    several dated snapshots of a student; the current state holds one)."""
+    return [*KEYS, "as_of_date"] if "as_of_date" in columns else KEYS
+
+
 @dataclass
 class QualityResult:
     success: bool
@@ -35,7 +41,7 @@ class QualityResult:
         return f"{len(self.failures)} of {self.evaluated} expectations failed: {names}"
 
 
-def _suite(catalog: Catalog, columns: list[str]) -> list[Expectation]:
+def _suite(catalog: Catalog, columns: list[str], keys: list[str]) -> list[Expectation]:
     import great_expectations as gx
 
     expectations: list[Expectation] = [
@@ -43,7 +49,7 @@ def _suite(catalog: Catalog, columns: list[str]) -> list[Expectation]:
         gx.expectations.ExpectTableColumnsToMatchSet(
             column_set=[c for c in columns if c in catalog.by_name or c in BOOKKEEPING], exact_match=True
         ),
-        gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=KEYS),
+        gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=keys),
     ]
     expectations += [gx.expectations.ExpectColumnValuesToNotBeNull(column=key) for key in KEYS]
     for name in columns:
@@ -61,8 +67,9 @@ def _suite(catalog: Catalog, columns: list[str]) -> list[Expectation]:
     return expectations
 
 
-def check_frame(frame: pd.DataFrame, catalog: Catalog | None = None) -> QualityResult:
-    """Validate ``frame`` with Great Expectations against the catalog."""
+def check_frame(frame: pd.DataFrame, catalog: Catalog | None = None, keys: list[str] | None = None) -> QualityResult:
+    """Validate ``frame`` with Great Expectations against the catalog; ``keys`` identify a row (default: the
+    student, course and period)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
 
@@ -81,7 +88,9 @@ def check_frame(frame: pd.DataFrame, catalog: Catalog | None = None) -> QualityR
         .add_batch_definition_whole_dataframe("whole")
         .get_batch(batch_parameters={"dataframe": plain})
     )
-    suite = context.suites.add(gx.ExpectationSuite(name="catalog", expectations=_suite(catalog, list(frame.columns))))
+    suite = context.suites.add(
+        gx.ExpectationSuite(name="catalog", expectations=_suite(catalog, list(frame.columns), keys or KEYS))
+    )
     result = batch.validate(suite)
     failures = [
         {

@@ -163,7 +163,7 @@ def _convert(column: Column, raw: Values, problems: _Problems, header: str) -> V
         encoded = pc.dictionary_encode(raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw)
         dates, valid = _date(encoded.dictionary)
         problems.add_where(
-            present & ~_where(pc.take(valid, encoded.indices)), header, "not a date (expected YYYY-MM-DD)", raw
+            present & ~_where(pc.take(valid, encoded.indices)), header, "not a date (expected YYYY-MM-DD)"
         )
         return pc.take(dates, encoded.indices)
     # string (identifiers)
@@ -270,16 +270,17 @@ def validate_table(
     if kind == "final_grades":
         problems.add_where(_where(pc.is_null(typed["final_grade"])), header_of["final_grade"], "final_grade is empty")
 
-    keys = pa.table({k: typed[k] for k in KEY_COLUMNS})
-    # Distinct user ids (the usual case) cannot repeat a key; otherwise group by all three, then find the rows.
+    # A student may appear once per course, period and date: several dated snapshots make a history backfill.
+    key_names = [*KEY_COLUMNS, *(["as_of_date"] if "as_of_date" in typed and kind == "students" else [])]
+    keys = pa.table({k: typed[k] for k in key_names})
+    # Distinct user ids (the usual case) cannot repeat a key; otherwise group by the key, then find the rows.
     if (
         len(pc.unique(keys["user_id"])) < keys.num_rows
-        and keys.group_by(list(KEY_COLUMNS)).aggregate([]).num_rows < keys.num_rows
+        and keys.group_by(key_names).aggregate([]).num_rows < keys.num_rows
     ):
         duplicated = keys.to_pandas().duplicated(keep=False).to_numpy() & _where(pc.not_equal(typed["user_id"], ""))
-        problems.add_where(
-            duplicated, header_of["user_id"], "the same student appears twice for this course and period"
-        )
+        where = "course, period and date" if len(key_names) > len(KEY_COLUMNS) else "course and period"
+        problems.add_where(duplicated, header_of["user_id"], f"the same student appears twice for this {where}")
 
     if problems.items:
         listed = min(len(problems.items), MAX_PROBLEMS)  # the rejection keeps the first MAX_PROBLEMS

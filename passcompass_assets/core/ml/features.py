@@ -20,10 +20,8 @@ DERIVED_FROM = {"interim_trend": INTERIM_GRADES}  # what :func:`derive` computes
 
 
 def candidate_columns(stage: Stage) -> list[str]:
-    """Catalog features known at ``stage``; a label is never among them."""
-    catalog = load_catalog()
-    labels = {c.name for c in catalog.labels}
-    return [c.name for c in catalog.features_known_at(stage.catalog_stage) if c.name not in labels]
+    """The catalog's model inputs known at ``stage``: never a label, never an ``audit`` or ``ignore`` column."""
+    return [c.name for c in load_catalog().inputs_known_at(stage.catalog_stage)]
 
 
 def usable_columns(frame: pd.DataFrame, stage: Stage) -> list[str]:

@@ -54,7 +54,7 @@ def signature(model: FailRiskModel) -> ModelSignature:
         ColSpec("double", "grade_max"),
         ColSpec("double", "pass_mark"),
     ]
-    inputs += [ColSpec(_MLFLOW_TYPE[c.type], c.name, required=False) for c in catalog.features if c.name in used]
+    inputs += [ColSpec(_MLFLOW_TYPE[c.type], c.name, required=False) for c in catalog.columns if c.name in used]
     outputs: list[ColSpec | TensorSpec] = [
         ColSpec("string", "user_id"),
         ColSpec("string", "course_id"),

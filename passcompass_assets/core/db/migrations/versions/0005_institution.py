@@ -45,9 +45,11 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_record_versions_course", "record_versions", ["course_id", "period_id", "valid_from"])
+    op.create_index("ix_record_versions_seq", "record_versions", ["source_seq"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_record_versions_seq", table_name="record_versions")
     op.drop_index("ix_record_versions_course", table_name="record_versions")
     op.drop_table("record_versions")
     with op.batch_alter_table("student_records") as batch:
