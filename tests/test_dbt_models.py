@@ -65,7 +65,9 @@ def test_build_student_features_and_training_set(settings: Settings, loaded: sa.
     assert training.index.tolist() == [("s1", "c1"), ("s1", "c2"), ("s2", "c1"), ("s3", "c1")]
     assert training["final_grade"].tolist() == [15.0, 45.0, 9.5, 4.0]
     assert fail_label(training).tolist() == [0, 1, 1, 1]
-    assert set(features.columns) < set(training.columns)
+    # The history of labelled students: one row per dated version (here one each), with its date and arrival.
+    assert set(features.columns) - {"record_updated_at"} < set(training.columns)
+    assert {"valid_from", "source_seq"} <= set(training.columns)
 
 
 # The SQL of every test already runs on both dialects above; that a failing one fails the build needs one.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -18,13 +18,64 @@ class Course:
     grade_max: float
     pass_mark: float
     created_at: datetime
+    title: str | None = None
+    confirmed: bool = False  # False while it has the defaults it got when an upload first named it
+    scale_changed_at: datetime | None = None
+
+
+def _course(row: sa.Row) -> Course:
+    return Course(
+        row.course_id, row.period_id, row.grade_max, row.pass_mark, row.created_at, row.title, bool(row.confirmed),
+        row.scale_changed_at,
+    )  # fmt: skip
 
 
 def get_course(engine: Engine, course_id: str, period_id: str) -> Course | None:
     query = sa.select(courses).where(courses.c.course_id == course_id, courses.c.period_id == period_id)
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    return Course(row.course_id, row.period_id, row.grade_max, row.pass_mark, row.created_at) if row else None
+    return _course(row) if row else None
+
+
+def list_courses(engine: Engine, period_id: str | None = None) -> list[Course]:
+    query = sa.select(courses).order_by(courses.c.period_id, courses.c.course_id)
+    if period_id is not None:
+        query = query.where(courses.c.period_id == period_id)
+    with engine.connect() as conn:
+        return [_course(row) for row in conn.execute(query)]
+
+
+def set_course(
+    engine: Engine, course_id: str, period_id: str, grade_max: float, pass_mark: float, title: str | None = None
+) -> tuple[Course, bool]:
+    """Declare a course's scale (and title): it is confirmed from now on. Returns it and whether it is new.
+    Reports already made keep the scale they used; the next ones use this one and say that it changed."""
+    if not 0 < pass_mark <= grade_max:
+        raise ValueError("the pass mark must be above 0 and at most grade_max")
+    now = datetime.now(UTC)
+    before = get_course(engine, course_id, period_id)
+    values: dict[str, object] = {"grade_max": grade_max, "pass_mark": pass_mark, "title": title, "confirmed": True}
+    if before is not None and (before.grade_max, before.pass_mark) != (grade_max, pass_mark):
+        values["scale_changed_at"] = now
+    with engine.begin() as conn:
+        if before is None:
+            conn.execute(courses.insert().values(course_id=course_id, period_id=period_id, created_at=now, **values))
+        else:
+            conn.execute(
+                courses.update()
+                .where(courses.c.course_id == course_id, courses.c.period_id == period_id)
+                .values(**values)
+            )
+    stored = get_course(engine, course_id, period_id)
+    if stored is None:
+        raise RuntimeError(f"course {course_id} vanished")
+    return stored, before is None
+
+
+def scales(engine: Engine, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:
+    """(grade_max, pass_mark) of the known courses among ``pairs``."""
+    known = {(c.course_id, c.period_id): (c.grade_max, c.pass_mark) for c in list_courses(engine)}
+    return {pair: known[pair] for pair in pairs if pair in known}
 
 
 def course_ids(engine: Engine, period_id: str) -> list[str]:

@@ -12,9 +12,11 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.ml.features import as_floats
-from passcompass_assets.core.ml.training_data import platform_training_frame
-from passcompass_assets.core.records import course_records
+from passcompass_assets.core.ml.point_in_time import TERM_WEEK, scoring_rows, term_week
+from passcompass_assets.core.ml.training_data import own_training_rows
+from passcompass_assets.core.periods import Period
 
+MIN_REFERENCE_ROWS = 50  # past students of the course at that week, for a distribution worth comparing with
 METHOD = re.compile(r"ValueDrift\(column=(?P<column>.+?),method=(?P<method>.+?),threshold=(?P<threshold>[\d.e-]+)\)")
 
 
@@ -64,10 +66,13 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def reference_for(training: pd.DataFrame, course_id: str, min_rows: int = 50) -> pd.DataFrame:
-    """The course's own history when there is enough of it (courses differ), else all training data."""
-    own = training[training["course_id"] == course_id] if "course_id" in training else training.iloc[0:0]
-    return own if len(own) >= min_rows else training
+def same_week(rows: pd.DataFrame, week: float) -> pd.DataFrame:
+    """Of training rows at every report date, those at the report date nearest to ``week`` of each period."""
+    if rows.empty or TERM_WEEK not in rows:
+        return rows
+    distance = (rows[TERM_WEEK].astype(float) - week).abs()
+    nearest = distance.groupby(rows["period_id"]).transform("min")
+    return rows[distance == nearest]
 
 
 def feature_drift(
@@ -107,14 +112,15 @@ def feature_drift(
 
 
 def course_drift(
-    engine: Engine, reports_dir: Path, course_id: str, period_id: str, day: date, share_threshold: float
+    engine: Engine, reports_dir: Path, course_id: str, period: Period, day: date, share_threshold: float
 ) -> DriftSummary:
-    """A course's current features against the training data (its own history when there is enough)."""
-    current = course_records(engine, course_id, period_id)
-    reference = reference_for(platform_training_frame(engine), course_id)
-    if reference.empty or current.empty:
+    """A course's students on ``day`` against the same course's labelled past students at the same point of their
+    term (the data the model learnt from); no reference when the course has no labelled past (or too little)."""
+    current = scoring_rows(engine, course_id, period, day)
+    reference = same_week(own_training_rows(engine, course_id), term_week(period, day))
+    if len(reference) < MIN_REFERENCE_ROWS or current.empty:
         return DriftSummary(columns=0, threshold=share_threshold)
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}|{period_id}|{day.isoformat()}")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}|{period.period_id}|{day}")
     html = reports_dir / "drift" / f"{safe}.html"
     result = feature_drift(reference, current, html, share_threshold)
     result.html = str(html)

@@ -22,11 +22,15 @@ def models_schema(dialect_name: str) -> str | None:
     return None if dialect_name == "sqlite" else POSTGRES_SCHEMA
 
 
-def read_table(engine: Engine, name: str) -> pd.DataFrame:
-    """A dbt model (e.g. ``student_features``, ``training_set``) as a frame with the same dtypes on both dialects."""
-    table = sa.table(name, schema=models_schema(engine.dialect.name))
+def read_table(engine: Engine, name: str, course_id: str | None = None) -> pd.DataFrame:
+    """A dbt model (e.g. ``student_features``, ``training_set``), of one course when given, as a frame with the
+    same dtypes on both dialects."""
+    table = sa.table(name, sa.column("course_id"), schema=models_schema(engine.dialect.name))
+    query = sa.select(sa.text("*")).select_from(table)
+    if course_id is not None:
+        query = query.where(table.c.course_id == course_id)
     with engine.connect() as conn:
-        frame = pd.read_sql(sa.select(sa.text("*")).select_from(table), conn)
+        frame = pd.read_sql(query, conn)
     # SQLite hands dates and timestamps back as text; PostgreSQL as date and datetime objects.
     for column in _DATE_COLUMNS:
         if column in frame:

@@ -1,12 +1,122 @@
-"""The stored state of students, as the model and the checks read it: per course, with the course's grade scale."""
+"""The stored state of students, as the model, the reports and the checks read it.
+
+The source is the history: every processed snapshot is a dated version (``record_versions``). What was known
+about a student "as of D" is, column by column, the value of the latest version dated on or before D whose upload
+carried that column (an upload that leaves a column out keeps the earlier value; an empty cell in a column it
+has clears it). ``student_records`` is the current state, a convenience for checks and drift.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
+
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.db.tables import courses, student_records
+from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.db.tables import courses, record_versions, student_records, uploads
+
+KEYS = ["user_id", "course_id", "period_id"]
+STATE = ["as_of_date", "enrolment_status", "withdrawal_date"]
+# The order versions are applied in: by the day they describe, then by arrival.
+VERSION_ORDER = ["valid_from", "source_seq"]
+
+
+def record_columns() -> list[str]:
+    """The columns a snapshot may carry: the enrolment state and every stored catalog feature."""
+    return [*STATE, *(c.name for c in load_catalog().stored_features)]
+
+
+def carried_columns(engine: Engine, seqs: Iterable[int]) -> dict[int, frozenset[str]]:
+    """Per upload (by arrival number), the columns its file had."""
+    wanted = sorted(set(seqs))
+    if not wanted:
+        return {}
+    query = sa.select(uploads.c.seq, uploads.c.columns).where(uploads.c.seq.in_(wanted))
+    with engine.connect() as conn:
+        return {row.seq: frozenset(row.columns or ()) for row in conn.execute(query)}
+
+
+def as_of(versions: pd.DataFrame, carried: dict[int, frozenset[str]], day: date | None = None) -> pd.DataFrame:
+    """One row per student: what the versions dated on or before ``day`` (all, when None) say, column by column.
+
+    ``valid_from`` of the result is the date of the student's latest version: the true "data as of"."""
+    if day is not None:
+        versions = versions[pd.to_datetime(versions["valid_from"]).dt.date <= day]
+    if versions.empty:
+        return versions.drop(columns=["source_seq"], errors="ignore").iloc[0:0]
+    versions = versions.sort_values([*KEYS, *VERSION_ORDER], kind="stable").reset_index(drop=True)
+    student = versions.groupby(KEYS, sort=False).ngroup().to_numpy()
+    last_row = _last_position(student, np.ones(len(versions), dtype=bool))
+    out = versions.iloc[last_row][[*KEYS, "valid_from"]].reset_index(drop=True)
+    seqs = versions["source_seq"].to_numpy()
+    distinct = np.unique(seqs)
+    for column in [c for c in record_columns() if c in versions.columns]:
+        carrying = [seq for seq in distinct if column in carried.get(int(seq), ())]
+        position = _last_position(student, np.isin(seqs, carrying))
+        picked = versions[column].iloc[np.maximum(position, 0)].reset_index(drop=True)
+        out[column] = picked.where(pd.Series(position >= 0))
+    return out
+
+
+def _last_position(group: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per group (0..n-1, rows sorted by group), the position of its last row where ``mask`` holds, else -1."""
+    groups = int(group.max()) + 1 if len(group) else 0
+    last = np.full(groups, -1)
+    rows = np.flatnonzero(mask)
+    last[group[rows]] = rows  # later rows overwrite earlier ones: the last one stays
+    return last
+
+
+def _versions_query(course_id: str | None, period_id: str | None, until: date | None) -> sa.Select[tuple[object]]:
+    query = sa.select(record_versions)
+    if course_id is not None:
+        query = query.where(record_versions.c.course_id == course_id)
+    if period_id is not None:
+        query = query.where(record_versions.c.period_id == period_id)
+    if until is not None:
+        query = query.where(record_versions.c.valid_from <= until)
+    return query
+
+
+def read_versions(
+    engine: Engine, course_id: str | None = None, period_id: str | None = None, until: date | None = None
+) -> pd.DataFrame:
+    """The stored versions (of one course period, up to a day, when given)."""
+    with engine.connect() as conn:
+        frame = pd.read_sql(_versions_query(course_id, period_id, until), conn)
+    for column in ("valid_from", "as_of_date", "withdrawal_date"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
+def with_scale(engine: Engine, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its courses' grade_max and pass_mark."""
+    query = sa.select(courses.c.course_id, courses.c.period_id, courses.c.grade_max, courses.c.pass_mark)
+    with engine.connect() as conn:
+        scales = pd.read_sql(query, conn)
+    return frame.merge(scales, on=["course_id", "period_id"], how="left")
+
+
+def course_snapshot(engine: Engine, course_id: str, period_id: str, day: date) -> pd.DataFrame:
+    """The course's students as known on ``day`` (from the versions dated on or before it), with the course's
+    grade scale, by user id."""
+    versions = read_versions(engine, course_id, period_id, until=day)
+    snapshot = as_of(versions, carried_columns(engine, versions["source_seq"]), day)
+    return with_scale(engine, snapshot).sort_values("user_id").reset_index(drop=True)
+
+
+def enrolled(frame: pd.DataFrame, day: date) -> pd.Series:
+    """Students still enrolled on ``day``: not withdrawn, or withdrawn only after it (a withdrawal without a
+    date counts from the snapshot that reported it)."""
+    if "enrolment_status" not in frame:
+        return pd.Series(True, index=frame.index)
+    withdrawn = frame["enrolment_status"].astype(object) == "withdrawn"
+    when = pd.to_datetime(frame.get("withdrawal_date"), errors="coerce").dt.date
+    return ~(withdrawn & (when.isna() | (when <= day)))
 
 
 def course_records(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """The dbt models as Dagster assets (group ``features``), downstream of the ingestion assets; dbt tests as checks.
 
-Sources map onto the Python assets that write them: ``final_grades`` onto ``final_grades``, and both
-``student_records`` and ``courses`` onto ``student_records``, because one ``apply_upload`` transaction writes a
-student's row and its course's row; a separate ``courses`` key would be a stub no asset ever materialises.
+Sources map onto the Python assets that write them: ``final_grades`` onto ``final_grades``, and
+``student_records``, ``record_versions`` and ``courses`` onto ``student_records``, because one ``apply_upload``
+transaction writes a student's row, its dated version and its course's row; separate keys would be stubs no asset
+ever materialises.
 """
 
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,7 @@ DBT_RESOURCE_KEY = "dbt"
 SOURCE_ASSET_KEYS = {
     "student_records": AssetKey("student_records"),
     "courses": AssetKey("student_records"),
+    "record_versions": AssetKey("student_records"),
     "final_grades": AssetKey("final_grades"),
 }
 

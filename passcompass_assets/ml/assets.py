@@ -6,11 +6,7 @@ import pandas as pd
 from passcompass_assets.core.alerts import send_alert
 from passcompass_assets.core.feedback import TRAIN, latest_grades_seq, record
 from passcompass_assets.core.ml.training import train_and_gate
-from passcompass_assets.core.ml.training_data import (
-    combined_training_frame,
-    initial_data_or_empty,
-    platform_training_frame,
-)
+from passcompass_assets.core.ml.training_data import initial_data_or_empty, own_training_rows, training_data
 from passcompass_assets.resources import PlatformResource
 
 
@@ -38,18 +34,19 @@ def initial_training_data(context: dg.AssetExecutionContext, platform: PlatformR
     group_name="ml",
     deps=["training_set"],
     kinds={"sklearn", "mlflow"},
-    description="Fail-risk model per term stage, cross-validated against the naive predictor and the champion; "
-    "logged to MLflow and promoted to `champion` only through the quality gate.",
+    description="Fail-risk model per term stage, from one row per labelled student and report date as known then; "
+    "validated on the institution's own students (a period it did not see), logged to MLflow, and promoted to "
+    "`champion` only through the quality gate.",
 )
 def fail_risk_model(
     context: dg.AssetExecutionContext, platform: PlatformResource, initial_training_data: pd.DataFrame
 ) -> dg.MaterializeResult:
     settings = platform.settings
     through = latest_grades_seq(platform.engine)  # the final grades this training sees
-    frame = combined_training_frame(initial_training_data, platform_training_frame(platform.engine))
-    if frame.empty:
+    data = training_data(initial_training_data, own_training_rows(platform.engine))
+    if data.frame.empty:
         raise dg.Failure("nothing to train on: no initial data and no labelled period (upload final grades)")
-    outcome = train_and_gate(frame, settings)
+    outcome = train_and_gate(data, settings)
     record(platform.engine, TRAIN, through)
     context.log.info(f"quality gate: {'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
     send_alert(
@@ -66,7 +63,9 @@ def fail_risk_model(
             "model_version": str(outcome.model_version),
             "champion_version": str(outcome.champion_version),
             "mlflow_run_id": str(outcome.run_id),
-            "training_rows": len(frame),
+            "training_rows": len(data.frame),
+            "training_data": data.note,
+            "validation": dg.MetadataValue.json(outcome.validation.as_dict() if outcome.validation else {}),
             "data_fingerprint": outcome.data_fingerprint,
             "metrics": dg.MetadataValue.json(outcome.jsonable_metrics()),
         }

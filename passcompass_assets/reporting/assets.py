@@ -4,7 +4,7 @@ import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
 from passcompass_assets.core.drift import course_drift
-from passcompass_assets.core.reports.service import generate_report
+from passcompass_assets.core.reports.service import generate_report, report_period
 from passcompass_assets.reporting.partitions import ReportKey, report_partitions
 from passcompass_assets.resources import ModelResource, PlatformResource
 from passcompass_assets.work import WORK_TAG
@@ -20,13 +20,9 @@ from passcompass_assets.work import WORK_TAG
 def feature_drift(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.Output[dict]:
     key = ReportKey.parse(context.partition_key)
     settings = platform.settings
+    period = report_period(platform.engine, key.period_id, key.course_id, key.report_date)
     result = course_drift(
-        platform.engine,
-        settings.reports_dir,
-        key.course_id,
-        key.period_id,
-        key.report_date,
-        settings.drift_share_threshold,
+        platform.engine, settings.reports_dir, key.course_id, period, key.report_date, settings.drift_share_threshold
     )
     if result.flagged:
         send_alert(

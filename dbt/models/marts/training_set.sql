@@ -1,9 +1,10 @@
-{#- student_features of every student with a final grade, and that grade (the label; whether it fails the
-    course's pass mark is decided in Python, with the model). Final grades without a student row are left out
-    (and flagged by a warning test). -#}
+{#- The history of every student with a final grade, with that grade (the label): the model builds one training
+    row per student and report date from it, as known on that date (passcompass_assets/core/ml/point_in_time.py).
+    Whether a grade fails the course's pass mark is decided in Python, with the model. Final grades without a
+    student row are left out (and flagged by a warning test). -#}
 select
-    f.*,
+    h.*,
     g.final_grade
-from {{ ref('student_features') }} as f
+from {{ ref('record_history') }} as h
 inner join {{ ref('stg_final_grades') }} as g
-    on f.user_id = g.user_id and f.course_id = g.course_id and f.period_id = g.period_id
+    on h.user_id = g.user_id and h.course_id = g.course_id and h.period_id = g.period_id

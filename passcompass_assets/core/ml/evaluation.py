@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, brier_score_loss, roc_auc_score
-from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
 from passcompass_assets.core.ml.features import fail_label, grade_share, model_frame
@@ -29,11 +29,21 @@ Folds = list[tuple[np.ndarray, np.ndarray]]
 BRIER_TOLERANCE = 0.005  # relative
 
 
-def make_folds(y: np.ndarray, *, n_splits: int, n_repeats: int, seed: int = SEED) -> Folds:
-    """Repeated stratified K-fold with a fixed seed, fewer folds when there are few failing students."""
+def make_folds(
+    y: np.ndarray, *, n_splits: int, n_repeats: int, seed: int = SEED, groups: np.ndarray | None = None
+) -> Folds:
+    """Repeated stratified K-fold with a fixed seed, fewer folds when there are few failing students. With
+    ``groups`` (a student's rows at several report dates), a student's rows stay in one fold, so no fold is
+    judged on a student it learnt from."""
     splits = max(2, min(n_splits, int(np.bincount(y, minlength=2).min())))
-    cv = RepeatedStratifiedKFold(n_splits=splits, n_repeats=n_repeats, random_state=seed)
-    return [(train, test) for train, test in cv.split(np.zeros(len(y)), y)]
+    if groups is None or len(np.unique(groups)) == len(groups):
+        cv = RepeatedStratifiedKFold(n_splits=splits, n_repeats=n_repeats, random_state=seed)
+        return [(train, test) for train, test in cv.split(np.zeros(len(y)), y)]
+    folds: Folds = []
+    for repeat in range(n_repeats):
+        grouped = StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed + repeat)
+        folds += [(train, test) for train, test in grouped.split(np.zeros(len(y)), y, groups)]
+    return folds
 
 
 def classification_metrics(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:

@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from passcompass_assets.core.catalog import load_catalog
-from passcompass_assets.core.ml.features import DERIVED_FROM, PASS_FRACTION
+from passcompass_assets.core.ml.features import DERIVED_FROM, PASS_FRACTION, TERM_WEEK
 
 TOP_FACTORS = 3
 MIN_EFFECT = 0.01  # a factor must move the probability by at least one percentage point to be named
@@ -138,7 +138,8 @@ def describe(name: str, value: Any, typical: Any, effect: float) -> str:
     elif column.type == "category":
         words = f"{column.description}: {str(value).replace('_', ' ')}"
     else:
-        words = f"{column.description} {'low' if float(value) < float(typical) else 'high'}"
+        per_week = " per week" if column.accumulates else ""  # model_frame made the count a rate
+        words = f"{column.description}{per_week} {'low' if float(value) < float(typical) else 'high'}"
     return f"{words} ({'raises' if effect > 0 else 'lowers'} risk)"
 
 
@@ -146,7 +147,8 @@ def top_factors(effects: np.ndarray, inputs: pd.DataFrame, typical: Typical, *, 
     """Per row, up to ``top`` factors of at least ``MIN_EFFECT``, strongest first, joined by ``FACTOR_SEPARATOR``
     (text, not a list per row: a million small lists cost more in garbage collection than the scoring itself).
     A missing value is imputed, so there is nothing about the student to name: it is never a factor."""
-    names = [name for name in inputs.columns if name in typical and name != PASS_FRACTION]
+    # The term position changes everyone's risk alike and is nothing to act on: never a named factor.
+    names = [name for name in inputs.columns if name in typical and name not in (PASS_FRACTION, TERM_WEEK)]
     if not names:
         return np.full(len(inputs), "", dtype=object)
     chosen = effects[:, [inputs.columns.get_loc(name) for name in names]]

@@ -1,7 +1,10 @@
-"""Model inputs: which catalog columns a stage may use, and how they are put on one scale across courses.
+"""Model inputs: which catalog columns a stage may use, and how they are put on one scale across courses and weeks.
 
-Only catalog *features* known at a stage are ever inputs; labels (``final_grade``) and anything derived from
-them never are. Interim grades are divided by the course's ``grade_max`` so courses graded 0-20 and 0-100 mix.
+Only catalog inputs (``use: feature``) known at a stage are ever inputs, with the term position (``term_week``);
+labels (``final_grade``) and anything derived from them never are, nor are ``audit`` columns. Interim grades are
+divided by the course's ``grade_max`` so courses graded 0-20 and 0-100 mix; counts that grow through a term
+(``accumulates: true``: absences, logins) become rates per week of term elapsed, so a week-3 count and an
+end-of-term count mean the same thing.
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ GRADE_COLUMNS = (*INTERIM_GRADES, "previous_grade")
 SCALE_COLUMNS = ("grade_max", "pass_mark")
 PASS_FRACTION = "pass_fraction"  # helper input: the pass mark as a share of the scale; not a feature
 DERIVED_FROM = {"interim_trend": INTERIM_GRADES}  # what :func:`derive` computes from two inputs
+TERM_WEEK = "term_week"  # weeks since the period started (core/ml/point_in_time.py); always known
+# The first weeks count as one: a rate over three days would be noise.
+MIN_WEEKS = 1.0
 
 
 def candidate_columns(stage: Stage) -> list[str]:
-    """The catalog's model inputs known at ``stage``: never a label, never an ``audit`` or ``ignore`` column."""
-    return [c.name for c in load_catalog().inputs_known_at(stage.catalog_stage)]
+    """The catalog's model inputs known at ``stage`` and the term position: never a label, never an ``audit``
+    or ``ignore`` column."""
+    return [c.name for c in load_catalog().inputs_known_at(stage.catalog_stage)] + [TERM_WEEK]
 
 
 def usable_columns(frame: pd.DataFrame, stage: Stage) -> list[str]:
@@ -33,8 +40,8 @@ def usable_columns(frame: pd.DataFrame, stage: Stage) -> list[str]:
     return [c for c in candidate_columns(stage) if c in frame.columns and frame[c].dropna().nunique() > 1]
 
 
-def is_categorical(column: Column) -> bool:
-    return column.type == "category"
+def is_categorical(column: Column | None) -> bool:
+    return column is not None and column.type == "category"
 
 
 _YES_NO = {"true": 1.0, "yes": 1.0, "y": 1.0, "t": 1.0, "1": 1.0, "false": 0.0, "no": 0.0, "n": 0.0, "f": 0.0, "0": 0.0}
@@ -54,17 +61,28 @@ def as_floats(values: pd.Series, *, yes_no: bool) -> pd.Series:
 
 def model_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Typed, scale-free inputs for ``columns`` (missing ones become empty), plus the pass fraction."""
-    catalog = load_catalog()
+    catalog = load_catalog().by_name
     grade_max = pd.to_numeric(frame["grade_max"], errors="coerce").astype(float)
+    weeks = (
+        as_floats(frame[TERM_WEEK], yes_no=False).clip(lower=MIN_WEEKS)
+        if TERM_WEEK in frame.columns
+        else pd.Series(np.nan, index=frame.index)
+    )
     out: dict[str, pd.Series] = {}
     for name in columns:
+        column = catalog.get(name)
         values = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
-        if is_categorical(catalog[name]):
+        if is_categorical(column):
             values = values.astype(object)
             out[name] = values.where(values.notna(), np.nan)
-        else:
-            numeric = as_floats(values, yes_no=catalog[name].type == "boolean")
-            out[name] = numeric / grade_max if name in INTERIM_GRADES else numeric
+            continue
+        numeric = as_floats(values, yes_no=column is not None and column.type == "boolean")
+        if name in INTERIM_GRADES:
+            numeric = numeric / grade_max
+        elif column is not None and column.accumulates:
+            numeric = numeric / weeks  # a row without a term position (no period dates) keeps the count
+            numeric = numeric.where(weeks.notna(), as_floats(values, yes_no=False))
+        out[name] = numeric
     out[PASS_FRACTION] = pd.to_numeric(frame["pass_mark"], errors="coerce").astype(float) / grade_max
     return pd.DataFrame(out, index=frame.index)
 
@@ -86,8 +104,8 @@ def derive(inputs: pd.DataFrame) -> pd.DataFrame:
 
 def derived_columns(columns: list[str]) -> tuple[list[str], list[str]]:
     """(numeric, categorical) names of what :func:`derive` produces from ``columns``."""
-    catalog = load_catalog()
-    categorical = [c for c in columns if is_categorical(catalog[c])]
+    catalog = load_catalog().by_name
+    categorical = [c for c in columns if is_categorical(catalog.get(c))]
     numeric = [c for c in columns if c not in categorical]
     numeric += [f"{c}_zero" for c in INTERIM_GRADES if c in columns]
     if all(c in columns for c in INTERIM_GRADES):

@@ -8,19 +8,23 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from passcompass_assets.core.ml.evaluation import StageData, StageEvaluation, evaluate_stage, make_folds, stage_data
-from passcompass_assets.core.ml.explain import typical_values
-from passcompass_assets.core.ml.features import SCALE_COLUMNS, fail_label, usable_columns
+from passcompass_assets.core.ml.explain import Typical, typical_values
+from passcompass_assets.core.ml.features import SCALE_COLUMNS, TERM_WEEK, fail_label, usable_columns
 from passcompass_assets.core.ml.model import FailRiskModel, StageModel
-from passcompass_assets.core.ml.pipeline import build_classifier, build_regressor
+from passcompass_assets.core.ml.pipeline import SEED, build_classifier, build_regressor
 from passcompass_assets.core.ml.stages import STAGES, Stage, rows_supporting
 
 N_SPLITS = 5
 MIN_ROWS = 30  # labelled students a stage needs before it is trained
 MIN_PER_CLASS = 5  # failing and passing students each, so every fold sees both
+# Candidates are compared on at most this many rows (whole students drawn at random): the ranking is as clear as on
+# all of them, and a term's weekly rows of thousands of students cost minutes otherwise. The refit uses every row.
+MAX_SELECTION_ROWS = 40_000
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -55,6 +59,27 @@ def _too_little(rows: pd.DataFrame, columns: list[str]) -> str | None:
     return None
 
 
+def student_groups(frame: pd.DataFrame) -> np.ndarray | None:
+    """One group per student and course period: the rows a student has at several report dates."""
+    if "report_date" not in frame.columns:
+        return None
+    return pd.factorize(frame["user_id"].astype(str) + "|" + frame["course_id"].astype(str) + "|"
+                        + frame["period_id"].astype(str))[0]  # fmt: skip
+
+
+def _selection_rows(frame: pd.DataFrame, limit: int = MAX_SELECTION_ROWS) -> np.ndarray | None:
+    """Positions of whole students drawn at random to compare candidates on, when there are more rows than
+    ``limit``; None to use every row."""
+    if len(frame) <= limit:
+        return None
+    groups = student_groups(frame)
+    if groups is None:
+        return np.sort(np.random.default_rng(SEED).choice(len(frame), limit, replace=False))
+    keep_share = limit / len(frame)
+    kept = np.random.default_rng(SEED).random(int(groups.max()) + 1) < keep_share
+    return np.flatnonzero(kept[groups])
+
+
 def fit_stage(data: StageData, evaluation: StageEvaluation) -> StageModel:
     """The chosen classifier and regressor refitted on all of the stage's rows."""
     with warnings.catch_warnings(), threadpool_limits(1):
@@ -69,7 +94,20 @@ def fit_stage(data: StageData, evaluation: StageEvaluation) -> StageModel:
         classifier=classifier,
         regressor=regressor,
         typical=typical_values(data.inputs, data.columns),
+        typical_by_week=_typical_by_week(data),
     )
+
+
+def _typical_by_week(data: StageData) -> dict[int, Typical]:
+    """The typical training student at each whole week of term the rows know (none without a term position)."""
+    if TERM_WEEK not in data.columns:
+        return {}
+    weeks = data.inputs[TERM_WEEK].round()
+    return {
+        int(week): typical_values(data.inputs[weeks == week], data.columns)
+        for week in sorted(weeks.dropna().unique())
+        if (weeks == week).sum() >= MIN_ROWS
+    }
 
 
 @dataclass
@@ -105,10 +143,13 @@ def fit_and_evaluate(
             skipped[stage.name] = problem
             continue
         data = stage_data(subset, stage, columns)
-        folds = make_folds(data.fail, n_splits=n_splits, n_repeats=n_repeats)
-        evaluation = evaluate_stage(data, folds, n_jobs=n_jobs)
+        selection = _selection_rows(subset)
+        chosen = subset.iloc[selection].reset_index(drop=True) if selection is not None else subset
+        chosen_data = stage_data(chosen, stage, columns) if selection is not None else data
+        folds = make_folds(chosen_data.fail, n_splits=n_splits, n_repeats=n_repeats, groups=student_groups(chosen))
+        evaluation = evaluate_stage(chosen_data, folds, n_jobs=n_jobs)
         evaluations.append(evaluation)
-        data_by_stage[stage.name] = (subset, data)
+        data_by_stage[stage.name] = (chosen, chosen_data)
         stage_models[stage.name] = fit_stage(data, evaluation)
     data_fingerprint = fingerprint(rows)
     trained_at = datetime.now(UTC).isoformat(timespec="seconds")

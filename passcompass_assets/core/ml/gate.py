@@ -1,5 +1,13 @@
-"""The quality gate: promote only a model that clearly beats the naive predictor and the current champion,
-both measured on the same cross-validation folds. Every number behind the decision is in its reason."""
+"""The quality gate: promote only a model that clearly beats the naive predictor, and is not worse than the
+champion, measured the way it will be used. Every number behind the decision is in its reason.
+
+With labelled periods of its own, the institution's students decide (core/ml/validation.py: a period the model
+did not see, else cross-validation on its one period): ROC AUC and Brier score against the naive predictor on
+the same rows, then the champion on those rows when it did not learn from them either. A challenger takes over
+unless it is worse than the champion beyond noise (the upper end of the 90 % interval of the Brier difference
+above :data:`NON_INFERIORITY`): it has learnt from more, and newer, data. Without own labels, the candidates'
+cross-validation on the training data decides, and reports say the model is not validated on the institution.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,11 @@ import math
 from dataclasses import dataclass
 
 from passcompass_assets.core.ml.evaluation import StageEvaluation
+from passcompass_assets.core.ml.validation import Validation
 
 MIN_AUC_GAIN = 0.05  # ROC AUC at least this much above the naive predictor's (0.50 = chance at the start)
 MIN_BRIER_SKILL = 0.05  # Brier score at least 5 % below the naive predictor's
+NON_INFERIORITY = 0.005  # how much worse (Brier) than the champion a challenger may be, at the interval's top
 
 
 @dataclass(frozen=True)
@@ -88,3 +98,44 @@ def decide(
     if ours < theirs:
         return GateDecision(True, f"promoted: {beats_naive}; beats the champion: {versus}")
     return GateDecision(False, f"not promoted: {beats_naive}, but does not beat the champion: {versus}")
+
+
+@dataclass(frozen=True)
+class ChampionComparison:
+    version: str
+    brier_difference: float  # challenger - champion (negative: the challenger is better)
+    interval: tuple[float, float]
+    rows: int
+
+
+def decide_on_own_students(validation: Validation, comparison: ChampionComparison | None) -> GateDecision:
+    """The gate on the institution's own students (``validation.overall`` must exist)."""
+    overall = validation.overall
+    if overall is None or overall.auc is None:
+        return GateDecision(False, f"not promoted: no measure on the institution's own students ({validation.note})")
+    naive_auc = overall.naive_auc if overall.naive_auc is not None else 0.5
+    where = f"on the institution's own students ({validation.method}, {validation.held_out})"
+    summary = (
+        f"ROC AUC {overall.auc:.3f} {list(overall.auc_interval or ())} vs naive {naive_auc:.3f}, Brier "
+        f"{overall.brier:.4f} {list(overall.brier_interval)} vs naive {overall.naive_brier:.4f} and "
+        f"{overall.chance_brier:.4f} for the average fail rate, {overall.students} students"
+    )
+    if not overall.auc >= 0.5 + MIN_AUC_GAIN or not _skill(overall.brier, overall.chance_brier) >= MIN_BRIER_SKILL:
+        return GateDecision(False, f"not promoted: no predictive signal {where}: {summary}")
+    needed = required_auc(naive_auc)
+    skill = _skill(overall.brier, overall.naive_brier)
+    if not (overall.auc >= needed and skill >= MIN_BRIER_SKILL):
+        return GateDecision(
+            False, f"not promoted: not clearly better than the naive predictor {where} (needs ROC AUC {needed:.3f} "
+            f"and a Brier {MIN_BRIER_SKILL:.0%} lower): {summary}",
+        )  # fmt: skip
+    beats = f"beats the naive predictor {where}: {summary}"
+    if comparison is None:
+        return GateDecision(True, f"promoted: {beats}; no champion judged on the same students")
+    versus = (
+        f"Brier difference to the champion (version {comparison.version}) {comparison.brier_difference:+.4f}, "
+        f"90 % interval {list(comparison.interval)}, on {comparison.rows} rows neither learnt from"
+    )
+    if comparison.interval[1] > NON_INFERIORITY:
+        return GateDecision(False, f"not promoted: {beats}, but may be worse than the champion: {versus}")
+    return GateDecision(True, f"promoted: {beats}; not worse than the champion: {versus}")

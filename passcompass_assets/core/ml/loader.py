@@ -74,7 +74,15 @@ def load_model(settings: Settings, *, champion_only: bool = False) -> LoadedMode
     metrics = client_for(settings).get_run(version.run_id).data.metrics if version.run_id else {}
     reason = version.tags.get("gate.reason", "")
     gate = f"passed: {reason}" if promoted else f"not passed: {reason}" if reason else "not passed"
-    info = ModelInfo(version=str(version.version), promoted=promoted, gate=gate, metrics=_header_metrics(metrics))
+    # Models from before validation on own students was measured carry no such tag: they claim nothing new.
+    validated = version.tags.get("validation.on_own_students", "true") == "true"
+    info = ModelInfo(
+        version=str(version.version),
+        promoted=promoted,
+        gate=gate,
+        metrics=_header_metrics(metrics),
+        validated=validated,
+    )
     return LoadedModel(model=loaded.unwrap_python_model().model, info=info, run_id=version.run_id)
 
 

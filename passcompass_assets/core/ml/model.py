@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import ThreadpoolController
 
 from passcompass_assets.core.ml.explain import Typical, assess, top_factors
-from passcompass_assets.core.ml.features import SCALE_COLUMNS, model_frame
+from passcompass_assets.core.ml.features import SCALE_COLUMNS, TERM_WEEK, model_frame
 from passcompass_assets.core.ml.stages import STAGE_BY_NAME, STAGES, latest_stage
 
 OUTPUT_COLUMNS = (
@@ -54,16 +54,28 @@ class StageModel:
     classifier: BaseEstimator
     regressor: BaseEstimator  # final grade as a share of the scale
     typical: Typical  # per input: the value a typical training student has
+    # The typical training student at each week of term (rows of training at that point of their term): a
+    # student at week 3 is compared with students at week 3, not with the end of term.
+    typical_by_week: dict[int, Typical] = field(default_factory=dict)
 
     def fail_probability(self, inputs: pd.DataFrame) -> np.ndarray:
         with _quiet():
             return self.classifier.predict_proba(inputs)[:, 1]
 
+    def reference(self, inputs: pd.DataFrame) -> Typical:
+        """The typical student to compare ``inputs`` with: at their week of term when the model knows it."""
+        by_week = getattr(self, "typical_by_week", {})  # models trained before it was kept have none
+        if not by_week or TERM_WEEK not in inputs.columns or inputs[TERM_WEEK].isna().all():
+            return self.typical
+        week = float(inputs[TERM_WEEK].median())
+        return by_week[min(by_week, key=lambda known: abs(known - week))]
+
     def assess(self, inputs: pd.DataFrame, *, explain: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Fail probability per row and, with ``explain``, its top factors in plain words."""
+        typical = self.reference(inputs) if explain else self.typical
         with _quiet():
-            probability, effects = assess(self.classifier, inputs, self.typical, explain=explain)
-        return probability, None if effects is None else top_factors(effects, inputs, self.typical)
+            probability, effects = assess(self.classifier, inputs, typical, explain=explain)
+        return probability, None if effects is None else top_factors(effects, inputs, typical)
 
     def grade_share(self, inputs: pd.DataFrame) -> np.ndarray:
         with _quiet():

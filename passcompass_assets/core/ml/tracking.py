@@ -86,21 +86,25 @@ def log_training(
     tags: dict[str, str],
     model: FailRiskModel | None,
     promote: bool,
+    documents: dict[str, dict[str, object]] | None = None,
 ) -> tuple[str, str | None]:
-    """One run: parameters, metrics, tags and (when there is one) the registered model. Returns (run, version)."""
+    """One run: parameters, metrics, tags, JSON ``documents`` (aggregates only: the validation, the model card)
+    and (when there is one) the registered model. Returns (run, version)."""
     client = client_for(settings)
     version: str | None = None
     with mlflow.start_run(experiment_id=experiment_id(client, settings)) as run:
         mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
         mlflow.log_metrics(flat_metrics(metrics))
         mlflow.set_tags(tags)
+        for name, document in (documents or {}).items():
+            mlflow.log_dict(document, name)
         if model is not None:
             with warnings.catch_warnings():
                 # No input example on purpose: it would be student rows.
                 warnings.filterwarnings("ignore", message=".*An input example was not provided")
                 info = _log_model(model)
             version = str(info.registered_model_version)
-            for key in ("gate.decision", "gate.reason", "data_fingerprint"):
+            for key in ("gate.decision", "gate.reason", "data_fingerprint", "validation.on_own_students"):
                 if key in tags:
                     client.set_model_version_tag(REGISTERED_MODEL, version, key, tags[key])
             if promote:

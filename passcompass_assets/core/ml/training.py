@@ -11,12 +11,21 @@ import numpy as np
 import pandas as pd
 
 from passcompass_assets.core.ml.evaluation import StageEvaluation
-from passcompass_assets.core.ml.fitting import N_SPLITS, FittedStages, fit_and_evaluate
-from passcompass_assets.core.ml.gate import MIN_AUC_GAIN, MIN_BRIER_SKILL, decide
+from passcompass_assets.core.ml.fitting import N_SPLITS, FittedStages, fit_and_evaluate, student_groups
+from passcompass_assets.core.ml.gate import (
+    MIN_AUC_GAIN,
+    MIN_BRIER_SKILL,
+    ChampionComparison,
+    GateDecision,
+    decide,
+    decide_on_own_students,
+)
 from passcompass_assets.core.ml.loader import LoadedModel, load_champion
 from passcompass_assets.core.ml.model import FailRiskModel
 from passcompass_assets.core.ml.pipeline import SEED
 from passcompass_assets.core.ml.tracking import log_training
+from passcompass_assets.core.ml.training_data import TrainingData
+from passcompass_assets.core.ml.validation import Validation, paired_brier_difference, validate
 from passcompass_assets.core.settings import Settings
 
 
@@ -30,6 +39,7 @@ class TrainingOutcome:
     data_fingerprint: str
     champion_version: str | None = None  # the champion after this run
     model: FailRiskModel | None = field(default=None, repr=False)
+    validation: Validation | None = field(default=None, repr=False)
 
     def jsonable_metrics(self) -> dict[str, object]:
         return _jsonable_dict(self.metrics)
@@ -44,6 +54,7 @@ class TrainingOutcome:
                 "champion_version": self.champion_version,
                 "run_id": self.run_id,
                 "data_fingerprint": self.data_fingerprint,
+                "validation": self.validation.as_dict() if self.validation else None,
             }
         )
 
@@ -90,19 +101,56 @@ def rescore_champion(fitted: FittedStages, champion: LoadedModel) -> dict[str, d
     return scores
 
 
-def train_and_gate(frame: pd.DataFrame, settings: Settings, *, n_repeats: int = 2) -> TrainingOutcome:
-    """Train, cross-validate, log and register; move the ``champion`` alias only if the gate promotes."""
-    fitted = fit_and_evaluate(frame, n_repeats=n_repeats)
+def compare_with_champion(validation: Validation, champion: LoadedModel) -> ChampionComparison | None:
+    """The champion scored on the rows the challenger was judged on, when it did not learn from them either."""
+    if not validation.on_own_students or validation.inputs.empty:
+        return None
+    learnt_from = champion.model.metadata.get("periods")
+    if validation.method == "held-out period" and isinstance(learnt_from, list) and validation.held_out in learnt_from:
+        return None  # it learnt from the held-out period: its scores there would be in-sample
+    theirs = champion.score(validation.inputs)["fail_probability"].to_numpy(dtype=float)
+    judged = validation.rows
+    groups = student_groups(judged) if "report_date" in judged else None
+    difference, interval = paired_brier_difference(
+        judged["fail"].to_numpy(dtype=int),
+        judged["probability"].to_numpy(dtype=float),
+        np.nan_to_num(theirs, nan=float(judged["fail"].mean())),
+        groups if groups is not None else np.arange(len(judged)),
+    )
+    return ChampionComparison(champion.version, difference, interval, len(judged))
+
+
+def train_and_gate(data: TrainingData | pd.DataFrame, settings: Settings, *, n_repeats: int = 2) -> TrainingOutcome:
+    """Train, validate on the institution's own students, log and register; move the ``champion`` alias only if
+    the gate promotes. A bare frame (``passcompass train --data``) is training data with no students of the
+    institution's own."""
+    if isinstance(data, pd.DataFrame):
+        data = TrainingData(data, data.iloc[0:0], len(data), f"{len(data)} rows given directly, none of our own")
+    fitted = fit_and_evaluate(data.frame, n_repeats=n_repeats)
+    if fitted.model is not None:
+        fitted.model.metadata["periods"] = sorted(str(p) for p in fitted.rows["period_id"].unique())
+    validation = validate(data, fitted)
     unreadable = None
     try:
         champion = load_champion(settings)
     except Exception as exc:  # e.g. pickled by an incompatible scikit-learn: it cannot serve reports either
         champion, unreadable = None, f"{type(exc).__name__}: {exc}"
     champion_metrics = rescore_champion(fitted, champion) if champion else {}
-    decision = decide(fitted.evaluations, champion_metrics or None, champion.version if champion else None, unreadable)
-    reason = decision.reason
-    if champion and champion_metrics and champion.model.data_fingerprint == fitted.fingerprint:
-        reason += " (the champion was trained on this same data, so its scores here are in-sample)"
+    if validation.on_own_students:
+        comparison = compare_with_champion(validation, champion) if champion else None
+        decision = decide_on_own_students(validation, comparison)
+        if champion and comparison is None:
+            decision = GateDecision(decision.promoted, decision.reason + " (the champion learnt from these students)")
+    else:
+        decision = decide(
+            fitted.evaluations, champion_metrics or None, champion.version if champion else None, unreadable
+        )
+        if champion and champion_metrics and champion.model.data_fingerprint == fitted.fingerprint:
+            decision = GateDecision(
+                decision.promoted,
+                decision.reason + " (the champion was trained on this same data, so its scores here are in-sample)",
+            )
+    reason = f"{decision.reason}. Training data: {data.note}. Validation: {validation.note}"
     if fitted.skipped:
         reason += " (stages not trained: " + "; ".join(f"{k}: {v}" for k, v in fitted.skipped.items()) + ")"
 
@@ -122,11 +170,19 @@ def train_and_gate(frame: pd.DataFrame, settings: Settings, *, n_repeats: int = 
     tags = {
         "gate.decision": "promoted" if decision.promoted else "rejected",
         "gate.reason": reason[:5000],
+        "validation.method": validation.method,
+        "validation.on_own_students": str(validation.on_own_students).lower(),
         "data_fingerprint": fitted.fingerprint,
         "champion_before": champion.version if champion else "none",
     }
     run_id, version = log_training(
-        settings, params=params, metrics=metrics, tags=tags, model=fitted.model, promote=decision.promoted
+        settings,
+        params=params,
+        metrics={**metrics, "validation": validation_metrics(validation)},
+        tags=tags,
+        model=fitted.model,
+        promote=decision.promoted,
+        documents={"validation.json": _jsonable_dict(validation.as_dict())},
     )
     promoted = decision.promoted and version is not None
     return TrainingOutcome(
@@ -138,4 +194,16 @@ def train_and_gate(frame: pd.DataFrame, settings: Settings, *, n_repeats: int = 
         data_fingerprint=fitted.fingerprint,
         champion_version=version if promoted else (champion.version if champion else None),
         model=fitted.model,
+        validation=validation,
     )
+
+
+def validation_metrics(validation: Validation) -> dict[str, dict[str, float | None]]:
+    """``{who: {metric: value}}`` for MLflow: overall and per week (``validation.week_06.auc``)."""
+    out: dict[str, dict[str, float | None]] = {}
+    parts = [("overall", validation.overall), *((f"week_{w.week:02d}", w.scores) for w in validation.weeks)]
+    for name, part in parts:
+        if part is not None:
+            out[name] = {"auc": part.auc, "brier": part.brier, "pr_auc": part.pr_auc, "ece": part.ece,
+                         "naive_auc": part.naive_auc, "naive_brier": part.naive_brier}  # fmt: skip
+    return out

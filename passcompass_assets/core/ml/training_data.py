@@ -1,17 +1,37 @@
-"""What the model learns from: the initial UCI data (when available) and every labelled period of the platform."""
+"""What the model learns from: the institution's own labelled periods, one row per student and report date as
+known then, and, while the institution has few labels of its own, the public UCI data as a cold-start prior.
+
+The prior is dropped once the institution has :data:`MIN_OWN_STUDENTS` labelled students: a university is judged
+and served on its own students. UCI records describe a whole school year, so their rows sit at week
+:data:`UCI_TERM_WEEK` of the term (their yearly counts become rates over it).
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.datasets.uci import UciDataUnavailable, initial_training_frame
+from passcompass_assets.core.datasets.uci import UCI_PERIOD_ID, UciDataUnavailable, initial_training_frame
 from passcompass_assets.core.marts import read_table
+from passcompass_assets.core.ml.point_in_time import TERM_WEEK, training_rows
+from passcompass_assets.core.periods import list_periods
+from passcompass_assets.core.records import carried_columns
 from passcompass_assets.core.settings import Settings
 
 log = logging.getLogger("passcompass.training")
+MIN_OWN_STUDENTS = 200  # labelled students of its own before the prior is dropped
+UCI_TERM_WEEK = 33.0  # a Portuguese school year, in weeks
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    frame: pd.DataFrame  # every row the model is fitted on
+    own: pd.DataFrame  # the institution's own rows (what validation and the gate judge on)
+    prior_rows: int  # UCI rows included
+    note: str  # what was used, in plain words
 
 
 def initial_data_or_empty(settings: Settings) -> tuple[pd.DataFrame, str | None]:
@@ -23,15 +43,46 @@ def initial_data_or_empty(settings: Settings) -> tuple[pd.DataFrame, str | None]
         return pd.DataFrame(), str(exc)
 
 
-def platform_training_frame(engine: Engine) -> pd.DataFrame:
-    """The dbt ``training_set`` mart: features joined to final grades of every labelled period."""
+def own_training_rows(engine: Engine, course_id: str | None = None) -> pd.DataFrame:
+    """One row per labelled student of the platform (of one course, when given) and report date of their period,
+    as known on that date (from the dbt ``training_set`` mart: the history of labelled students)."""
     try:
-        return read_table(engine, "training_set")
+        history = read_table(engine, "training_set", course_id)
     except Exception as exc:  # the mart does not exist before the first dbt build
         log.info("no training_set table yet", extra={"reason": type(exc).__name__})
         return pd.DataFrame()
+    if history.empty:
+        return history
+    for column in ("valid_from", "as_of_date", "withdrawal_date"):
+        history[column] = pd.to_datetime(history[column]).dt.date
+    periods = {p.period_id: p for p in list_periods(engine)}
+    return training_rows(history, carried_columns(engine, history["source_seq"]), periods)
 
 
-def combined_training_frame(initial: pd.DataFrame, platform: pd.DataFrame) -> pd.DataFrame:
-    frames = [f for f in (initial, platform) if not f.empty]
-    return pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
+def students(frame: pd.DataFrame) -> int:
+    if frame.empty:
+        return 0
+    return int(frame[["user_id", "course_id", "period_id"]].drop_duplicates().shape[0])
+
+
+def training_data(prior: pd.DataFrame, own: pd.DataFrame) -> TrainingData:
+    """The rows to fit on: the institution's own, with the prior while they are few."""
+    own_students = students(own)
+    use_prior = not prior.empty and own_students < MIN_OWN_STUDENTS
+    if use_prior:
+        prior = prior.assign(**{TERM_WEEK: UCI_TERM_WEEK})
+        frame = pd.concat([f for f in (prior, own) if not f.empty], ignore_index=True, sort=False)
+        note = (
+            f"{own_students} labelled students of the institution's own and {len(prior)} UCI records as a "
+            f"cold-start prior (dropped from {MIN_OWN_STUDENTS} own students on)"
+        )
+    else:
+        frame = own
+        note = f"{own_students} labelled students of the institution's own" + (
+            "; the UCI prior is no longer used" if not prior.empty else ""
+        )
+    return TrainingData(frame=frame, own=own, prior_rows=len(prior) if use_prior else 0, note=note)
+
+
+def is_prior(frame: pd.DataFrame) -> pd.Series:
+    return frame["period_id"].astype(str) == UCI_PERIOD_ID

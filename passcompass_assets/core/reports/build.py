@@ -32,6 +32,11 @@ LOW_CONFIDENCE = (
     "Low confidence: no model has passed the quality gate, so these probabilities are not validated "
     "to be better than a naive guess. Use them with care."
 )
+NOT_VALIDATED = (
+    "Low confidence: not yet validated on this institution's students. The model passed its quality gate on "
+    "the data it had, but none of it was this institution's own labelled students at this point of a term. "
+    "Use the probabilities with care until a term's final grades are in."
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,17 @@ class ModelInfo:
     promoted: bool = False
     gate: str = "no model has been trained"  # the quality gate's state, in plain words
     metrics: dict[str, float] = field(default_factory=dict)  # validation metrics shown in the header
+    validated: bool = True  # measured on the institution's own students (models from before say nothing)
+
+    @property
+    def confidence(self) -> str:
+        return "normal" if self.promoted and self.validated else "low"
+
+    @property
+    def warning(self) -> str | None:
+        if not self.promoted:
+            return LOW_CONFIDENCE
+        return None if self.validated else NOT_VALIDATED
 
 
 @dataclass(frozen=True)
@@ -64,12 +80,16 @@ class ReportHeader:
     signals: dict[str, int]
     drift: dict[str, object] | None = None
     warning: str | None = None
+    data_as_of: date | None = None  # the latest day any of the data used describes
+    grade_max: float | None = None  # the course's scale, as this report used it
+    pass_mark: float | None = None
+    scale_note: str | None = None  # when the scale changed since the previous report
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: dates in ISO form; no ``warning`` key when there is nothing to warn about."""
         values = asdict(self)
-        for name in ("report_date", "period_start", "period_end"):
-            values[name] = values[name].isoformat()
+        for name in ("report_date", "period_start", "period_end", "data_as_of"):
+            values[name] = values[name].isoformat() if values[name] else None
         values["generated_at"] = self.generated_at.isoformat(timespec="seconds")
         if self.warning is None:
             del values["warning"]
@@ -81,6 +101,11 @@ class Report:
     report_id: str
     header: ReportHeader
     students: pd.DataFrame  # COLUMNS, sorted by fail probability, highest first
+
+
+def _latest(days: pd.Series) -> date | None:
+    known = pd.to_datetime(days, errors="coerce").dropna()
+    return known.max().date() if len(known) else None
 
 
 def risk_bands(probability: pd.Series, high: float, medium: float) -> pd.Series:
@@ -99,6 +124,8 @@ def build_report(
     risk_medium: float,
     data_as_of: pd.Series | None = None,
     drift: dict[str, object] | None = None,
+    scale: tuple[float, float] | None = None,
+    scale_note: str | None = None,
 ) -> Report:
     """``scored``: one row per student with fail_probability, predicted_final_grade, top_factors (text),
     signals_available. ``model``: what to say about the model used (None: no model)."""
@@ -127,9 +154,13 @@ def build_report(
         model_version=model.version,
         model_metrics=model.metrics,
         quality_gate=model.gate,
-        confidence="normal" if model.promoted else "low",
+        confidence=model.confidence,
         signals={str(k): int(v) for k, v in students["signals_available"].value_counts().items()},
         drift=drift,
-        warning=None if model.promoted else LOW_CONFIDENCE,
+        warning=model.warning,
+        data_as_of=_latest(students["data_as_of"]) or as_of,
+        grade_max=scale[0] if scale else None,
+        pass_mark=scale[1] if scale else None,
+        scale_note=scale_note,
     )
     return Report(report_id=str(uuid.uuid4()), header=header, students=students.reset_index(drop=True))

@@ -1,4 +1,9 @@
-"""Make one course report: read the course's records, score them, build, render and store the report."""
+"""Make one course report: the course's students as known on the report date, scored, built, rendered, stored.
+
+A report for a date uses only the versions of the records dated on or before it, so a report made later for a past
+date (a backfill, ``passcompass report --as-of``) equals the one made on that date. Students who had withdrawn by
+then are left out. The header gives the true latest date of the data used and the course's grade scale.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from typing import Protocol
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.periods import Period, list_periods
-from passcompass_assets.core.records import course_records
+from passcompass_assets.core.courses import Course, get_course
+from passcompass_assets.core.ml.point_in_time import scoring_rows, spanning_period
+from passcompass_assets.core.periods import Period, find_period
+from passcompass_assets.core.records import read_versions
 from passcompass_assets.core.reports.build import ModelInfo, build_report
-from passcompass_assets.core.reports.store import ReportRecord, get_report, report_for_work, store_report
+from passcompass_assets.core.reports.store import ReportRecord, get_report, list_reports, report_for_work, store_report
 from passcompass_assets.core.settings import Settings
 
 
@@ -30,14 +37,29 @@ class NoModelError(RuntimeError):
     """No model has been trained yet: a report would have nothing honest to say."""
 
 
-def find_period(engine: Engine, period_id: str, frame: pd.DataFrame, as_of: date) -> Period:
-    """The period's dates; a period never declared spans its data (so a report can still be numbered)."""
-    known = {p.period_id: p for p in list_periods(engine)}
-    if period_id in known:
-        return known[period_id]
-    dates = pd.to_datetime(frame["as_of_date"], errors="coerce").dropna() if "as_of_date" in frame else []
-    start = min(dates).date() if len(dates) else as_of
-    return Period(period_id, min(start, as_of), max(as_of, start) + timedelta(days=1), 3)
+def report_period(engine: Engine, period_id: str, course_id: str, as_of: date) -> Period:
+    """The period's dates; a period never declared spans its course's data (so a report can still be numbered)."""
+    if (declared := find_period(engine, period_id)) is not None:
+        return declared
+    versions = read_versions(engine, course_id, period_id)
+    if versions.empty:
+        return Period(period_id, as_of, as_of + timedelta(days=1), 3)
+    spanned = spanning_period(period_id, versions)
+    return Period(period_id, min(spanned.start_date, as_of), max(spanned.end_date, as_of + timedelta(days=1)), 3)
+
+
+def _scale_note(engine: Engine, course: Course | None, as_of: date) -> str | None:
+    """Says so when the course's scale changed since its previous report (old reports are never rewritten)."""
+    if course is None:
+        return None
+    earlier = [r for r in list_reports(engine, course.course_id, course.period_id) if r.report_date <= as_of]
+    before = earlier[0].header if earlier else {}
+    if before.get("grade_max") in (None, course.grade_max) and before.get("pass_mark") in (None, course.pass_mark):
+        return None
+    return (
+        f"The course's grade scale changed: this report uses 0-{course.grade_max:g} with a pass at "
+        f"{course.pass_mark:g}; earlier reports used 0-{before['grade_max']:g} with a pass at {before['pass_mark']:g}."
+    )
 
 
 def generate_report(
@@ -50,28 +72,32 @@ def generate_report(
     drift: dict[str, object] | None = None,
     work_key: str | None = None,
 ) -> ReportRecord:
-    """Score the course's records, then render, store and index the report. ``work_key`` (a scheduled date or a
-    request) makes it idempotent: the report already made for that key is returned instead of a second one."""
+    """Score the course's students as known on ``as_of``, then render, store and index the report. ``work_key``
+    (a scheduled date or a request) makes it idempotent: the report already made for that key is returned."""
     if work_key and (existing := report_for_work(engine, work_key)) is not None:
         return existing
-    frame = course_records(engine, course_id, period_id)
+    period = report_period(engine, period_id, course_id, as_of)
+    frame = scoring_rows(engine, course_id, period, as_of)
     if frame.empty:
-        raise ValueError(f"course {course_id!r} has no students in period {period_id!r}")
+        raise ValueError(f"course {course_id!r} has no enrolled students in period {period_id!r} on {as_of}")
     if model is None:
         raise NoModelError(
             "no fail-risk model has been trained yet: materialise fail_risk_model (or `passcompass train`)"
         )
     scored = model.score(frame)
+    course = get_course(engine, course_id, period_id)
     report = build_report(
         scored.assign(user_id=frame["user_id"].to_numpy()),
         course_id=course_id,
-        period=find_period(engine, period_id, frame, as_of),
+        period=period,
         as_of=as_of,
         model=model.info,
         risk_high=settings.risk_high,
         risk_medium=settings.risk_medium,
-        data_as_of=frame.get("as_of_date"),
+        data_as_of=frame["valid_from"],
         drift=drift,
+        scale=(course.grade_max, course.pass_mark) if course else None,
+        scale_note=_scale_note(engine, course, as_of),
     )
     report_id = store_report(engine, settings.reports_dir, report, work_key)
     stored = get_report(engine, report_id)
