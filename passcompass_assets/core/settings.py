@@ -71,3 +71,41 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         for path in (self.landing_dir, self.inbox_dir, self.inbox_dir / "rejected", self.reports_dir):
             path.mkdir(parents=True, exist_ok=True)
+
+    # --- Access control and data protection (core/access). Lists are comma-separated. ---------------------------
+    # Host headers the API answers (others get 400): names, "*.example.org" for a domain's hosts, "*" for any.
+    trusted_hosts: str = "127.0.0.1,localhost,testserver"
+    # Origins whose browser scripts may call the API (CORS); empty: none.
+    cors_origins: str = ""
+    # Signs the page's session cookies and keys erasure records; unset: a random key kept in home/secret_key.
+    # Set it (the same everywhere) when several API processes share the platform.
+    secret_key: str | None = None
+    # How long a page session lasts; a one-time sign-in link (`passcompass run`) may be used within its own time.
+    session_hours: float = 12.0
+    signin_link_hours: float = 24.0
+    # The session cookie's Secure flag; unset: when the request came over HTTPS (uvicorn --proxy-headers).
+    cookie_secure: bool | None = None
+    # OpenID Connect: bearer JWTs for API clients, and the page's sign-in (authorization code with PKCE) when a
+    # client id is set. Endpoints default to the issuer's discovery document.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_audience: str | None = None  # the `aud` bearer tokens must carry; default: the client id
+    oidc_jwks_url: str | None = None
+    oidc_authorization_endpoint: str | None = None
+    oidc_token_endpoint: str | None = None
+    oidc_roles_claim: str = "roles"  # dotted path, e.g. realm_access.roles
+    oidc_courses_claim: str = "courses"
+    oidc_role_prefix: str = ""  # e.g. "passcompass-": the claim's "passcompass-admin" is the admin role
+    oidc_algorithms: str = "RS256"
+    oidc_scopes: str = "openid profile"
+    # The page's sign-in callback as the provider must call it; unset: as the request names it (/auth/oidc/callback).
+    oidc_redirect_url: str | None = None
+    # Fair use, per token or subject and API process: uploads (student data and final grades) and report
+    # requests per minute; 0: no limit.
+    upload_rate_per_minute: int = 60
+    report_request_rate_per_minute: int = 10
+    # Student-level data of a period is purged this many days after the period ends (unset: kept); aggregates
+    # (model metrics, evaluation summaries, report counts) stay. The access log keeps its entries this long.
+    retention_days: int | None = None
+    access_log_retention_days: int = 365

@@ -1,4 +1,9 @@
-"""One pooled engine per database URL and process: SQLite tuned for a reader beside a writer, PostgreSQL on psycopg2."""
+"""One pooled engine per database URL and process: SQLite tuned for a reader beside a writer, PostgreSQL on psycopg2.
+
+Errors carry no values: statement parameters are hidden (``hide_parameters``), and the driver's own message is cut
+to its first line with quoted values masked (PostgreSQL's DETAIL quotes a row's key), so an error logged, stored
+on an upload or posted as an alert never holds a student's data.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import sqlite3
 from functools import cache
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
+
+from passcompass_assets.core.access.redact import redact_driver_message
 
 
 def _on_connect_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -26,12 +33,20 @@ def with_driver(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _redact_error(context: ExceptionContext) -> None:
+    error = context.sqlalchemy_exception
+    if error is not None and error.args and isinstance(error.args[0], str):
+        error.args = (redact_driver_message(error.args[0]), *error.args[1:])
+
+
 @cache
 def get_engine(url: str) -> Engine:
     """One pooled engine per database URL and process."""
     url = with_driver(url)
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         sa.event.listen(engine, "connect", _on_connect_sqlite)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
+    sa.event.listen(engine, "handle_error", _redact_error)
+    return engine
