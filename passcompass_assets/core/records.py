@@ -45,7 +45,7 @@ def as_of(versions: pd.DataFrame, carried: dict[int, frozenset[str]], day: date 
 
     ``valid_from`` of the result is the date of the student's latest version: the true "data as of"."""
     if day is not None:
-        versions = versions[pd.to_datetime(versions["valid_from"]).dt.date <= day]
+        versions = versions[pd.to_datetime(versions["valid_from"]) <= pd.Timestamp(day)]
     if versions.empty:
         return versions.drop(columns=["source_seq"], errors="ignore").iloc[0:0]
     versions = versions.sort_values([*KEYS, *VERSION_ORDER], kind="stable").reset_index(drop=True)
@@ -115,8 +115,8 @@ def enrolled(frame: pd.DataFrame, day: date) -> pd.Series:
     if "enrolment_status" not in frame:
         return pd.Series(True, index=frame.index)
     withdrawn = frame["enrolment_status"].astype(object) == "withdrawn"
-    when = pd.to_datetime(frame.get("withdrawal_date"), errors="coerce").dt.date
-    return ~(withdrawn & (when.isna() | (when <= day)))
+    when = pd.to_datetime(frame.get("withdrawal_date"), errors="coerce")
+    return ~(withdrawn & (when.isna() | (when <= pd.Timestamp(day))))
 
 
 def course_records(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
