@@ -38,6 +38,15 @@ TARGET_P95_MS = 50.0
 COURSE = "bench-101"
 
 
+def admin_headers(database_url: str) -> dict[str, str]:
+    """A new admin API token on the (migrated) database, as request headers: every route but health needs one."""
+    from passcompass_assets.core.access.tokens import create_token
+    from passcompass_assets.core.db.engine import get_engine
+
+    token = create_token(get_engine(database_url), "admin", label="benchmark").token
+    return {"Authorization": f"Bearer {token}"}
+
+
 def store_course_report(database_url: str, home: Path, students: int) -> None:
     """A report for ``students`` students of a course in the current period, built from generated scores."""
     from passcompass_assets.core.db.engine import get_engine
@@ -109,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             csv_bytes(snapshot_table(args.students, courses=1, seed=i, user_prefix=f"r{i}-"))
             for i in range(args.uploads)
         ]
-        with ApiServer(home, url) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        headers = admin_headers(url)
+        with ApiServer(home, url) as server, httpx.Client(base_url=server.url, timeout=60, headers=headers) as client:
             latest = f"/api/v1/reports/latest?course_id={COURSE}"
             sizes = {fmt: len(client.get(f"{latest}&format={fmt}").content) for fmt in ("json", "csv")}
             for _ in range(20):  # warm-up: connections, caches, first imports

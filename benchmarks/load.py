@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from benchmarks._common import ApiServer, csv_bytes, machine_note, percentile, print_table, snapshot_table
-from benchmarks.api_latency import COURSE, database, store_course_report
+from benchmarks.api_latency import COURSE, admin_headers, database, store_course_report
 
 UPLOAD_SHARE = 0.4  # of requests; the rest download the latest report
 APPLY_RUNS = 4  # what deploy/dagster.yaml allows at once
@@ -94,14 +97,16 @@ async def _produce(files: asyncio.Queue[bytes], deadline: float, pool: int, rows
         number += 1
 
 
-async def _drive(url: str, duration: float, clients: int, pool: int, rows: int, seed: int) -> LoadResult:
+async def _drive(
+    url: str, duration: float, clients: int, pool: int, rows: int, seed: int, headers: dict[str, str]
+) -> LoadResult:
     result = LoadResult(duration=duration)
     files: asyncio.Queue[bytes] = asyncio.Queue(maxsize=clients)
     for number in range(clients):  # a first file per client before the clock starts
         files.put_nowait(upload_file(10_000 + number, pool, rows, random.Random(seed + number)))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     deadline = time.monotonic() + duration
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits, headers=headers) as client:
         producer = asyncio.create_task(_produce(files, deadline, pool, rows, seed))
         await asyncio.gather(
             *(_client(client, deadline, result, files, random.Random(seed * 1000 + i)) for i in range(clients))
@@ -157,6 +162,22 @@ def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), "").map(lambda v: f"{v:.6g}" if isinstance(v, float) else str(v))
 
 
+@contextmanager
+def no_rate_limits() -> Iterator[None]:
+    """The environment of a server started inside: no per-token rate limits (restored afterwards)."""
+    names = ("PASSCOMPASS_UPLOAD_RATE_PER_MINUTE", "PASSCOMPASS_REPORT_REQUEST_RATE_PER_MINUTE")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "0"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_load(
     database_url: str,
     home: Path,
@@ -169,8 +190,10 @@ def run_load(
 ) -> LoadResult:
     """The whole test: a report to download, the server, the load, then processing and the state check."""
     store_course_report(database_url, home, 1000)
-    with ApiServer(home, database_url) as server:
-        result = asyncio.run(_drive(server.url, duration, clients, pool, rows, seed))
+    headers = admin_headers(database_url)
+    # One admin token for every client, so the per-token upload limit is off for this server (it measures load).
+    with no_rate_limits(), ApiServer(home, database_url) as server:
+        result = asyncio.run(_drive(server.url, duration, clients, pool, rows, seed, headers))
         health = httpx.get(f"{server.url}/api/v1/health", timeout=10)
         if health.status_code != 200:
             result.failures.append(f"health after the load: {health.status_code}")

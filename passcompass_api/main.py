@@ -8,12 +8,16 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from passcompass_api.routers import evaluations, health, pages, periods, reports, uploads
+from passcompass_api.guards import CredentialFirst, SameOrigin, SecurityHeaders, TrustedHosts
+from passcompass_api.routers import admin, auth, docs, evaluations, health, pages, periods, reports, uploads
+from passcompass_assets.core.access.oidc import split_list
+from passcompass_assets.core.access.sessions import SESSION_COOKIE
 from passcompass_assets.core.errors import Problem, Rejected
 from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.core.settings import Settings
@@ -35,8 +39,9 @@ def _field_name(location: tuple[object, ...]) -> str | None:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Rejected)
     async def rejected(_: Request, exc: Rejected) -> JSONResponse:
-        log.info("upload rejected", extra={"error": exc.error, "status": exc.status, "problems": len(exc.problems)})
-        return JSONResponse(status_code=exc.status, content=exc.as_dict())
+        log.info("request refused", extra={"error": exc.error, "status": exc.status, "problems": len(exc.problems)})
+        headers = getattr(exc, "headers", None)  # security.Refused: WWW-Authenticate, Retry-After
+        return JSONResponse(status_code=exc.status, content=exc.as_dict(), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -60,13 +65,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def install_request_log(app: FastAPI) -> None:
-    """One JSON line per request: method, route, status, duration. Never query values or bodies."""
+    """One JSON line per request: method, route (its template, never the path's values), status, duration and
+    who asked. Never query values or bodies."""
 
     @app.middleware("http")
     async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
+        principal = getattr(request.state, "principal", None)
         log.info(
             "request",
             extra={
@@ -74,6 +81,7 @@ def install_request_log(app: FastAPI) -> None:
                 "route": getattr(route, "path", "unmatched"),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "principal": getattr(principal, "id", None),
             },
         )
         return response
@@ -135,18 +143,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="PassCompass API",
         version="1",
-        description="Upload student data and final grades; download early-warning reports per course.",
+        description=(
+            "Upload student data and final grades; download early-warning reports per course. Every route but "
+            "`GET /api/v1/health` needs a credential: a token (`Authorization: Bearer ...`, from `passcompass token "
+            "create`, or an OpenID Connect access token), or the web page's session."
+        ),
+        # Served by routers.docs: Swagger UI from the platform itself, behind sign-in; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
+
+    def current_settings() -> Settings:
+        return app.state.settings
+
     install_error_handlers(app)
     # Inside the request log: raised from the route's own receive call, the 413 reaches our handler unwrapped.
     app.add_middleware(BodyLimit, owner=app)
     app.add_middleware(RejectNul)
+    app.add_middleware(CredentialFirst, cookie=SESSION_COOKIE)
+    app.add_middleware(SameOrigin, settings=current_settings)
+    if origins := split_list(settings.cors_origins):  # closed unless configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     install_request_log(app)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(TrustedHosts, settings=current_settings)  # outermost: an unknown Host gets nothing else
     app.include_router(health.router)
     app.include_router(uploads.router)
     app.include_router(periods.router)
     app.include_router(reports.router)
     app.include_router(evaluations.router)
+    app.include_router(admin.router)
+    app.include_router(docs.router)
+    app.include_router(auth.router)
     app.include_router(pages.router)
+    app.mount(docs.ASSETS, docs.swagger_assets(), name="docs-assets")
     return app

@@ -83,3 +83,37 @@ class ReportRequested(BaseModel):
     course_id: str
     period_id: str
     status: Literal["requested"]
+
+
+class MeOut(BaseModel):
+    principal: str = Field(description='"token:<id>" or "oidc:<subject>", as the access log names it')
+    roles: list[str]
+    courses: list[str] = Field(description='courses granted (instructor, viewer); "*": every course')
+    all_courses: bool
+    via: Literal["token", "oidc", "session"]
+
+
+class AccessEntryOut(BaseModel):
+    seq: int
+    at: datetime
+    principal: str
+    action: str = Field(description="report.download, evaluation.download or prediction")
+    target: str
+    course_id: str | None
+
+
+class ErasureOut(BaseModel):
+    erasure_id: str
+    course_id: str | None
+    removed: dict[str, int] = Field(description="what was removed where: rows per table, files, reports, log lines")
+
+
+class ErasureRecordOut(BaseModel):
+    erasure_id: str
+    at: datetime
+    actor: str
+    scope: Literal["student", "retention"]
+    subject_hash: str | None = Field(description="keyed hash of the erased user id (never the id)")
+    course_id: str | None
+    period_id: str | None
+    counts: dict[str, int]

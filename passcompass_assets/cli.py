@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import argparse
 import functools
+import getpass
 import json
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from passcompass_assets.core.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +41,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.ensure_dirs()
     ensure_schema(settings.db_url)
-    uvicorn.run("passcompass_api.main:create_app", factory=True, host=args.host, port=args.port)
+    # No uvicorn access log: it would write raw paths and queries (a sign-in link's token, an erased student's id);
+    # the API's own request log names the route's template and the principal instead.
+    uvicorn.run("passcompass_api.main:create_app", factory=True, host=args.host, port=args.port, access_log=False)
     return 0
 
 
@@ -151,6 +158,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                 processes.append(supervisor.start(api, logs / "api.log", env, REPO_ROOT))
                 if supervisor.wait_for(f"{page}/api/v1/health", processes, timeout=60):
                     say(f"web page and API: {page}")
+                    say(f"sign in as admin (a one-time link): {page}/?token={_signin_token(settings)}")
                 if not args.no_demo and _fresh(settings):
                     say("fresh home: loading the synthetic demo terms (--no-demo skips this)")
                     _bootstrap(settings, say)
@@ -180,6 +188,13 @@ def _prepare(settings: Settings) -> None:
     prepare_home(settings)
 
 
+def _signin_token(settings: Settings) -> str:
+    from passcompass_assets.core.access.tokens import bootstrap_signin
+    from passcompass_assets.core.db.engine import get_engine
+
+    return bootstrap_signin(get_engine(settings.db_url), settings.signin_link_hours)
+
+
 def _fresh(settings: Settings) -> bool:
     from passcompass_assets.core.db.engine import get_engine
     from passcompass_assets.core.ingest.uploads import has_uploads
@@ -191,6 +206,91 @@ def _bootstrap(settings: Settings, say: Callable[[str], None]) -> None:
     from passcompass_assets.operations import bootstrap_demo
 
     bootstrap_demo(settings, say=say)
+
+
+def _operator() -> str:
+    """Who runs a CLI command, for the records (an erasure, a token): the OS user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # a container's user without a passwd entry
+        return f"cli:uid-{os.getuid()}"
+
+
+def _access_engine(settings: Settings) -> Engine:
+    from passcompass_assets.core.db.engine import get_engine
+    from passcompass_assets.core.db.migrate import ensure_schema
+
+    settings.ensure_dirs()
+    ensure_schema(settings.db_url)
+    return get_engine(settings.db_url)
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Make an API token; print it once (stdout: the token alone), what it grants on stderr."""
+    from passcompass_assets.core.access.roles import parse_role
+    from passcompass_assets.core.access.tokens import create_token
+
+    expires = timedelta(days=args.expires) if args.expires else None
+    try:
+        new = create_token(
+            _access_engine(settings),
+            parse_role(args.role),
+            args.course or [],
+            expires_in=expires,
+            label=args.label,
+            created_by=_operator(),
+        )
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    info = new.info
+    grant = f", courses {', '.join(info.courses)}" if info.courses else ""
+    until = f", expires {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else ", no expiry"
+    print(new.token)
+    print(f"token {info.token_id}: role {info.role}{grant}{until}. Shown once: only its hash is kept.", file=sys.stderr)
+    return 0
+
+
+def cmd_token_list(settings: Settings, args: argparse.Namespace) -> int:
+    from passcompass_assets.core.access.tokens import list_tokens
+
+    tokens = list_tokens(_access_engine(settings))
+    if args.json:
+        print(json.dumps([t.as_dict() for t in tokens]))
+        return 0
+    for t in tokens:
+        courses = ",".join(t.courses) or "-"
+        expires = f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never"
+        label = t.label or ""
+        print(f"{t.token_id}  {t.kind:6}  {t.role:10}  {t.status():8}  expires {expires:10}  {courses}  {label}")
+    return 0
+
+
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from passcompass_assets.core.access.tokens import revoke_token
+
+    if not revoke_token(_access_engine(settings), args.token_id):
+        print(f"no active token {args.token_id}", file=sys.stderr)
+        return 1
+    print(f"token {args.token_id} revoked (and every page session opened with it)")
+    return 0
+
+
+def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
+    """Erase a student from everything the platform keeps; print what was removed where (counts only)."""
+    from passcompass_assets.core.access.erasure import erase_student
+
+    erasure = erase_student(settings, _access_engine(settings), args.user_id, course_id=args.course, actor=_operator())
+    print(json.dumps({**erasure.as_dict(), "course_id": args.course}))
+    return 0
+
+
+def cmd_retention(settings: Settings, _: argparse.Namespace) -> int:
+    """Apply the retention settings now (what the daily retention job does)."""
+    from passcompass_assets.core.access.retention import apply_retention
+
+    print(json.dumps(apply_retention(settings, _access_engine(settings)).as_dict()))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,6 +333,29 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--course-id", required=True)
     evaluate.add_argument("--period-id", required=True)
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    token = commands.add_parser("token", help="API tokens: create, list, revoke")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="make a token and print it once")
+    create.add_argument("--role", required=True, choices=["admin", "uploader", "instructor", "viewer"])
+    create.add_argument("--course", action="append", help="a course granted (instructor, viewer); repeat; '*': all")
+    create.add_argument("--expires", type=float, metavar="DAYS", help="valid for this many days (default: no expiry)")
+    create.add_argument("--label", help="what the token is for (shown by `token list`)")
+    create.set_defaults(handler=cmd_token_create)
+    listing = token_commands.add_parser("list", help="every token: id, role, status, courses (never the secret)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_token_list)
+    revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(handler=cmd_token_revoke)
+
+    erase = commands.add_parser("erase", help="erase a student from everything the platform keeps")
+    erase.add_argument("--user-id", required=True)
+    erase.add_argument("--course", help="only this course")
+    erase.set_defaults(handler=cmd_erase)
+
+    retention = commands.add_parser("retention", help="purge what is past its retention now (the daily job)")
+    retention.set_defaults(handler=cmd_retention)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

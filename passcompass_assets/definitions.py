@@ -5,6 +5,7 @@ import dagster as dg
 from passcompass_assets import ingestion, ml, monitoring, reporting
 from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.features import dbt_feature_assets, dbt_resource
+from passcompass_assets.monitoring.retention import retention_schedule
 from passcompass_assets.resources import ModelResource, PlatformResource
 
 configure_json_logging()
@@ -26,7 +27,7 @@ defs = dg.Definitions(
         reporting.period_report_job,
         monitoring.report_evaluation_job,
     ],
-    schedules=[reporting.report_schedule],
+    schedules=[reporting.report_schedule, retention_schedule],
     sensors=[
         ingestion.upload_sensor,
         ingestion.inbox_sensor,

@@ -97,14 +97,27 @@ def store(settings: Settings) -> LandingStore:
     return LandingStore(settings.landing_dir)
 
 
+def admin_token(database_url: str) -> str:
+    """A new admin API token on the database at ``database_url``: what tests send to a signed-in API."""
+    from passcompass_assets.core.access.tokens import create_token
+
+    return create_token(get_engine(database_url), "admin", label="tests").token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[object]:
-    """The API, in process, on the database under test."""
+    """The API, in process, on the database under test, signed in as an admin (a bearer token on every request;
+    ``client.headers.pop("Authorization")`` for an anonymous one)."""
     from fastapi.testclient import TestClient
 
     from passcompass_api.main import create_app
 
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        test_client.headers.update(bearer(admin_token(settings.db_url)))
         yield test_client
 
 

@@ -19,6 +19,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
+from conftest import admin_token, bearer
 
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.db.tables import final_grades, student_records, uploads
@@ -85,7 +86,11 @@ def test_postgres_restart_answers_503_then_recovers_without_restarting_the_api(t
 def _restart_while_serving(postgres_url: str, home: Path) -> None:
     store_course_report(postgres_url, home, 100)
     first, during, after = (csv_bytes(snapshot_table(100, courses=1, seed=s, user_prefix=f"f{s}-")) for s in (1, 2, 3))
-    with ApiServer(home, postgres_url) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+    headers = bearer(admin_token(postgres_url))
+    with (
+        ApiServer(home, postgres_url) as server,
+        httpx.Client(base_url=server.url, timeout=30, headers=headers) as client,
+    ):
         assert client.post("/api/v1/uploads", files={"file": ("a.csv", first)}).status_code == 202
         landed_before = set((home / "landing").iterdir())
         try:
@@ -119,12 +124,12 @@ def _restart_while_serving(postgres_url: str, home: Path) -> None:
 # --- (b) the API killed in the middle of an upload -------------------------------------------------------------
 
 
-def _multipart(content: bytes) -> tuple[bytes, bytes]:
+def _multipart(content: bytes, token: str) -> tuple[bytes, bytes]:
     head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n'
     body = head + content + b"\r\n--b--\r\n"
     request = (
-        b"POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-        b"Content-Length: %d\r\n\r\n" % len(body)
+        b"POST /api/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n" % (token.encode(), len(body))
     )
     return request, body
 
@@ -133,7 +138,8 @@ def _multipart(content: bytes) -> tuple[bytes, bytes]:
 def test_api_killed_mid_upload_leaves_nothing_half_written(database_url, tmp_path):
     home = tmp_path / "home"
     content = csv_bytes(snapshot_table(300_000, courses=3, seed=7))  # 38 MB: read, validated and landed in seconds
-    request, body = _multipart(content)
+    token = admin_token(database_url)
+    request, body = _multipart(content, token)
     engine = get_engine(database_url)
     # Killed while the body streams in, then at moments while it is parsed, validated, landed and registered.
     for kill_after in (None, 0.2, 0.6, 1.0, 1.5, 2.5):
@@ -149,7 +155,9 @@ def test_api_killed_mid_upload_leaves_nothing_half_written(database_url, tmp_pat
             server.process.wait()
         check_stored(engine, home / "landing")
     with ApiServer(home, database_url) as server:
-        response = httpx.post(f"{server.url}/api/v1/uploads", files={"file": ("big.csv", content)}, timeout=120)
+        response = httpx.post(
+            f"{server.url}/api/v1/uploads", files={"file": ("big.csv", content)}, headers=bearer(token), timeout=120
+        )
         assert response.status_code in (200, 202), response.text  # 200: one kill came after the commit
         assert response.json()["rows"] == 300_000
     check_stored(engine, home / "landing", adopted=True)

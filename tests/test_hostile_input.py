@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import sqlalchemy as sa
+from conftest import admin_token
 from hostile.corpus import CASES, FILES, Hostile, write_files
 
 from passcompass_assets.core.db.tables import student_records, uploads
@@ -149,15 +150,20 @@ def _answer_while_sending(port: int, head: bytes, body_chunks: int, chunk: bytes
 
 def test_oversized_bodies_over_a_real_socket(tmp_path):
     """Against ``passcompass serve``: a declared 2 GB body and an endless chunked one are answered 413 after a few
-    of their bytes, and the server keeps serving."""
+    of their bytes, and the server keeps serving. Without a credential, neither is read at all (401)."""
     with ApiServer(tmp_path / "home") as server:
-        multipart = "Content-Type: multipart/form-data; boundary=b\r\n"
-        declared = f"POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\n{multipart}Content-Length: {2 * 1024**3}\r\n\r\n"
+        token = admin_token(f"sqlite:///{tmp_path / 'home' / 'passcompass.db'}")
+        multipart = f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        start = "POST /api/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        anonymous = f"{start}Content-Length: {2 * 1024**3}\r\n\r\n"
+        answer, sent = _answer_while_sending(server.port, anonymous.encode(), 1000, b"x" * 65536)
+        assert answer.startswith("HTTP/1.1 401") and sent < 1000, (answer[:300], sent)
+        declared = f"{start}{multipart}Content-Length: {2 * 1024**3}\r\n\r\n"
         answer, sent = _answer_while_sending(server.port, declared.encode() + b"--b\r\n", 1000, b"x" * 65536)
         assert answer.startswith("HTTP/1.1 413") and sent < 1000, (answer[:300], sent)
         assert json.loads(answer.split("\r\n\r\n", 1)[1])["error"] == "too_large"
 
-        chunked = f"POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\n{multipart}Transfer-Encoding: chunked\r\n\r\n"
+        chunked = f"{start}{multipart}Transfer-Encoding: chunked\r\n\r\n"
         part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nuser_id,course_id\n'
         data = b"s,c\n" * 16384
         head = chunked.encode() + b"%x\r\n%s\r\n" % (len(part), part)

@@ -21,6 +21,7 @@ import dagster as dg
 import httpx
 import pytest
 import sqlalchemy as sa
+from conftest import admin_token, bearer
 
 from passcompass_assets.core.db.engine import get_engine, with_driver
 from passcompass_assets.core.db.tables import student_records
@@ -47,6 +48,7 @@ class Platform:
     api_port: int
     dagster_port: int
     process: subprocess.Popen[bytes] | None = None
+    headers: dict[str, str] | None = None  # an admin's token, once the platform has migrated its database
 
     @property
     def api(self) -> str:
@@ -62,6 +64,7 @@ class Platform:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if b"ready." in (self.home / "run.log").read_bytes()[since:]:
+                self.headers = self.headers or bearer(admin_token(self.env["PASSCOMPASS_DATABASE_URL"]))
                 return self
             assert self.process.poll() is None, self.log_tail()
             time.sleep(0.5)
@@ -139,7 +142,10 @@ def platform(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def upload(platform: Platform) -> str:
     response = httpx.post(
-        f"{platform.api}/api/v1/uploads", files={"file": ("big.csv", csv_bytes(snapshot_table(ROWS)))}, timeout=120
+        f"{platform.api}/api/v1/uploads",
+        files={"file": ("big.csv", csv_bytes(snapshot_table(ROWS)))},
+        headers=platform.headers,
+        timeout=120,
     )
     assert response.status_code == 202, response.text
     return response.json()["upload_id"]
@@ -163,7 +169,7 @@ def wait_until_processed(platform: Platform, upload_id: str, timeout: float) -> 
     deadline = time.monotonic() + timeout
     status: dict = {}
     while time.monotonic() < deadline:
-        status = httpx.get(f"{platform.api}/api/v1/uploads/{upload_id}", timeout=10).json()
+        status = httpx.get(f"{platform.api}/api/v1/uploads/{upload_id}", headers=platform.headers, timeout=10).json()
         if status["status"] != "received":
             return status
         time.sleep(0.5)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from browser import browser_page, serve
+from conftest import admin_token, bearer
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -39,7 +40,9 @@ def page_app(settings: Settings) -> FastAPI:
 
 @pytest.fixture
 def web(settings: Settings) -> Iterator[TestClient]:
+    """The page's app, signed in as an admin (a bearer token)."""
     with TestClient(page_app(settings), raise_server_exceptions=False) as client:
+        client.headers.update(bearer(admin_token(settings.db_url)))
         yield client
 
 
@@ -202,18 +205,41 @@ BAD_CSV = b"user_id,AttendanceRate\ns1,90\ns2,200\n"
 GOOD_CSV = b"user_id,Name,AttendanceRate\ns1,Ada,90\ns2,Bob,75\n"
 
 
+def evil_site(target: str) -> FastAPI:
+    """Another site whose page posts a form to the platform as soon as it loads (a cross-site request)."""
+    from fastapi.responses import HTMLResponse
+
+    app = FastAPI()
+
+    @app.get("/")
+    def page() -> HTMLResponse:
+        return HTMLResponse(
+            f'<form id="f" method="post" action="{target}/api/v1/final-grades" enctype="multipart/form-data">'
+            '<input name="course_id" value="math"></form><script>document.getElementById("f").submit()</script>'
+        )
+
+    return app
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_page_in_headless_chromium(settings, engine, tmp_path: Path):
-    """Open the page, download a report, and upload a bad then a good CSV through the form, as an instructor would."""
+    """Sign in with the one-time link `passcompass run` prints; download a report and upload a bad then a good CSV
+    through the form, as an instructor would; a cross-site form post is refused; sign out; sign in with an
+    instructor's token through the sign-in form and see that instructor's course only."""
+    from passcompass_assets.core.access.tokens import bootstrap_signin, create_token
+    from passcompass_assets.core.ingest.uploads import has_uploads
+
     today = date.today()
     period = Period("2026-now", today - timedelta(weeks=7), today + timedelta(weeks=8), 3)
     upsert_period(engine, period)
     report_day = period.start_date + timedelta(weeks=6)
     add_report(engine, settings, period, report_day, "math", [0.9, 0.8, 0.3, 0.1])
     add_report(engine, settings, period, report_day, "physics", [0.6, 0.2, 0.2], PROMOTED)
+    link_token = bootstrap_signin(engine, settings.signin_link_hours)
+    instructor = create_token(engine, "instructor", ["physics"]).token
 
-    with serve(page_app(settings)) as base, browser_page() as page:
+    with serve(page_app(settings)) as base, serve(evil_site(base)) as evil, browser_page() as page:
         from playwright.sync_api import expect
 
         # A script or style blocked by the page's own policy, or a script error, shows up here; the rejected upload's
@@ -224,7 +250,18 @@ def test_page_in_headless_chromium(settings, engine, tmp_path: Path):
             lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
         )
         page.on("pageerror", lambda error: errors.append(str(error)))
+
+        # Not signed in: the page sends the browser to the sign-in form.
         page.goto(base + "/")
+        expect(page.locator("#signin-form")).to_be_visible()
+        assert "/signin" in page.url
+
+        # The one-time link signs in and leaves the address bar without the token; the session cookie is HTTP-only.
+        page.goto(f"{base}/?token={link_token}")
+        expect(page.locator("#who")).to_contain_text("admin")
+        assert page.url == base + "/" and link_token not in page.url
+        (cookie,) = [c for c in page.context.cookies() if c["name"] == "passcompass_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and link_token not in cookie["value"]
 
         row = page.locator('tr[data-course="math"]')
         expect(row).to_be_visible()
@@ -258,4 +295,30 @@ def test_page_in_headless_chromium(settings, engine, tmp_path: Path):
         expect(success.locator('dd[data-field="Dropped columns"]')).to_have_text("Name")
         expect(success.locator('dd[data-field="Upload id"]')).to_have_text(re.compile(r"^[0-9a-f-]{36}$"))
         page.screenshot(path=tmp_path / "accepted.png", full_page=True)
+        assert errors == []
+
+        # Another site's page posting a form to the platform, in the signed-in browser: refused, nothing stored.
+        uploads_before = has_uploads(engine)
+        with page.expect_response(lambda r: r.url.endswith("/api/v1/final-grades")) as refused:
+            page.goto(evil + "/")
+        assert refused.value.status in (401, 403)
+        assert has_uploads(engine) == uploads_before
+
+        # The link worked once; signing out ends the session.
+        page.goto(f"{base}/?token={link_token}")
+        expect(page.locator("#signin-error")).to_contain_text("not valid")
+        page.goto(base + "/")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.locator("#signin-form")).to_be_visible()
+        page.goto(base + "/")
+        expect(page.locator("#signin-form")).to_be_visible()
+
+        # An instructor signs in through the form: their course only, no upload form.
+        page.fill("#signin-token", instructor)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#who")).to_contain_text("instructor")
+        expect(page.locator('tr[data-course="physics"]')).to_be_visible()
+        expect(page.locator('tr[data-course="math"]')).to_have_count(0)
+        expect(page.locator("#upload-form")).to_have_count(0)
+        page.screenshot(path=tmp_path / "instructor.png", full_page=True)
         assert errors == []

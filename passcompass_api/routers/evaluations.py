@@ -6,18 +6,24 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import FileResponse
+from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_settings
+from passcompass_api.dependencies import get_db, get_settings
 from passcompass_api.schemas import ErrorOut
+from passcompass_api.security import AUTH_RESPONSES, require_course
+from passcompass_assets.core.access.audit import EVALUATION_DOWNLOAD, record_access
+from passcompass_assets.core.access.roles import INSTRUCTOR, VIEWER, Principal
 from passcompass_assets.core.reports.outcomes import evaluation_paths
 from passcompass_assets.core.settings import Settings
 
-router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"])
+router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"], responses=AUTH_RESPONSES)
 MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8"}
 
 
 @router.get("", response_class=FileResponse, response_model=None, responses={404: {"model": ErrorOut}})
 def get_evaluation(
+    principal: Annotated[Principal, Depends(require_course(INSTRUCTOR, VIEWER))],
+    engine: Annotated[Engine, Depends(get_db)],
     settings: Annotated[Settings, Depends(get_settings)],
     course_id: Annotated[str, Query(min_length=1, max_length=128)],
     period_id: Annotated[str, Query(min_length=1, max_length=128)],
@@ -30,6 +36,8 @@ def get_evaluation(
             status.HTTP_404_NOT_FOUND,
             f"no evaluation for course {course_id!r} in period {period_id!r} yet: it is made once final grades arrive",
         )
+    target = f"evaluation:{course_id}|{period_id}?format={format}"
+    record_access(engine, principal, EVALUATION_DOWNLOAD, target, course_id)
     disposition = "inline" if format == "json" else "attachment"
     filename = f"passcompass_evaluation_{path.parent.name}.{format}"
     return FileResponse(

@@ -2,6 +2,11 @@
 
 The view is built here, server-side, from the Dagster-free core (periods, courses, reports); the page itself is one
 template with inline CSS and JS, so it needs nothing from outside the API (no CDN, no web fonts).
+
+It needs a signed-in principal (the session cookie, or a bearer token): without one it sends the browser to
+``/signin``; ``/?token=...`` (the link ``passcompass run`` prints) signs in and comes back without the token. An
+instructor or viewer sees the courses granted to them; download links show for the roles that may download,
+the upload form for those that may upload.
 """
 
 from __future__ import annotations
@@ -10,19 +15,25 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db
+from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.routers.auth import signed_in_redirect, signin_page, spend_link_token, token_session
+from passcompass_api.security import optional_principal
+from passcompass_assets.core.access.roles import INSTRUCTOR, UPLOADER, VIEWER, Principal
 from passcompass_assets.core.cadence import next_report_date
 from passcompass_assets.core.courses import course_ids, periods_with_courses
 from passcompass_assets.core.periods import Period, list_periods
 from passcompass_assets.core.reports.build import BANDS
 from passcompass_assets.core.reports.render import FORMATS
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
+from passcompass_assets.core.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -120,11 +131,17 @@ def _report_view(row: ReportRecord, link: str) -> ReportView:
     )
 
 
-def _section(engine: Engine, period_id: str, period: Period | None, today: date, link: str) -> PeriodView:
+def _section(
+    engine: Engine, period_id: str, period: Period | None, today: date, link: str, principal: Principal | None
+) -> PeriodView:
+    def shown(course_id: str) -> bool:
+        return principal is None or principal.may_see(course_id)
+
     latest: dict[str, ReportRecord] = {}
     for row in list_reports(engine, period_id=period_id):  # newest first: the first row per course wins
-        latest.setdefault(row.course_id, row)
-    names = set(course_ids(engine, period_id))
+        if shown(row.course_id):
+            latest.setdefault(row.course_id, row)
+    names = {name for name in course_ids(engine, period_id) if shown(name)}
     next_due = next_report_date(period, today) if period else None
     views = [
         CourseView(name, _report_view(latest[name], link) if name in latest else None, next_due)
@@ -133,28 +150,58 @@ def _section(engine: Engine, period_id: str, period: Period | None, today: date,
     return PeriodView(period_id, period, bool(period and period.contains(today)), next_due, views)
 
 
-def build_page(engine: Engine, today: date, requested: str | None = None, link: str = "/api/v1/reports") -> PageView:
-    """The page's data for ``today``; ``link`` is the path of the report download endpoint."""
+def build_page(
+    engine: Engine,
+    today: date,
+    requested: str | None = None,
+    link: str = "/api/v1/reports",
+    principal: Principal | None = None,
+) -> PageView:
+    """The page's data for ``today``; ``link`` is the path of the report download endpoint; the courses are
+    those ``principal`` may see (None: every course)."""
     periods = list_periods(engine)
     dated = {p.period_id: p for p in periods}
     undated = [p for p in periods_with_courses(engine) if p not in dated]
     shown, notice = _choose(periods, undated, today, requested)
-    sections = [_section(engine, pid, dated.get(pid), today, link) for pid in shown]
+    sections = [_section(engine, pid, dated.get(pid), today, link, principal) for pid in shown]
     others = [pid for pid in [*reversed([p.period_id for p in periods]), *undated] if pid not in shown]
     return PageView(today, sections, notice or None, others)
 
 
-@router.get("/", response_class=HTMLResponse)
-def index(
+@router.get("/", response_class=HTMLResponse, response_model=None)
+async def index(
     request: Request,
     engine: Annotated[Engine, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
     period_id: Annotated[str | None, Query(max_length=128)] = None,
-) -> HTMLResponse:
+    token: Annotated[str | None, Query(max_length=300)] = None,
+) -> Response:
     root = request.scope.get("root_path", "")
-    view = build_page(engine, date.today(), period_id, link=root + "/api/v1/reports")
+    if token is not None:
+        # A sign-in link: spend its token, then the same page without it (it must not stay in the address bar).
+        info = await run_in_threadpool(spend_link_token, engine, token)
+        if info is None:
+            error = "That sign-in link is not valid any more (each works once): sign in with a token instead."
+            return signin_page(request, settings, error=error, status=401)
+        target = "/" + (f"?{urlencode({'period_id': period_id})}" if period_id else "")
+        return signed_in_redirect(request, settings, token_session(settings, info), target)
+    principal = await run_in_threadpool(optional_principal, request, settings, engine)
+    if principal is None:
+        next_path = "/" + (f"?{urlencode({'period_id': period_id})}" if period_id else "")
+        return RedirectResponse(f"{root}/signin?{urlencode({'next': next_path})}", status_code=303)
+    view = await run_in_threadpool(build_page, engine, date.today(), period_id, root + "/api/v1/reports", principal)
     # A fresh nonce lets the page's own inline style and script run while the policy blocks any other script.
     nonce = secrets.token_urlsafe(16)
-    html = _templates.get_template("index.html").render(view=view, nonce=nonce, upload_url=root + "/api/v1/uploads")
+    html = _templates.get_template("index.html").render(
+        view=view,
+        nonce=nonce,
+        upload_url=root + "/api/v1/uploads",
+        signout_url=root + "/signout",
+        who=principal.label,
+        csrf=principal.csrf or "",
+        may_upload=principal.has(UPLOADER),
+        may_download=principal.has(INSTRUCTOR, VIEWER),
+    )
     policy = (
         f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
         "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"

@@ -11,10 +11,12 @@ from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db
 from passcompass_api.schemas import ErrorOut, PeriodIn, PeriodOut
+from passcompass_api.security import AUTH_RESPONSES, require
+from passcompass_assets.core.access.roles import ADMIN
 from passcompass_assets.core.cadence import report_dates
 from passcompass_assets.core.periods import Period, list_periods, upsert_period
 
-router = APIRouter(prefix="/api/v1/periods", tags=["periods"])
+router = APIRouter(prefix="/api/v1/periods", tags=["periods"], responses=AUTH_RESPONSES)
 
 
 def _out(period: Period, today: date) -> PeriodOut:
@@ -28,7 +30,12 @@ def _out(period: Period, today: date) -> PeriodOut:
     )
 
 
-@router.put("/{period_id}", response_model=PeriodOut, responses={201: {"model": PeriodOut}, 422: {"model": ErrorOut}})
+@router.put(
+    "/{period_id}",
+    response_model=PeriodOut,
+    responses={201: {"model": PeriodOut}, 422: {"model": ErrorOut}},
+    dependencies=[Depends(require(ADMIN))],
+)
 async def put_period(
     period_id: Annotated[str, Path(min_length=1, max_length=128)],
     body: PeriodIn,
@@ -43,7 +50,7 @@ async def put_period(
     return _out(period, date.today())
 
 
-@router.get("", response_model=list[PeriodOut])
+@router.get("", response_model=list[PeriodOut], dependencies=[Depends(require())])
 def get_periods(engine: Annotated[Engine, Depends(get_db)]) -> list[PeriodOut]:
     today = date.today()
     return [_out(p, today) for p in list_periods(engine)]

@@ -11,12 +11,24 @@ from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db, get_settings
 from passcompass_api.schemas import ErrorOut, ReportRequested, ReportSummary
+from passcompass_api.security import (
+    AUTH_RESPONSES,
+    RATE_RESPONSES,
+    ReportAccess,
+    limited,
+    require_course,
+    require_report,
+)
+from passcompass_assets.core.access.audit import REPORT_DOWNLOAD, record_access
+from passcompass_assets.core.access.roles import INSTRUCTOR, VIEWER, Principal
 from passcompass_assets.core.reports.render import FORMATS, file_name
 from passcompass_assets.core.reports.requests import request_report as queue_report
-from passcompass_assets.core.reports.store import ReportRecord, get_report, latest_report, list_reports
+from passcompass_assets.core.reports.store import ReportRecord, latest_report, list_reports
 from passcompass_assets.core.settings import Settings
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=AUTH_RESPONSES)
+# Readers of a course's reports: instructors and viewers of it (and admins).
+CourseReader = Annotated[Principal, Depends(require_course(INSTRUCTOR, VIEWER))]
 Format = Literal["csv", "json", "html"]
 CourseId = Annotated[str, Query(min_length=1, max_length=128)]
 
@@ -39,10 +51,13 @@ def _summary(record: ReportRecord, request: Request) -> ReportSummary:
     )
 
 
-def _download(record: ReportRecord, fmt: Format, settings: Settings) -> FileResponse:
+def _download(
+    record: ReportRecord, fmt: Format, settings: Settings, engine: Engine, principal: Principal
+) -> FileResponse:
     path = record.file(settings.reports_dir, fmt)
     if not path.exists():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the report's file is missing from the report store")
+    record_access(engine, principal, REPORT_DOWNLOAD, f"report:{record.report_id}?format={fmt}", record.course_id)
     disposition = "inline" if fmt == "json" else "attachment"
     name = file_name(record.course_id, record.period_id, record.report_date, fmt)
     return FileResponse(
@@ -52,6 +67,7 @@ def _download(record: ReportRecord, fmt: Format, settings: Settings) -> FileResp
 
 @router.get("", response_model=list[ReportSummary])
 def get_reports(
+    principal: CourseReader,
     request: Request,
     engine: Annotated[Engine, Depends(get_db)],
     course_id: CourseId,
@@ -68,6 +84,7 @@ def get_reports(
     responses={200: {"content": {t: {} for t in FORMATS.values()}}, 404: {"model": ErrorOut}},
 )
 def get_latest_report(
+    principal: CourseReader,
     engine: Annotated[Engine, Depends(get_db)],
     settings: Annotated[Settings, Depends(get_settings)],
     course_id: CourseId,
@@ -86,26 +103,28 @@ def get_latest_report(
                 "next_report_due": latest.next_due.isoformat() if latest.next_due else None,
             },
         )
-    return _download(latest.record, format, settings)
+    return _download(latest.record, format, settings, engine, principal)
 
 
 @router.get("/{report_id}", response_class=FileResponse, response_model=None, responses={404: {"model": ErrorOut}})
 def get_report_by_id(
+    access: Annotated[ReportAccess, Depends(require_report(INSTRUCTOR, VIEWER))],
     report_id: str,
     engine: Annotated[Engine, Depends(get_db)],
     settings: Annotated[Settings, Depends(get_settings)],
     format: Format = "json",
 ) -> FileResponse:
-    record = get_report(engine, report_id)
-    if record is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report with id {report_id!r}")
-    return _download(record, format, settings)
+    return _download(access.record, format, settings, engine, access.principal)
 
 
 @router.post(
-    "", status_code=status.HTTP_202_ACCEPTED, response_model=ReportRequested, responses={404: {"model": ErrorOut}}
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReportRequested,
+    responses={404: {"model": ErrorOut}, **RATE_RESPONSES},
 )
 def request_report(
+    principal: Annotated[Principal, Depends(limited("report_requests", INSTRUCTOR, course_param="course_id"))],
     engine: Annotated[Engine, Depends(get_db)],
     course_id: CourseId,
     period_id: Annotated[str | None, Query(max_length=128)] = None,

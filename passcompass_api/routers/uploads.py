@@ -11,13 +11,15 @@ from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db, get_landing, get_settings
 from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadStatus
+from passcompass_api.security import AUTH_RESPONSES, RATE_RESPONSES, limited, require
+from passcompass_assets.core.access.roles import UPLOADER, Principal
 from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import find_upload, receive_upload
 from passcompass_assets.core.ingest.validation import UploadKind
 from passcompass_assets.core.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["uploads"])
+router = APIRouter(prefix="/api/v1", tags=["uploads"], responses=AUTH_RESPONSES)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "unreadable or malformed CSV"},
@@ -88,22 +90,34 @@ class UploadRequest:
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": UploadAccepted, "description": "the same file was already received"},
     **ERRORS,
+    **RATE_RESPONSES,
 }
+# Uploaders (and admins), at most PASSCOMPASS_UPLOAD_RATE_PER_MINUTE uploads a minute each.
+Uploader = Annotated[Principal, Depends(limited("uploads", UPLOADER))]
 
 
 @router.post("/uploads", status_code=status.HTTP_202_ACCEPTED, response_model=UploadAccepted, responses=RESPONSES)
-async def upload_students(upload: Annotated[UploadRequest, Depends()], response: Response) -> UploadAccepted:
+async def upload_students(
+    principal: Uploader, upload: Annotated[UploadRequest, Depends()], response: Response
+) -> UploadAccepted:
     """Upload a CSV of student data. Columns outside the feature catalog are dropped and named."""
     return await upload.receive("students", response)
 
 
 @router.post("/final-grades", status_code=status.HTTP_202_ACCEPTED, response_model=UploadAccepted, responses=RESPONSES)
-async def upload_final_grades(upload: Annotated[UploadRequest, Depends()], response: Response) -> UploadAccepted:
+async def upload_final_grades(
+    principal: Uploader, upload: Annotated[UploadRequest, Depends()], response: Response
+) -> UploadAccepted:
     """Upload end-of-course grades: ``user_id``, ``course_id`` (column or form field), ``final_grade``."""
     return await upload.receive("final_grades", response)
 
 
-@router.get("/uploads/{upload_id}", response_model=UploadStatus, responses={404: {"model": ErrorOut}})
+@router.get(
+    "/uploads/{upload_id}",
+    response_model=UploadStatus,
+    responses={404: {"model": ErrorOut}},
+    dependencies=[Depends(require(UPLOADER))],
+)
 def get_upload(upload_id: str, engine: Annotated[Engine, Depends(get_db)]) -> UploadStatus:
     receipt = find_upload(engine, upload_id)
     if receipt is None:

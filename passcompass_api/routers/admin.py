@@ -1,0 +1,78 @@
+"""Who am I; and for admins: the access log, erasing a student, the record of erasures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.engine import Engine
+
+from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, MeOut
+from passcompass_api.security import AUTH_RESPONSES, require
+from passcompass_assets.core.access.audit import list_access
+from passcompass_assets.core.access.erasure import erase_student, list_erasures
+from passcompass_assets.core.access.roles import ADMIN, Principal
+from passcompass_assets.core.settings import Settings
+
+router = APIRouter(prefix="/api/v1", responses=AUTH_RESPONSES)
+
+
+@router.get("/me", response_model=MeOut, tags=["access"])
+def me(principal: Annotated[Principal, Depends(require())]) -> MeOut:
+    """The credential's principal: its id (as the access log names it), roles and granted courses."""
+    return MeOut(
+        principal=principal.id,
+        roles=sorted(principal.roles),
+        courses=sorted(principal.courses),
+        all_courses=principal.all_courses,
+        via=principal.via,
+    )
+
+
+@router.get("/audit", response_model=list[AccessEntryOut], tags=["access"])
+def audit(
+    principal: Annotated[Principal, Depends(require(ADMIN))],
+    engine: Annotated[Engine, Depends(get_db)],
+    since: datetime | None = None,
+    who: Annotated[str | None, Query(max_length=200, description="a principal, e.g. token:0a1b2c3d4e5f")] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    course_id: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AccessEntryOut]:
+    """The access log, newest first: every download of a report, evaluation or prediction (who, what, when)."""
+    entries = list_access(engine, since=since, principal=who, action=action, course_id=course_id, limit=limit)
+    return [AccessEntryOut.model_validate(entry, from_attributes=True) for entry in entries]
+
+
+@router.delete(
+    "/students/{user_id}",
+    response_model=ErasureOut,
+    tags=["access"],
+    responses={422: {"model": ErrorOut}},
+)
+async def erase(
+    principal: Annotated[Principal, Depends(require(ADMIN))],
+    engine: Annotated[Engine, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    user_id: Annotated[str, Path(min_length=1, max_length=128)],
+    course_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+) -> ErasureOut:
+    """Erase a student (in one course, with ``course_id``) from everything the platform keeps: records and their
+    history, final grades, landed files, reports, evaluations, drift pages, log lines. Recorded without the id."""
+    erasure = await run_in_threadpool(
+        lambda: erase_student(settings, engine, user_id, course_id=course_id, actor=principal.id)
+    )
+    return ErasureOut(erasure_id=erasure.erasure_id, course_id=course_id, removed=dict(sorted(erasure.counts.items())))
+
+
+@router.get("/erasures", response_model=list[ErasureRecordOut], tags=["access"])
+def erasures(
+    principal: Annotated[Principal, Depends(require(ADMIN))],
+    engine: Annotated[Engine, Depends(get_db)],
+    scope: Annotated[str | None, Query(pattern="^(student|retention)$")] = None,
+) -> list[ErasureRecordOut]:
+    """Erasures and retention purges, newest first: who, when, where and how many rows; never the erased id."""
+    return [ErasureRecordOut.model_validate(r, from_attributes=True) for r in list_erasures(engine, scope=scope)]
