@@ -34,9 +34,10 @@ def with_driver(url: str) -> str:
 
 
 def _redact_error(context: ExceptionContext) -> None:
-    error = context.sqlalchemy_exception
-    if error is not None and error.args and isinstance(error.args[0], str):
-        error.args = (redact_driver_message(error.args[0]), *error.args[1:])
+    """Both the SQLAlchemy error and the driver's own (a traceback shows the chain) lose the quoted values."""
+    for error in (context.sqlalchemy_exception, context.original_exception):
+        if error is not None and error.args and isinstance(error.args[0], str):
+            error.args = (redact_driver_message(error.args[0]), *error.args[1:])
 
 
 @cache
