@@ -364,8 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from passcompass_assets.core.catalog import CatalogError
+
     args = build_parser().parse_args(argv)
-    return int(args.handler(Settings(), args))
+    try:
+        return int(args.handler(Settings(), args))
+    except CatalogError as exc:  # a deployment catalog that cannot be used: nothing was changed because of it
+        print(f"passcompass: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

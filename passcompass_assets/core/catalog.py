@@ -10,6 +10,8 @@ naming the file, the column and the problem.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -176,6 +178,31 @@ def _parse(raw: dict[str, object], path: Path) -> _Entry:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise CatalogError(path, str(raw.get("name")), f"{where}: {first['msg']}") from None
+
+
+def upload_template(catalog: Catalog) -> bytes:
+    """A CSV a school can fill in a spreadsheet: one column per accepted field, under the header three rows
+    saying what each holds (description, type and range, how it is used), to delete before uploading."""
+    accepted = [c for c in catalog.columns if c.stored and c.role != "label"]
+
+    def kind(column: Column) -> str:
+        if column.categories:
+            return f"{column.type}: " + " | ".join(column.categories)
+        if column.min is not None and column.max is not None:
+            return f"{column.type} {column.min:g} to {column.max:g}"
+        return column.type + (" (YYYY-MM-DD)" if column.type == "date" else "")
+
+    def use(column: Column) -> str:
+        if column.role == "key":
+            return "required key" if column.required else "key (optional)"
+        return {"feature": "model input", "audit": "stored for fairness audits, never a model input"}[column.use]
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([c.name for c in accepted])
+    for describe in (lambda c: c.description, kind, use):
+        writer.writerow([describe(c) for c in accepted])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # with a BOM: spreadsheets then read UTF-8
 
 
 def _column(entry: _Entry, path: Path, base: Column | None = None) -> Column:

@@ -70,6 +70,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource
                 path.read_bytes(),
                 default_period_id=settings.default_period_id,
                 source="inbox",
+                default_grade_max=settings.default_grade_max,
             )
         except Rejected as exc:
             _reject(path, settings.inbox_dir / "rejected", exc.as_dict())

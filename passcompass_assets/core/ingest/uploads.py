@@ -16,9 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from passcompass_assets.core.courses import scales
 from passcompass_assets.core.db.tables import uploads
+from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.landing import LandingStore
-from passcompass_assets.core.ingest.validation import UploadKind, validate_csv
+from passcompass_assets.core.ingest.validation import UploadKind, grades_within_scale, validate_csv
 
 log = logging.getLogger("passcompass.uploads")
 
@@ -102,6 +104,7 @@ def receive_upload(
     period_id: str | None = None,
     default_period_id: str = "default",
     source: str = "api",
+    default_grade_max: float = 20.0,
 ) -> Upload:
     """Validate and register an upload; raises :class:`Rejected` and stores nothing when invalid."""
     key = content_key(content, kind, course_id, period_id)
@@ -111,6 +114,10 @@ def receive_upload(
     validated = validate_csv(
         content, kind=kind, course_id=course_id, period_id=period_id, default_period_id=default_period_id
     )
+    pairs = [(c, p) for c in validated.course_ids for p in validated.period_ids]
+    tops = {pair: grade_max for pair, (grade_max, _) in scales(engine, pairs).items()}
+    if problems := grades_within_scale(validated, tops, default_grade_max):
+        raise Rejected(422, "invalid_values", f"{len(problems)} grade(s) are outside their course's scale", problems)
     landing_sha256 = store.put(validated.table)
     upload_id = str(uuid.uuid4())
     row = {

@@ -312,3 +312,28 @@ def validate_csv(
         default_period_id=default_period_id,
         catalog=catalog,
     )
+
+
+def _pair(key: str) -> tuple[str, str]:
+    course_id, _, period_id = key.partition("\x1f")
+    return course_id, period_id
+
+
+def grades_within_scale(
+    validated: ValidatedUpload, scale_of: dict[tuple[str, str], float], default_grade_max: float
+) -> list[Problem]:
+    """Every grade on a course's own scale (``on_grade_scale`` columns) that is above the course's ``grade_max``
+    (``scale_of``; a course not known yet takes ``default_grade_max``) or below 0, by row and column."""
+    catalog = load_catalog()
+    table = validated.table
+    pairs = pc.binary_join_element_wise(table["course_id"], table["period_id"], "\x1f").to_pylist()
+    tops = np.array([scale_of.get(_pair(key), default_grade_max) for key in pairs], dtype=float)
+    found = _Problems()
+    for name in table.column_names:
+        column = catalog.by_name.get(name)
+        if column is None or not column.on_grade_scale:
+            continue
+        values = table[name].to_numpy(zero_copy_only=False).astype(float)
+        outside = ~np.isnan(values) & ((values > tops) | (values < 0))
+        found.add_where(outside, name, "outside the course's grade scale (0 to its grade_max)")
+    return found.items

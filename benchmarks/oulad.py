@@ -1,0 +1,259 @@
+"""The week-by-week benchmark on real data: OULAD replayed through the platform as a university would use it.
+
+    python -m benchmarks.oulad [--data DIR] [--json FILE] [--database sqlite|postgres]
+
+Each module presentation is a course, each presentation a period (dates: ``benchmarks/oulad_data.py``), with the
+institution catalog ``benchmarks/oulad_catalog.yaml`` (assessment features as model inputs, demographics as audit
+columns). Through the real API: the past presentations 2013B, 2013J and 2014B as history files (every weekly
+snapshot of a module in one upload) and their final results; the model trained and gated; then 2014J week by week,
+a snapshot upload each week and a report per course on each cadence date (every 3 weeks, and the last day); then
+its final results, and ``report_evaluation``. Printed per report week: the reports' AUC, PR-AUC, Brier, and the
+high band's precision and recall against the real outcomes (Fail or Withdrawn = not passing), beside a reference
+fitted in the same run directly with scikit-learn on the same weekly features (``benchmarks/oulad_reference.py``:
+logistic regression and gradient boosting) and a naive predictor (low mean score so far).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from benchmarks._common import ApiServer, machine_note, peak_rss_mb, print_table, temp_postgres_database
+from benchmarks.oulad_data import (
+    DEFAULT_DATA,
+    GRADE_MAX,
+    PASS_MARK,
+    final_results,
+    load_oulad,
+    period_dates,
+    period_length,
+    to_csv_bytes,
+    weekly_snapshots,
+)
+from benchmarks.oulad_reference import TEST_PRESENTATION, TRAIN_PRESENTATIONS, reference_table
+
+CATALOG = Path(__file__).with_name("oulad_catalog.yaml")
+CADENCE_WEEKS = 3
+
+
+@contextmanager
+def platform_home(database: str) -> Iterator[tuple[Path, str]]:
+    """A fresh home, and its database: SQLite under it, or a new PostgreSQL database."""
+    with tempfile.TemporaryDirectory(prefix="pc_oulad_") as tmp:
+        home = Path(tmp) / "home"
+        home.mkdir()
+        context = temp_postgres_database(prefix="pc_oulad") if database == "postgres" else nullcontext(None)
+        with context as postgres_url:
+            yield home, postgres_url or f"sqlite:///{home / 'passcompass.db'}"
+
+
+class Replay:
+    """The platform under test: its API over HTTP for uploads and settings, its jobs in process for the rest."""
+
+    def __init__(self, home: Path, database_url: str, api: ApiServer, token: str) -> None:
+        from passcompass_assets.core.settings import Settings
+
+        self.settings = Settings(home=home, database_url=database_url)
+        self.api = api
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.timings: dict[str, float] = {}
+
+    def _timed(self, what: str, started: float) -> None:
+        self.timings[what] = self.timings.get(what, 0.0) + time.perf_counter() - started
+
+    def put(self, path: str, body: dict[str, object]) -> None:
+        response = httpx.put(f"{self.api.url}{path}", json=body, headers=self.headers, timeout=60)
+        if response.status_code >= 300:
+            raise RuntimeError(f"PUT {path}: {response.status_code} {response.text[:500]}")
+
+    def upload(self, content: bytes, kind: str = "students") -> None:
+        started = time.perf_counter()
+        endpoint = "final-grades" if kind == "final_grades" else "uploads"
+        files = {"file": (f"{kind}.csv", content, "text/csv")}
+        response = httpx.post(f"{self.api.url}/api/v1/{endpoint}", files=files, headers=self.headers, timeout=300)
+        if response.status_code not in (200, 202):
+            raise RuntimeError(f"upload: {response.status_code} {response.text[:500]}")
+        self._timed("upload (API)", started)
+
+    def ingest(self) -> None:
+        from passcompass_assets.operations import process_pending
+
+        started = time.perf_counter()
+        failed = [u.upload_id for u in process_pending(self.settings) if u.status != "processed"]
+        if failed:
+            raise RuntimeError(f"uploads failed: {failed}")
+        self._timed("ingest (jobs)", started)
+
+    def train(self) -> dict[str, object]:
+        from passcompass_assets.operations import train
+
+        started = time.perf_counter()
+        outcome = train(self.settings)
+        self._timed("train (dbt + model + gate)", started)
+        model = outcome.metadata.get("fail_risk_model")
+        if not outcome.success or not isinstance(model, dict):
+            raise RuntimeError("the training run failed: see the Dagster log above")
+        return model
+
+    def report(self, course_id: str, day: pd.Timestamp) -> Path:
+        from passcompass_assets.operations import report
+
+        started = time.perf_counter()
+        record = report(self.settings, course_id, TEST_PRESENTATION, day.date())
+        self._timed("reports (drift + score + files)", started)
+        return record.file(self.settings.reports_dir, "json")
+
+    def evaluate(self, course_id: str) -> None:
+        from passcompass_assets.operations import evaluate
+
+        started = time.perf_counter()
+        evaluate(self.settings, course_id, TEST_PRESENTATION)
+        self._timed("evaluations", started)
+
+
+def _admin_token(database_url: str) -> str:
+    from passcompass_assets.core.access.tokens import create_token
+    from passcompass_assets.core.db.engine import get_engine
+    from passcompass_assets.core.db.migrate import ensure_schema
+
+    ensure_schema(database_url)
+    return create_token(get_engine(database_url), "admin", label="oulad benchmark").token
+
+
+def replay(tables: object, home: Path, database_url: str) -> tuple[pd.DataFrame, dict[str, object], Replay]:
+    """Run the replay; returns every report row of 2014J with its report week and the real outcome."""
+    dates = period_dates(tables)  # type: ignore[arg-type]
+    with ApiServer(home, database_url) as api:
+        platform = Replay(home, database_url, api, _admin_token(database_url))
+        for period_id, (start, end) in dates.items():
+            body = {"start_date": start.isoformat(), "end_date": end.isoformat(), "cadence_weeks": CADENCE_WEEKS}
+            platform.put(f"/api/v1/periods/{period_id}", body)
+        for presentation in (*TRAIN_PRESENTATIONS, TEST_PRESENTATION):
+            modules = sorted(tables.courses.loc[tables.courses["code_presentation"] == presentation, "code_module"])  # type: ignore[attr-defined]
+            for module in modules:
+                body = {"period_id": presentation, "grade_max": GRADE_MAX, "pass_mark": PASS_MARK}
+                platform.put(f"/api/v1/courses/{module}", body)
+
+        # History: each past presentation's weekly snapshots, one file per module, then its final results.
+        for presentation in TRAIN_PRESENTATIONS:
+            weeks = range(1, period_length(tables, presentation) // 7 + 1)  # type: ignore[arg-type]
+            history = weekly_snapshots(tables, presentation, weeks)  # type: ignore[arg-type]
+            for _, module in history.groupby("course_id"):
+                platform.upload(to_csv_bytes(module))
+            platform.upload(to_csv_bytes(final_results(tables, presentation)), "final_grades")  # type: ignore[arg-type]
+        platform.ingest()
+        gate = platform.train()
+
+        # The live term, week by week; a report per course on every cadence date.
+        start, end = dates[TEST_PRESENTATION]
+        report_days = {
+            start + pd.Timedelta(weeks=w) for w in range(CADENCE_WEEKS, (end - start).days // 7 + 1, CADENCE_WEEKS)
+        } | {pd.Timestamp(end).date()}
+        rows = []
+        for week in range(1, (end - start).days // 7 + 2):
+            day = min(start + pd.Timedelta(weeks=week), end)
+            snapshot = weekly_snapshots(tables, TEST_PRESENTATION, [week])  # type: ignore[arg-type]
+            snapshot = snapshot[pd.to_datetime(snapshot["as_of_date"]).dt.date <= end]
+            if not snapshot.empty:
+                platform.upload(to_csv_bytes(snapshot))
+                platform.ingest()
+            due = sorted(d for d in report_days if start + pd.Timedelta(weeks=week - 1) < d <= day)
+            for report_day in due:
+                for course_id in sorted(snapshot["course_id"].unique()):
+                    path = platform.report(course_id, pd.Timestamp(report_day))
+                    report = json.loads(path.read_text())
+                    frame = pd.DataFrame(report["rows"]).assign(week=round((report_day - start).days / 7, 1))
+                    rows.append(frame)
+        outcomes = final_results(tables, TEST_PRESENTATION)  # type: ignore[arg-type]
+        platform.upload(to_csv_bytes(outcomes), "final_grades")
+        platform.ingest()
+        for course_id in sorted(outcomes["course_id"].unique()):
+            platform.evaluate(course_id)
+    reported = pd.concat(rows, ignore_index=True).merge(
+        outcomes, on=["user_id", "course_id", "period_id"], how="left", validate="many_to_one"
+    )
+    reported["not_passing"] = (reported["final_grade"] < PASS_MARK).astype(int)
+    return reported, gate, platform
+
+
+def week_table(reported: pd.DataFrame, reference: list[dict]) -> list[dict[str, object]]:
+    by_week = {float(r["week"]): r for r in reference}
+    table = []
+    for week, rows in reported.groupby("week"):
+        y = rows["not_passing"].to_numpy()
+        p = rows["fail_probability"].to_numpy(dtype=float)
+        high = rows["risk_band"].to_numpy() == "high"
+        ref = by_week.get(float(week), {})
+        best = "hgb" if ref.get("hgb_auc", 0) >= ref.get("lr_auc", 0) else "lr"
+        table.append(
+            {
+                "week": float(week),
+                "students": len(rows),
+                "auc": round(float(roc_auc_score(y, p)), 4),
+                "pr_auc": round(float(average_precision_score(y, p)), 4),
+                "brier": round(float(brier_score_loss(y, p)), 4),
+                "high_precision": round(float(y[high].mean()), 4) if high.any() else None,
+                "high_recall": round(float(high[y == 1].mean()), 4),
+                "reference_auc": ref.get(f"{best}_auc"),
+                "reference_brier": min(ref.get("lr_brier", np.inf), ref.get("hgb_brier", np.inf)),
+                "reference_lr_auc": ref.get("lr_auc"),
+                "reference_hgb_auc": ref.get("hgb_auc"),
+                "naive_auc": ref.get("naive_auc"),
+                "naive_brier": ref.get("naive_brier"),
+            }
+        )
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--json", type=Path, help="write the per-week table here")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args(argv)
+    if not (args.data / "studentInfo.csv").exists():
+        raise SystemExit(f"OULAD tables not found in {args.data} (see ../shared/data/README.md)")
+    os.environ["PASSCOMPASS_CATALOG"] = str(CATALOG)
+    os.environ["PASSCOMPASS_INITIAL_DATA"] = "none"
+    started = time.perf_counter()
+    tables = load_oulad(args.data)
+    reference_started = time.perf_counter()
+    reference = reference_table(tables)
+    reference_seconds = time.perf_counter() - reference_started
+    with platform_home(args.database) as (home, database_url):
+        os.environ["PASSCOMPASS_HOME"] = str(home)
+        os.environ["PASSCOMPASS_DATABASE_URL"] = database_url
+        os.environ["DAGSTER_HOME"] = str(home / "dagster")
+        reported, gate, platform = replay(tables, home, database_url)
+    table = week_table(reported, reference)
+    total = time.perf_counter() - started
+    print(f"\nOULAD replay on {args.database}: {machine_note()}")
+    print(f"gate: {'promoted' if gate.get('promoted') else 'not promoted'}: {str(gate.get('reason'))[:600]}")
+    header = ["week", "students", "AUC", "PR-AUC", "Brier", "high prec.", "high recall", "ref. AUC (best)",
+              "ref. Brier (best)", "LR AUC", "HGB AUC", "naive AUC", "naive Brier"]  # fmt: skip
+    print_table(
+        "Reports of 2014J against the real outcomes, beside a direct scikit-learn fit on the same weekly features",
+        header,
+        [list(row.values()) for row in table],
+    )
+    timings = {**platform.timings, "reference fit (both models, every week)": reference_seconds, "total": total}
+    print_table("Where the time went (s)", ["step", "seconds"], [[k, round(v, 1)] for k, v in timings.items()])
+    print(f"peak memory {peak_rss_mb():.0f} MB (this process; the API server is a separate one)")
+    if args.json:
+        args.json.write_text(json.dumps({"weeks": table, "timings": timings, "gate": gate}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

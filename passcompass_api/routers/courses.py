@@ -1,0 +1,84 @@
+"""Courses and their grade scales: each course of a period has its own scale and pass mark."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy.engine import Engine
+
+from passcompass_api.dependencies import get_db
+from passcompass_api.schemas import ErrorOut
+from passcompass_api.security import AUTH_RESPONSES, require
+from passcompass_assets.core.access.roles import ADMIN, Principal
+from passcompass_assets.core.courses import Course, list_courses, set_course
+
+router = APIRouter(prefix="/api/v1/courses", tags=["courses"], responses=AUTH_RESPONSES)
+
+
+class CourseIn(BaseModel):
+    period_id: str = Field(min_length=1, max_length=128)
+    grade_max: float = Field(gt=0, le=10_000)
+    pass_mark: float = Field(gt=0)
+    title: str | None = Field(None, max_length=256)
+
+    @model_validator(mode="after")
+    def pass_mark_on_the_scale(self) -> CourseIn:
+        if self.pass_mark > self.grade_max:
+            raise ValueError("pass_mark must be at most grade_max")
+        return self
+
+
+class CourseOut(BaseModel):
+    course_id: str
+    period_id: str
+    title: str | None
+    grade_max: float
+    pass_mark: float
+    status: str = Field(
+        description="confirmed once set here; unconfirmed while it has the defaults of its first upload"
+    )
+
+
+def _out(course: Course) -> CourseOut:
+    return CourseOut(
+        course_id=course.course_id,
+        period_id=course.period_id,
+        title=course.title,
+        grade_max=course.grade_max,
+        pass_mark=course.pass_mark,
+        status="confirmed" if course.confirmed else "unconfirmed",
+    )
+
+
+@router.get("", response_model=list[CourseOut])
+def get_courses(
+    principal: Annotated[Principal, Depends(require())],
+    engine: Annotated[Engine, Depends(get_db)],
+    period_id: Annotated[str | None, Query(max_length=128)] = None,
+) -> list[CourseOut]:
+    """The courses (of a period), with their scales; a course granted to others is not listed."""
+    return [_out(c) for c in list_courses(engine, period_id) if principal.may_see(c.course_id)]
+
+
+@router.put(
+    "/{course_id}",
+    response_model=CourseOut,
+    responses={201: {"model": CourseOut}, 422: {"model": ErrorOut}},
+    dependencies=[Depends(require(ADMIN))],
+)
+async def put_course(
+    course_id: Annotated[str, Path(min_length=1, max_length=128)],
+    body: CourseIn,
+    response: Response,
+    engine: Annotated[Engine, Depends(get_db)],
+) -> CourseOut:
+    """Set a course's grade scale, pass mark and title. Grades above the scale are refused from then on; reports
+    already made keep the scale they used, the next ones use this one (and say that it changed)."""
+    course, created = await run_in_threadpool(
+        set_course, engine, course_id, body.period_id, body.grade_max, body.pass_mark, body.title
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return _out(course)
