@@ -15,7 +15,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passcompass_api.guards import CredentialFirst, SameOrigin, SecurityHeaders, TrustedHosts
-from passcompass_api.routers import admin, auth, docs, evaluations, health, pages, periods, reports, uploads
+from passcompass_api.routers import (
+    admin,
+    auth,
+    catalog,
+    courses,
+    docs,
+    evaluations,
+    health,
+    pages,
+    periods,
+    predict,
+    reports,
+    uploads,
+)
 from passcompass_assets.core.access.oidc import split_list
 from passcompass_assets.core.access.sessions import SESSION_COOKIE
 from passcompass_assets.core.errors import Problem, Rejected
@@ -177,6 +190,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(uploads.router)
     app.include_router(periods.router)
+    app.include_router(courses.router)
+    app.include_router(catalog.router)
+    app.include_router(predict.router)
     app.include_router(reports.router)
     app.include_router(evaluations.router)
     app.include_router(admin.router)

@@ -28,7 +28,8 @@ class UploadAccepted(BaseModel):
     rows: int
     course_ids: list[str]
     period_ids: list[str]
-    dropped_columns: list[str]
+    columns: list[str] = Field(default_factory=list, description="every column it kept, by canonical name")
+    dropped_columns: list[str] = Field(description="every column it dropped (not in the catalog, or ignored)")
     warnings: list[str]
     duplicate_of: str | None = None
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from passcompass_api.dependencies import get_db, get_landing, get_settings
 from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadStatus
@@ -40,7 +41,7 @@ CSV_CONTENT_TYPES = {
 CHUNK = 1024 * 1024
 
 
-async def _read_limited(file: UploadFile, limit: int) -> bytes:
+async def _read_limited(file: StarletteUploadFile, limit: int) -> bytes:
     """Read at most ``limit`` bytes; a larger file is refused without reading the rest."""
     declared = (file.content_type or "").split(";")[0].strip().lower()
     if declared not in CSV_CONTENT_TYPES:
@@ -82,6 +83,7 @@ class UploadRequest:
             course_id=self.course_id,
             period_id=self.period_id,
             default_period_id=self.settings.default_period_id,
+            default_grade_max=self.settings.default_grade_max,
         )
         response.status_code = status.HTTP_200_OK if receipt.is_duplicate else status.HTTP_202_ACCEPTED
         return UploadAccepted.model_validate(asdict(receipt))

@@ -8,7 +8,8 @@ from passcompass_assets.ml.assets import fail_risk_model, initial_training_data
 train_model_job = dg.define_asset_job(
     "train_model",
     selection=(
-        dg.AssetSelection.assets(fail_risk_model, initial_training_data).upstream() | dg.AssetSelection.groups("features")
+        dg.AssetSelection.assets(fail_risk_model, initial_training_data).upstream()
+        | dg.AssetSelection.groups("features")
     )
     - dg.AssetSelection.groups("ingestion"),
     executor_def=dg.in_process_executor,
