@@ -32,7 +32,6 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from benchmarks._common import ApiServer, machine_note, peak_rss_mb, print_table, temp_postgres_database
 from benchmarks.oulad_data import (
-    DEFAULT_DATA,
     GRADE_MAX,
     PASS_MARK,
     final_results,
@@ -42,7 +41,7 @@ from benchmarks.oulad_data import (
     to_csv_bytes,
     weekly_snapshots,
 )
-from benchmarks.oulad_reference import TEST_PRESENTATION, TRAIN_PRESENTATIONS, reference_table
+from benchmarks.oulad_reference import DEFAULT_DATA, TEST_PRESENTATION, TRAIN_PRESENTATIONS, reference_table
 
 CATALOG = Path(__file__).with_name("oulad_catalog.yaml")
 CADENCE_WEEKS = 3
