@@ -142,6 +142,17 @@ def _scrub_free_text(engine: Engine, user_id: str, erasure: Erasure) -> None:
                     erasure.add(f"text:{table.name}.{column}", 1)
 
 
+def _compact_sqlite(engine: Engine, erasure: Erasure) -> None:
+    """SQLite keeps deleted rows' bytes in free pages and old page versions in the write-ahead log: rebuild the
+    file (VACUUM) and empty the log, so the erased values are gone from the file itself, not just from queries."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM")
+        busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+    erasure.add("sqlite_compacted", 1 if busy is None or not busy[0] else 0)
+
+
 # --- the landing store -----------------------------------------------------------------------------------------
 
 
@@ -371,6 +382,7 @@ def erase_student(
 
     _drop_drift_pages(settings, touched, erasure)
     _scrub_free_text(engine, user_id, erasure)
+    _compact_sqlite(engine, erasure)
     _scrub_logs(settings, user_id, erasure)
     _record(engine, erasure, actor, erasure_hash(settings, user_id), course_id=course_id)
     return erasure
@@ -416,6 +428,7 @@ def purge_period(settings: Settings, engine: Engine, period_id: str, *, actor: s
             erasure.add("evaluations", 1)
 
     _drop_drift_pages(settings, {(c, period_id) for c in course_names}, erasure)
+    _compact_sqlite(engine, erasure)
     erasure.add("through_upload_seq", int(through))
     _record(engine, erasure, actor, None, period_id=period_id)
     return erasure

@@ -33,9 +33,10 @@ def _header(values: dict[str, Any]) -> ReportHeader:
         if f.name not in values:
             continue
         value = values[f.name]
-        if f.type == "date" and isinstance(value, str):
+        kind = str(f.type).replace(" | None", "").replace("Optional[", "").rstrip("]")
+        if kind == "date" and isinstance(value, str):
             value = date.fromisoformat(value)
-        elif f.type == "datetime" and isinstance(value, str):
+        elif kind == "datetime" and isinstance(value, str):
             value = datetime.fromisoformat(value)
         kwargs[f.name] = value
     return ReportHeader(**kwargs)
