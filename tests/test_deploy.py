@@ -16,6 +16,7 @@ What needs the engine or the network (image build, `compose up`, `terraform vali
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from contextlib import suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster
 import hcl2
@@ -73,6 +75,15 @@ TEST_PASSWORD = "compose-test-password"
 
 PYTHON_SERVICES = ("migrate", "user-code", "webserver", "daemon", "api", "mlflow")
 MONITORING_SERVICES = ("elasticsearch", "filebeat", "kibana", "kibana-setup")
+AUTH_SERVICES = ("dagster-auth", "mlflow-auth")  # oauth2-proxy in front of the Dagster UI and MLflow
+OAUTH2_PROXY_IMAGE = "quay.io/oauth2-proxy/oauth2-proxy:v7.15.3"
+# The required variables without a default in .env.example, as a deployment sets them.
+REQUIRED_ENV = {
+    "POSTGRES_PASSWORD": TEST_PASSWORD,
+    "OIDC_ISSUER_URL": "https://idp.example.org/realms/passcompass",
+    "OIDC_CLIENT_SECRET": "client-secret",
+    "OAUTH2_PROXY_COOKIE_SECRET": base64.urlsafe_b64encode(bytes(range(32))).decode(),
+}
 DATABASES = ("passcompass", "dagster", "mlflow")
 CODE_LOCATION_MODULE = "passcompass_assets.definitions"
 STOP_GRACE_SECONDS = 10  # docker-compose.yml's stop_grace_period
@@ -80,7 +91,7 @@ STOP_GRACE_SECONDS = 10  # docker-compose.yml's stop_grace_period
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return load_compose({"POSTGRES_PASSWORD": TEST_PASSWORD})
+    return load_compose(REQUIRED_ENV)
 
 
 def placeholders() -> list[str]:
@@ -109,12 +120,12 @@ def test_compose_file_matches_the_compose_specification_schema() -> None:
 
 def test_docker_compose_resolves_the_file_with_the_documented_environment(compose: dict[str, Any]) -> None:
     docker_compose = require_tool("docker-compose", "Docker Compose's own parser and validator")
-    env = base_env(POSTGRES_PASSWORD=TEST_PASSWORD)
+    env = base_env(**REQUIRED_ENV)
     command = [docker_compose, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE_FILE), "--profile", "monitoring"]
     result = run([*command, "config", "--format", "json"], env, timeout=60)
     assert result.returncode == 0, result.stdout
     resolved = json.loads(result.stdout)
-    assert set(resolved["services"]) == {"postgres", *PYTHON_SERVICES, *MONITORING_SERVICES}
+    assert set(resolved["services"]) == {"postgres", *PYTHON_SERVICES, *AUTH_SERVICES, *MONITORING_SERVICES}
     # The interpolation these tests use to run the services' commands agrees with Compose's own.
     for name in PYTHON_SERVICES:
         assert resolved["services"][name]["command"] == compose["services"][name]["command"], name
@@ -122,9 +133,10 @@ def test_docker_compose_resolves_the_file_with_the_documented_environment(compos
             k: str(v) for k, v in compose["services"][name]["environment"].items()
         }, name
 
-    # Without a password the stack refuses to start, rather than run with an empty one.
-    missing = run([*command, "config", "--quiet"], base_env(POSTGRES_PASSWORD=""), timeout=60)
-    assert missing.returncode != 0 and "POSTGRES_PASSWORD" in missing.stdout
+    # Without a password, or without the UIs' sign-in, the stack refuses to start, rather than run open.
+    for name in REQUIRED_ENV:
+        missing = run([*command, "config", "--quiet"], base_env(**{**REQUIRED_ENV, name: ""}), timeout=60)
+        assert missing.returncode != 0 and name in missing.stdout, name
 
 
 def test_every_compose_variable_is_documented_in_env_example() -> None:
@@ -228,6 +240,119 @@ def test_monitoring_configuration() -> None:
         assert run(["bash", "-n", str(DEPLOY / script)], base_env()).returncode == 0, script
 
 
+# --- The Dagster UI and MLflow behind oauth2-proxy ------------------------------------------------------------------
+
+
+def oauth2_proxy_options() -> dict[str, str]:
+    """oauth2-proxy's options (flag -> config name) at the pinned version, from its source (tests/ has the list)."""
+    document = json.loads((ROOT / "tests" / "oauth2_proxy_options.json").read_text(encoding="utf-8"))
+    assert f":{document['version']}" in OAUTH2_PROXY_IMAGE, "the option list is of the pinned version"
+    return document["options"]
+
+
+def check_oauth2_proxy(flags: list[str], env: dict[str, str], where: str) -> dict[str, str]:
+    """Every flag and OAUTH2_PROXY_* variable is an option of the pinned oauth2-proxy; no secret on the command
+    line; the essentials set (OIDC provider, PKCE, Secure cookies). Returns the settings, by config name."""
+    options = oauth2_proxy_options()
+    by_env = {f"OAUTH2_PROXY_{cfg.upper()}": cfg for cfg in options.values()}
+    settings: dict[str, str] = {}
+    for flag in flags:
+        assert flag.startswith("--") and "=" in flag, (where, flag)
+        name, value = flag[2:].split("=", 1)
+        assert name in options, f"{where}: --{name} is not an option of oauth2-proxy"
+        assert name not in ("client-secret", "cookie-secret"), f"{where}: a secret on the command line"
+        settings[options[name]] = value
+    for name, value in env.items():
+        assert name in by_env, f"{where}: {name} is not an option of oauth2-proxy"
+        settings[by_env[name]] = str(value)
+    assert settings["provider"] == "oidc" and settings["code_challenge_method"] == "S256", where
+    assert settings.get("cookie_secure", "true") == "true" and settings["http_address"] == "0.0.0.0:4180", where
+    assert settings["upstreams"].startswith("http://") and settings["cookie_name"], where
+    return settings
+
+
+def test_compose_uis_are_reached_only_through_oauth2_proxy(compose: dict[str, Any]) -> None:
+    svc = compose["services"]
+    # Nothing publishes a port but the API and the two sign-in proxies (and the optional monitoring profile).
+    published = {name for name, service in svc.items() if service.get("ports") and name not in MONITORING_SERVICES}
+    assert published == {"api", *AUTH_SERVICES}
+    upstream_of = {"dagster-auth": ("webserver", 3000), "mlflow-auth": ("mlflow", 5000)}
+    cookies = set()
+    for name in AUTH_SERVICES:
+        proxy = svc[name]
+        assert proxy["image"] == OAUTH2_PROXY_IMAGE and proxy["logging"]["driver"] == "json-file"
+        settings = check_oauth2_proxy(proxy["command"], proxy["environment"], name)
+        target, port = upstream_of[name]
+        assert settings["upstreams"] == f"http://{target}:{port}/", name
+        assert target in svc and proxy["depends_on"][target]["condition"] == "service_healthy"
+        command = svc[target]["command"]
+        assert command[command.index("--port" if "--port" in command else "-p") + 1] == str(port), target
+        public = compose_public_url(name)
+        assert settings["redirect_url"] == f"{public}/oauth2/callback", name
+        assert proxy["ports"] == [f"127.0.0.1:{urlsplit(public).port}:4180"]
+        assert settings["oidc_issuer_url"] == REQUIRED_ENV["OIDC_ISSUER_URL"]
+        assert len(base64.urlsafe_b64decode(settings["cookie_secret"])) == 32  # what oauth2-proxy accepts
+        cookies.add(settings["cookie_name"])
+    assert len(cookies) == 2  # one host, two UIs: two cookies
+    # MLflow is called with its own Host name, which it answers.
+    mlflow = check_oauth2_proxy(svc["mlflow-auth"]["command"], svc["mlflow-auth"]["environment"], "mlflow-auth")
+    assert mlflow["pass_host_header"] == "false"
+    assert "mlflow:5000" in svc["mlflow"]["environment"]["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+
+
+def compose_public_url(service: str) -> str:
+    return env_file()["DAGSTER_PUBLIC_URL" if service == "dagster-auth" else "MLFLOW_PUBLIC_URL"]
+
+
+def test_kubernetes_uis_are_reached_only_through_oauth2_proxy() -> None:
+    documents = [d for name, d in k8s_documents() if name == "auth-proxy.yaml"]
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for _, document in k8s_documents():
+        by_kind.setdefault(document["kind"], {})[document["metadata"]["name"]] = document
+    proxies = [d for d in documents if d["kind"] == "Deployment"]
+    assert {d["metadata"]["name"] for d in proxies} == {"passcompass-dagster-auth", "passcompass-mlflow-auth"}
+    upstreams = {}
+    for deployment in proxies:
+        name = deployment["metadata"]["name"]
+        spec = deployment["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        assert container["image"] == OAUTH2_PROXY_IMAGE
+        (source,) = container["envFrom"]
+        secret = by_kind["Secret"][source["secretRef"]["name"]]  # its shape, in secrets.example.yaml
+        settings = check_oauth2_proxy(container["args"], secret["stringData"], name)
+        assert {"oidc_issuer_url", "client_id", "client_secret", "redirect_url", "cookie_secret"} <= set(settings)
+        assert settings["redirect_url"].startswith("https://") and settings["redirect_url"].endswith("/oauth2/callback")
+        assert settings["cookie_name"].startswith("__Host-") and settings["reverse_proxy"] == "true"
+        assert spec["automountServiceAccountToken"] is False
+        upstreams[name] = settings["upstreams"]
+    # The webserver is the Helm chart's Service (release `dagster`, not exposed by the chart); MLflow is ours.
+    assert upstreams["passcompass-dagster-auth"].startswith("http://dagster-dagster-webserver.passcompass.svc")
+    mlflow_service = by_kind["Service"]["passcompass-mlflow"]
+    assert (
+        upstreams["passcompass-mlflow-auth"]
+        == f"http://passcompass-mlflow:{mlflow_service['spec']['ports'][0]['port']}/"
+    )
+    values = yaml.safe_load(fill_placeholders(HELM_VALUES.read_text(encoding="utf-8")))
+    assert not values.get("ingress", {}).get("enabled", False)
+    assert values["dagsterWebserver"].get("service", {}).get("type", "ClusterIP") == "ClusterIP"
+    # Network policies: only the proxy reaches the webserver; MLflow only from this namespace.
+    policies = {d["metadata"]["name"]: d for d in documents if d["kind"] == "NetworkPolicy"}
+    webserver = policies["dagster-webserver-from-auth-proxy"]["spec"]
+    assert webserver["ingress"] == [
+        {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "passcompass-dagster-auth"}}}]}
+    ]
+    assert policies["mlflow-from-namespace"]["spec"]["ingress"] == [{"from": [{"podSelector": {}}]}]
+    # The API answers its probes (Host: localhost, a trusted host) and sets Secure session cookies.
+    config = by_kind["ConfigMap"]["passcompass-config"]["data"]
+    api = by_kind["Deployment"]["passcompass-api"]["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        (host,) = api[probe]["httpGet"]["httpHeaders"]
+        assert host["name"] == "Host" and host["value"] in config["PASSCOMPASS_TRUSTED_HOSTS"].split(",")
+    assert config["PASSCOMPASS_COOKIE_SECURE"] == "true"
+    assert "PASSCOMPASS_SECRET_KEY" in by_kind["Secret"]["passcompass-secrets"]["stringData"]  # shared by replicas
+    Settings(**{k.removeprefix("PASSCOMPASS_").lower(): v for k, v in config.items() if k.startswith("PASSCOMPASS_")})
+
+
 # --- deploy/Dockerfile ----------------------------------------------------------------------------------------------
 
 
@@ -261,7 +386,7 @@ def test_dockerfile_shape() -> None:
             assert (ROOT / source).exists(), source
             assert any(source == a or a == f"{source}/**" for a in allowed), f"{source} excluded from the context"
     # The compose file builds this Dockerfile from the repository root.
-    assert load_compose({"POSTGRES_PASSWORD": "x"})["services"]["api"]["build"] == {
+    assert load_compose(REQUIRED_ENV)["services"]["api"]["build"] == {
         "context": ".",
         "dockerfile": "deploy/Dockerfile",
     }
@@ -359,7 +484,7 @@ def test_kubernetes_manifests_fit_together() -> None:
         assert spec["serviceAccountName"] in by_kind["ServiceAccount"]
         assert spec["securityContext"]["runAsNonRoot"] is True
         for container in spec["containers"]:
-            assert container["image"].endswith(":0123abc")
+            assert container["image"].endswith(":0123abc") or container["image"] == OAUTH2_PROXY_IMAGE
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:
                     assert source["configMapRef"]["name"] in by_kind["ConfigMap"]
