@@ -404,6 +404,8 @@ def test_oidc_bearer_tokens_checked_against_the_jwks(settings, engine, provider)
         assert client.get("/api/v1/audit", headers=admin).status_code == 200
         nobody = bearer(provider.token(roles=["someone-else"]))
         assert client.get("/api/v1/me", headers=nobody).status_code == 403
+        for page in ("/", "/docs"):  # signed in, but with no role: nothing to show
+            assert client.get(page, headers=nobody).status_code == 403
         for bad in (
             provider.token(audience="another-app"),
             provider.token(lifetime=-120),  # expired (past the 30 s leeway)

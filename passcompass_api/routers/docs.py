@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db, get_settings
 from passcompass_api.security import optional_principal, require
+from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -78,8 +79,11 @@ async def swagger_ui(
     engine: Annotated[Engine, Depends(get_db)],
 ) -> Response:
     root = str(escape(request.scope.get("root_path", "")))
-    if await run_in_threadpool(optional_principal, request, settings, engine) is None:
+    principal = await run_in_threadpool(optional_principal, request, settings, engine)
+    if principal is None:
         return RedirectResponse(f"{root}/signin?{urlencode({'next': '/docs'})}", status_code=303)
+    if not principal.roles:
+        return JSONResponse(Rejected(403, "forbidden", "the credential has no PassCompass role").as_dict(), 403)
     html = PAGE.format(root=root, assets=ASSETS)
     return HTMLResponse(html, headers={"Content-Security-Policy": POLICY, "Cache-Control": "no-store"})
 

@@ -189,6 +189,9 @@ async def index(
     if principal is None:
         next_path = "/" + (f"?{urlencode({'period_id': period_id})}" if period_id else "")
         return RedirectResponse(f"{root}/signin?{urlencode({'next': next_path})}", status_code=303)
+    if not principal.roles:
+        message = "Your account has no PassCompass role; ask an administrator for one."
+        return signin_page(request, settings, error=message, status=403)
     view = await run_in_threadpool(build_page, engine, date.today(), period_id, root + "/api/v1/reports", principal)
     # A fresh nonce lets the page's own inline style and script run while the policy blocks any other script.
     nonce = secrets.token_urlsafe(16)
