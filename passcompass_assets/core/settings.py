@@ -109,3 +109,10 @@ class Settings(BaseSettings):
     # (model metrics, evaluation summaries, report counts) stay. The access log keeps its entries this long.
     retention_days: int | None = None
     access_log_retention_days: int = 365
+    # The evaluation after final grades counts a withdrawn student as not passing (False: leaves them out).
+    withdrawals_count_as_failed: bool = True
+    # The fairness audit: groups under this many students are "too few to report"; a disparity (ABROCA above
+    # fairness_abroca with p < 0.05, or high-band recall differing by more than fairness_recall_gap) alerts.
+    fairness_min_group: int = 20
+    fairness_abroca: float = 0.1
+    fairness_recall_gap: float = 0.2

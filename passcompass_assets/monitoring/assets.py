@@ -7,7 +7,7 @@ import dagster as dg
 from passcompass_assets.core.alerts import send_alert
 from passcompass_assets.core.feedback import evaluation_scope, latest_grades_seq, record
 from passcompass_assets.core.periods import find_period
-from passcompass_assets.core.reports.outcomes import evaluate_period, store_evaluation
+from passcompass_assets.core.reports.outcomes import OutcomePolicy, evaluate_period, store_evaluation
 from passcompass_assets.monitoring.partitions import CoursePeriod, evaluation_partitions
 from passcompass_assets.resources import PlatformResource
 
@@ -24,8 +24,20 @@ def report_evaluation(context: dg.AssetExecutionContext, platform: PlatformResou
     settings = platform.settings
     through = latest_grades_seq(platform.engine, key.course_id, key.period_id)  # the grades this evaluation sees
     period = find_period(platform.engine, key.period_id)
+    policy = OutcomePolicy(
+        withdrawals_count_as_failed=settings.withdrawals_count_as_failed,
+        high_risk=settings.risk_high,
+        min_group=settings.fairness_min_group,
+        abroca_threshold=settings.fairness_abroca,
+        recall_gap_threshold=settings.fairness_recall_gap,
+    )
     evaluation = evaluate_period(
-        platform.engine, settings.reports_dir, key.course_id, key.period_id, period.end_date if period else None
+        platform.engine,
+        settings.reports_dir,
+        key.course_id,
+        key.period_id,
+        period.end_date if period else None,
+        policy,
     )
     paths = store_evaluation(settings.reports_dir, evaluation)
     record(platform.engine, evaluation_scope(key.course_id, key.period_id), through)
@@ -39,9 +51,20 @@ def report_evaluation(context: dg.AssetExecutionContext, platform: PlatformResou
         course_id=key.course_id,
         period_id=key.period_id,
     )
+    disparities = evaluation.fairness.disparities if evaluation.fairness else []
+    if disparities:
+        send_alert(
+            settings.alert_webhook_url,
+            "fairness",
+            f"{key.course_id} ({key.period_id}): the reports served groups unequally by {', '.join(disparities)}",
+            course_id=key.course_id,
+            period_id=key.period_id,
+        )
     return dg.MaterializeResult(
         metadata={
             "reports_evaluated": len(evaluation.reports),
+            "withdrawals": evaluation.withdrawals,
+            "fairness_disparities": dg.MetadataValue.json(disparities),
             "students_with_final_grade": evaluation.students_with_final_grade,
             "failure_rate": evaluation.failure_rate,
             "first_report_recall": first.high_risk_recall if first else None,

@@ -19,8 +19,11 @@ import sqlalchemy as sa
 from sklearn.metrics import accuracy_score, brier_score_loss, precision_score, recall_score, roc_auc_score
 from sqlalchemy.engine import Engine
 
+from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.db.tables import courses, final_grades
+from passcompass_assets.core.ml.fairness import FairnessAudit, audit
 from passcompass_assets.core.ml.features import fail_label
+from passcompass_assets.core.records import course_snapshot
 from passcompass_assets.core.reports.render import templates
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 
@@ -63,9 +66,39 @@ class Evaluation:
     failure_rate: float
     reports: list[ReportOutcome]
     lead_time: LeadTime
+    withdrawals: str = ""  # how withdrawn students were counted
+    fairness: FairnessAudit | None = None  # the disaggregated analysis on the real outcomes
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class OutcomePolicy:
+    """How to judge the reports: withdrawals, the high band, and the fairness audit's settings."""
+
+    withdrawals_count_as_failed: bool = True
+    high_risk: float = 0.5
+    min_group: int = 20
+    abroca_threshold: float = 0.1
+    recall_gap_threshold: float = 0.2
+
+
+def _with_withdrawals(labels: pd.DataFrame, state: pd.DataFrame, count_as_failed: bool) -> tuple[pd.DataFrame, str]:
+    """Withdrawn students (at the period's end) count as not passing (with or without a final grade), or are
+    left out of the evaluation; which one, in words."""
+    if "enrolment_status" not in state:
+        return labels, "no student withdrew"
+    withdrawn = state.loc[state["enrolment_status"].astype(object) == "withdrawn", "user_id"].astype(str)
+    if withdrawn.empty:
+        return labels, "no student withdrew"
+    if not count_as_failed:
+        kept = labels[~labels["user_id"].isin(withdrawn)]
+        return kept, f"{len(withdrawn)} withdrawn student(s) left out of the evaluation"
+    extra = pd.DataFrame({"user_id": withdrawn[~withdrawn.isin(labels["user_id"])]})
+    labels = pd.concat([labels, extra.assign(final_grade=np.nan, failed=True)], ignore_index=True)
+    labels.loc[labels["user_id"].isin(withdrawn), "failed"] = True
+    return labels, f"{len(withdrawn)} withdrawn student(s) counted as not passing"
 
 
 def _labels(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
@@ -108,21 +141,32 @@ def _outcome(record: ReportRecord, joined: pd.DataFrame, end: date | None) -> Re
 
 
 def evaluate_period(
-    engine: Engine, reports_dir: Path, course_id: str, period_id: str, period_end: date | None = None
+    engine: Engine,
+    reports_dir: Path,
+    course_id: str,
+    period_id: str,
+    period_end: date | None = None,
+    policy: OutcomePolicy | None = None,
 ) -> Evaluation:
-    """The evaluation of every report of ``course_id`` in ``period_id`` against its final grades."""
+    """The evaluation of every report of ``course_id`` in ``period_id`` against its final grades, with the
+    disaggregated analysis by the catalog's audit columns."""
+    policy = policy or OutcomePolicy()
     labels = _labels(engine, course_id, period_id)
     records = sorted(list_reports(engine, course_id, period_id), key=lambda r: (r.report_date, r.generated_at))
     if labels.empty:
         raise ValueError(f"no final grades for course {course_id!r} in period {period_id!r}")
     end = period_end or max((r.report_date for r in records), default=None)
+    state = course_snapshot(engine, course_id, period_id, end or date.max)
+    labels, withdrawals = _with_withdrawals(labels, state, policy.withdrawals_count_as_failed)
     outcomes = []
     first_flag: dict[str, date] = {}
+    judged: list[pd.DataFrame] = []
     for record in records:
         students = pd.DataFrame(json.loads(record.file(reports_dir, "json").read_text())["rows"])
         joined = students.merge(labels, on="user_id", how="inner")
         if joined.empty:
             continue
+        judged.append(joined.assign(report_date=record.report_date))
         for user_id in joined.loc[joined["failed"] & (joined["risk_band"] == "high"), "user_id"]:
             first_flag.setdefault(user_id, record.report_date)
         outcomes.append(_outcome(record, joined, end))
@@ -139,10 +183,32 @@ def evaluate_period(
         course_id=course_id,
         period_id=period_id,
         evaluated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        students_with_final_grade=len(labels),
+        students_with_final_grade=int(labels["final_grade"].notna().sum()),
         failure_rate=round(float(labels["failed"].mean()), 4),
         reports=outcomes,
         lead_time=lead_time,
+        withdrawals=withdrawals,
+        fairness=_fairness(judged, state, policy),
+    )
+
+
+def _fairness(judged: list[pd.DataFrame], state: pd.DataFrame, policy: OutcomePolicy) -> FairnessAudit | None:
+    """The reports' rows of the period, pooled, with the real outcomes and the students' audit columns."""
+    attributes = [c.name for c in load_catalog().audit if c.name in state.columns]
+    if not judged or not attributes:
+        return None
+    rows = pd.concat(judged, ignore_index=True)
+    rows["fail"] = rows["failed"].astype(int)
+    rows["probability"] = rows["fail_probability"].astype(float)
+    rows = rows.merge(state[["user_id", *attributes]], on="user_id", how="left")
+    rows["student"] = rows["user_id"].astype(str)
+    return audit(
+        rows,
+        attributes,
+        high_risk=policy.high_risk,
+        min_group=policy.min_group,
+        abroca_threshold=policy.abroca_threshold,
+        recall_gap_threshold=policy.recall_gap_threshold,
     )
 
 
