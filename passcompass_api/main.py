@@ -23,6 +23,7 @@ from passcompass_api.routers import (
     docs,
     evaluations,
     health,
+    models,
     pages,
     periods,
     predict,
@@ -193,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(courses.router)
     app.include_router(catalog.router)
     app.include_router(predict.router)
+    app.include_router(models.router)
     app.include_router(reports.router)
     app.include_router(evaluations.router)
     app.include_router(admin.router)

@@ -66,6 +66,8 @@ def fail_risk_model(
             "training_rows": len(data.frame),
             "training_data": data.note,
             "validation": dg.MetadataValue.json(outcome.validation.as_dict() if outcome.validation else {}),
+            "model_card": dg.MetadataValue.md(outcome.card_summary),
+            "model_card_url": f"/api/v1/models/{outcome.model_version}/card",
             "data_fingerprint": outcome.data_fingerprint,
             "metrics": dg.MetadataValue.json(outcome.jsonable_metrics()),
         }

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from passcompass_assets.core.ml.model import FailRiskModel
-from passcompass_assets.core.ml.tracking import CHAMPION, REGISTERED_MODEL, client_for
+from passcompass_assets.core.ml.tracking import CARD_HTML, CARD_JSON, CHAMPION, REGISTERED_MODEL, client_for
 from passcompass_assets.core.reports.build import ModelInfo
 from passcompass_assets.core.settings import Settings
 
@@ -89,3 +90,25 @@ def load_model(settings: Settings, *, champion_only: bool = False) -> LoadedMode
 def load_champion(settings: Settings) -> LoadedModel | None:
     """The model behind the ``champion`` alias, or None when nothing has been promoted yet."""
     return load_model(settings, champion_only=True)
+
+
+def model_card(settings: Settings, version: str) -> tuple[str, dict[str, object], str] | None:
+    """(version, card, its HTML) of a registered version (``champion``: the champion's); None when there is no
+    such version or it was trained before cards were written."""
+    client = client_for(settings)
+    try:
+        found = (
+            client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+            if version == CHAMPION
+            else client.get_model_version(REGISTERED_MODEL, version)
+        )
+    except MlflowException:
+        return None
+    if not found.run_id:
+        return None
+    try:
+        card = mlflow.artifacts.load_dict(f"runs:/{found.run_id}/{CARD_JSON}")
+        html = mlflow.artifacts.load_text(f"runs:/{found.run_id}/{CARD_HTML}")
+    except (MlflowException, OSError):
+        return None
+    return str(found.version), card, html

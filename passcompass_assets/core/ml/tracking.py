@@ -22,6 +22,7 @@ EXPERIMENT = "passcompass"
 REGISTERED_MODEL = "passcompass-fail-risk"
 CHAMPION = "champion"
 MODEL_ARTIFACT = "model"
+CARD_JSON, CARD_HTML = "model_card.json", "model_card.html"
 
 
 def client_for(settings: Settings) -> MlflowClient:
@@ -87,6 +88,7 @@ def log_training(
     model: FailRiskModel | None,
     promote: bool,
     documents: dict[str, dict[str, object]] | None = None,
+    texts: dict[str, str] | None = None,
 ) -> tuple[str, str | None]:
     """One run: parameters, metrics, tags, JSON ``documents`` (aggregates only: the validation, the model card)
     and (when there is one) the registered model. Returns (run, version)."""
@@ -98,6 +100,8 @@ def log_training(
         mlflow.set_tags(tags)
         for name, document in (documents or {}).items():
             mlflow.log_dict(document, name)
+        for name, text in (texts or {}).items():
+            mlflow.log_text(text, name)
         if model is not None:
             with warnings.catch_warnings():
                 # No input example on purpose: it would be student rows.

@@ -22,8 +22,9 @@ from passcompass_assets.core.ml.gate import (
 )
 from passcompass_assets.core.ml.loader import LoadedModel, load_champion
 from passcompass_assets.core.ml.model import FailRiskModel
+from passcompass_assets.core.ml.model_card import build_card, card_summary, render_card, validation_fairness
 from passcompass_assets.core.ml.pipeline import SEED
-from passcompass_assets.core.ml.tracking import log_training
+from passcompass_assets.core.ml.tracking import CARD_HTML, CARD_JSON, log_training
 from passcompass_assets.core.ml.training_data import TrainingData
 from passcompass_assets.core.ml.validation import Validation, paired_brier_difference, validate
 from passcompass_assets.core.settings import Settings
@@ -40,6 +41,8 @@ class TrainingOutcome:
     champion_version: str | None = None  # the champion after this run
     model: FailRiskModel | None = field(default=None, repr=False)
     validation: Validation | None = field(default=None, repr=False)
+    card: dict[str, object] | None = field(default=None, repr=False)
+    card_summary: str = ""  # Markdown, for the Dagster UI
 
     def jsonable_metrics(self) -> dict[str, object]:
         return _jsonable_dict(self.metrics)
@@ -153,6 +156,8 @@ def train_and_gate(data: TrainingData | pd.DataFrame, settings: Settings, *, n_r
     reason = f"{decision.reason}. Training data: {data.note}. Validation: {validation.note}"
     if fitted.skipped:
         reason += " (stages not trained: " + "; ".join(f"{k}: {v}" for k, v in fitted.skipped.items()) + ")"
+    fairness = validation_fairness(validation, high_risk=settings.risk_high, min_group=settings.fairness_min_group)
+    card = build_card(data, fitted, validation, fairness, promoted=decision.promoted, reason=reason)
 
     metrics = {ev.stage.name: _stage_metrics(ev, champion_metrics.get(ev.stage.name)) for ev in fitted.evaluations}
     params: dict[str, object] = {
@@ -182,7 +187,8 @@ def train_and_gate(data: TrainingData | pd.DataFrame, settings: Settings, *, n_r
         tags=tags,
         model=fitted.model,
         promote=decision.promoted,
-        documents={"validation.json": _jsonable_dict(validation.as_dict())},
+        documents={"validation.json": _jsonable_dict(validation.as_dict()), CARD_JSON: _jsonable_dict(card)},
+        texts={CARD_HTML: render_card(card)},
     )
     promoted = decision.promoted and version is not None
     return TrainingOutcome(
@@ -195,6 +201,8 @@ def train_and_gate(data: TrainingData | pd.DataFrame, settings: Settings, *, n_r
         champion_version=version if promoted else (champion.version if champion else None),
         model=fitted.model,
         validation=validation,
+        card=card,
+        card_summary=card_summary(validation, fairness),
     )
 
 

@@ -84,6 +84,7 @@ class ReportHeader:
     grade_max: float | None = None  # the course's scale, as this report used it
     pass_mark: float | None = None
     scale_note: str | None = None  # when the scale changed since the previous report
+    model_card: str | None = None  # where the model's card is (the API's path)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: dates in ISO form; no ``warning`` key when there is nothing to warn about."""
@@ -162,5 +163,6 @@ def build_report(
         grade_max=scale[0] if scale else None,
         pass_mark=scale[1] if scale else None,
         scale_note=scale_note,
+        model_card=f"/api/v1/models/{model.version}/card" if model.version else None,
     )
     return Report(report_id=str(uuid.uuid4()), header=header, students=students.reset_index(drop=True))

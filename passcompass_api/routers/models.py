@@ -1,0 +1,39 @@
+"""Model cards: what each model version is for, what it learnt from, how it did and how it serves each group."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from passcompass_api.dependencies import get_settings
+from passcompass_api.schemas import ErrorOut
+from passcompass_api.security import AUTH_RESPONSES, require
+from passcompass_assets.core.ml.loader import model_card
+from passcompass_assets.core.settings import Settings
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=AUTH_RESPONSES)
+
+
+@router.get(
+    "/{version}/card",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/html": {}}}, 404: {"model": ErrorOut}},
+    dependencies=[Depends(require())],
+)
+async def get_model_card(
+    settings: Annotated[Settings, Depends(get_settings)],
+    version: Annotated[str, Path(pattern=r"^(champion|\d{1,9})$")],
+    format: Literal["html", "json"] = "html",
+) -> Response:
+    """The model card of a version (``champion``: the current champion's): intended use, training data, inputs
+    used and excluded, metrics overall, per stage and per week, calibration, and the analysis by group."""
+    found = await run_in_threadpool(model_card, settings, version)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model card for version {version!r}")
+    number, card, html = found
+    if format == "json":
+        return JSONResponse({"version": number, **card})
+    return HTMLResponse(html.replace("<h1>Model card</h1>", f"<h1>Model card: version {number}</h1>", 1))
