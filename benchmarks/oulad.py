@@ -34,6 +34,7 @@ from benchmarks._common import ApiServer, machine_note, peak_rss_mb, print_table
 from benchmarks.oulad_data import (
     GRADE_MAX,
     PASS_MARK,
+    OuladTables,
     final_results,
     load_oulad,
     period_dates,
@@ -131,27 +132,30 @@ def _admin_token(database_url: str) -> str:
     return create_token(get_engine(database_url), "admin", label="oulad benchmark").token
 
 
-def replay(tables: object, home: Path, database_url: str) -> tuple[pd.DataFrame, dict[str, object], Replay]:
+def replay(tables: OuladTables, home: Path, database_url: str) -> tuple[pd.DataFrame, dict[str, object], Replay]:
     """Run the replay; returns every report row of 2014J with its report week and the real outcome."""
-    dates = period_dates(tables)  # type: ignore[arg-type]
+    dates = period_dates(tables)
     with ApiServer(home, database_url) as api:
         platform = Replay(home, database_url, api, _admin_token(database_url))
         for period_id, (start, end) in dates.items():
             body = {"start_date": start.isoformat(), "end_date": end.isoformat(), "cadence_weeks": CADENCE_WEEKS}
             platform.put(f"/api/v1/periods/{period_id}", body)
-        for presentation in (*TRAIN_PRESENTATIONS, TEST_PRESENTATION):
-            modules = sorted(tables.courses.loc[tables.courses["code_presentation"] == presentation, "code_module"])  # type: ignore[attr-defined]
-            for module in modules:
+        modules = {
+            presentation: sorted(tables.courses.loc[tables.courses["code_presentation"] == presentation, "code_module"])
+            for presentation in (*TRAIN_PRESENTATIONS, TEST_PRESENTATION)
+        }
+        for presentation, courses in modules.items():
+            for module in courses:
                 body = {"period_id": presentation, "grade_max": GRADE_MAX, "pass_mark": PASS_MARK}
                 platform.put(f"/api/v1/courses/{module}", body)
 
         # History: each past presentation's weekly snapshots, one file per module, then its final results.
         for presentation in TRAIN_PRESENTATIONS:
-            weeks = range(1, period_length(tables, presentation) // 7 + 1)  # type: ignore[arg-type]
-            history = weekly_snapshots(tables, presentation, weeks)  # type: ignore[arg-type]
+            weeks = range(1, period_length(tables, presentation) // 7 + 1)
+            history = weekly_snapshots(tables, presentation, weeks)
             for _, module in history.groupby("course_id"):
                 platform.upload(to_csv_bytes(module))
-            platform.upload(to_csv_bytes(final_results(tables, presentation)), "final_grades")  # type: ignore[arg-type]
+            platform.upload(to_csv_bytes(final_results(tables, presentation)), "final_grades")
         platform.ingest()
         gate = platform.train()
 
@@ -163,19 +167,19 @@ def replay(tables: object, home: Path, database_url: str) -> tuple[pd.DataFrame,
         rows = []
         for week in range(1, (end - start).days // 7 + 2):
             day = min(start + pd.Timedelta(weeks=week), end)
-            snapshot = weekly_snapshots(tables, TEST_PRESENTATION, [week])  # type: ignore[arg-type]
+            snapshot = weekly_snapshots(tables, TEST_PRESENTATION, [week])
             snapshot = snapshot[pd.to_datetime(snapshot["as_of_date"]).dt.date <= end]
             if not snapshot.empty:
                 platform.upload(to_csv_bytes(snapshot))
                 platform.ingest()
             due = sorted(d for d in report_days if start + pd.Timedelta(weeks=week - 1) < d <= day)
             for report_day in due:
-                for course_id in sorted(snapshot["course_id"].unique()):
+                for course_id in modules[TEST_PRESENTATION]:
                     path = platform.report(course_id, pd.Timestamp(report_day))
                     report = json.loads(path.read_text())
                     frame = pd.DataFrame(report["rows"]).assign(week=round((report_day - start).days / 7, 1))
                     rows.append(frame)
-        outcomes = final_results(tables, TEST_PRESENTATION)  # type: ignore[arg-type]
+        outcomes = final_results(tables, TEST_PRESENTATION)
         platform.upload(to_csv_bytes(outcomes), "final_grades")
         platform.ingest()
         for course_id in sorted(outcomes["course_id"].unique()):
@@ -255,4 +259,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

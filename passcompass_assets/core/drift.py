@@ -117,7 +117,7 @@ def course_drift(
     """A course's students on ``day`` against the same course's labelled past students at the same point of their
     term (the data the model learnt from); no reference when the course has no labelled past (or too little)."""
     current = scoring_rows(engine, course_id, period, day)
-    reference = same_week(own_training_rows(engine, course_id), term_week(period, day))
+    reference = same_week(own_training_rows(engine, course_id, week=term_week(period, day)), term_week(period, day))
     if len(reference) < MIN_REFERENCE_ROWS or current.empty:
         return DriftSummary(columns=0, threshold=share_threshold)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}|{period.period_id}|{day}")

@@ -14,6 +14,16 @@ from sqlalchemy.engine import Engine
 POSTGRES_SCHEMA = "analytics"
 POSTGRES_SOURCE_SCHEMA = "public"
 _DATE_COLUMNS = ("as_of_date", "withdrawal_date", "valid_from")
+
+
+def course_periods_of(engine: Engine, name: str) -> list[tuple[str, str]]:
+    """The (course_id, period_id) pairs a dbt model holds rows of."""
+    table = sa.table(name, sa.column("course_id"), sa.column("period_id"), schema=models_schema(engine.dialect.name))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(table.c.course_id, table.c.period_id).distinct()).all()
+    return sorted((str(c), str(p)) for c, p in rows)
+
+
 _TIMESTAMP_COLUMNS = ("record_updated_at",)
 
 
@@ -22,15 +32,19 @@ def models_schema(dialect_name: str) -> str | None:
     return None if dialect_name == "sqlite" else POSTGRES_SCHEMA
 
 
-def read_table(engine: Engine, name: str, course_id: str | None = None) -> pd.DataFrame:
-    """A dbt model (e.g. ``student_features``, ``training_set``), of one course when given, as a frame with the
-    same dtypes on both dialects."""
-    table = sa.table(name, sa.column("course_id"), schema=models_schema(engine.dialect.name))
+def read_table(engine: Engine, name: str, course_id: str | None = None, period_id: str | None = None) -> pd.DataFrame:
+    """A dbt model (e.g. ``student_features``, ``training_set``), of one course (and period) when given, as a frame
+    with the same dtypes on both dialects."""
+    table = sa.table(name, sa.column("course_id"), sa.column("period_id"), schema=models_schema(engine.dialect.name))
     query = sa.select(sa.text("*")).select_from(table)
     if course_id is not None:
         query = query.where(table.c.course_id == course_id)
+    if period_id is not None:
+        query = query.where(table.c.period_id == period_id)
     with engine.connect() as conn:
         frame = pd.read_sql(query, conn)
+    if frame.empty:
+        return frame
     # SQLite hands dates and timestamps back as text; PostgreSQL as date and datetime objects.
     for column in _DATE_COLUMNS:
         if column in frame:

@@ -136,8 +136,10 @@ def course_records(engine: Engine, course_id: str, period_id: str) -> pd.DataFra
         return pd.read_sql(query, conn)
 
 
-def records_of_courses(engine: Engine, course_ids: list[str]) -> pd.DataFrame:
-    """Current records of every student of these courses (all periods), as stored."""
+def records_of_courses(engine: Engine, course_ids: list[str], period_ids: list[str] | None = None) -> pd.DataFrame:
+    """Current records of every student of these courses (of these periods, when given), as stored."""
     query = sa.select(student_records).where(student_records.c.course_id.in_(course_ids))
+    if period_ids is not None:
+        query = query.where(student_records.c.period_id.in_(period_ids))
     with engine.connect() as conn:
         return pd.read_sql(query, conn)

@@ -123,7 +123,8 @@ def apply_uploads(context: dg.AssetExecutionContext, platform: PlatformResource)
         },
     )
     yield dg.MaterializeResult(asset_key="final_grades", metadata={"rows_upserted": applied.grade_rows})
-    yield _quality_check(records_of_courses(platform.engine, applied.course_ids), "student_records")
+    touched = records_of_courses(platform.engine, applied.course_ids, applied.period_ids)
+    yield _quality_check(touched, "student_records")
 
 
 ingest_upload_job = dg.define_asset_job(

@@ -51,7 +51,8 @@ class AppliedUpload:
     student_rows: int
     grade_rows: int
     course_ids: list[str]
-    replayed_uploads: int = 0  # newer uploads written again on top (this one was applied out of order)
+    replayed_uploads: int = 0
+    period_ids: list[str] | None = None  # newer uploads written again on top (this one was applied out of order)
 
 
 @dataclass(frozen=True)
@@ -351,4 +352,5 @@ def apply_upload(
         grade_rows=grades.num_rows,
         course_ids=list(upload.course_ids),
         replayed_uploads=replayed,
+        period_ids=list(upload.period_ids),
     )

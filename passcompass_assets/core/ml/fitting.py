@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from passcompass_assets.core.ml.evaluation import StageData, StageEvaluation, evaluate_stage, make_folds, stage_data
@@ -25,6 +26,9 @@ MIN_PER_CLASS = 5  # failing and passing students each, so every fold sees both
 # Candidates are compared on at most this many rows (whole students drawn at random): the ranking is as clear as on
 # all of them, and a term's weekly rows of thousands of students cost minutes otherwise. The refit uses every row.
 MAX_SELECTION_ROWS = 40_000
+# Around each report week, the rows this close (in weeks) train its own fit; it needs this many rows.
+WEEK_WINDOW = 3.0
+MIN_WEEK_ROWS = 200
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -86,6 +90,7 @@ def fit_stage(data: StageData, evaluation: StageEvaluation) -> StageModel:
         warnings.simplefilter("ignore")
         classifier = build_classifier(evaluation.classifier, data.columns).fit(data.inputs, data.fail)
         regressor = build_regressor(evaluation.regressor, data.columns).fit(data.inputs, data.share)
+        by_week = _classifiers_by_week(data, evaluation.classifier)
     return StageModel(
         stage=data.stage.name,
         columns=data.columns,
@@ -95,7 +100,29 @@ def fit_stage(data: StageData, evaluation: StageEvaluation) -> StageModel:
         regressor=regressor,
         typical=typical_values(data.inputs, data.columns),
         typical_by_week=_typical_by_week(data),
+        classifiers_by_week=by_week,
     )
+
+
+def _classifiers_by_week(data: StageData, name: str) -> dict[int, BaseEstimator]:
+    """The chosen candidate fitted again around each report week of the training rows (the rows within
+    :data:`WEEK_WINDOW` of it): how inputs relate to failing changes through a term (a week-3 quiz average is
+    a weaker sign than a week-12 one), which one model across weeks can only average. None without a term
+    position, or with too few rows at a week."""
+    if TERM_WEEK not in data.columns:
+        return {}
+    weeks = data.inputs[TERM_WEEK].astype(float)
+    fitted: dict[int, BaseEstimator] = {}
+    for week in sorted(weeks.round().dropna().unique()):
+        near = ((weeks - week).abs() <= WEEK_WINDOW).to_numpy()
+        fail = data.fail[near]
+        if near.sum() < MIN_WEEK_ROWS or min(fail.sum(), len(fail) - fail.sum()) < MIN_PER_CLASS:
+            continue
+        try:
+            fitted[int(week)] = build_classifier(name, data.columns).fit(data.inputs[near], fail)
+        except ValueError:  # an input with no value at all around this week: the model across weeks serves it
+            continue
+    return fitted if len(fitted) > 1 else {}
 
 
 def _typical_by_week(data: StageData) -> dict[int, Typical]:

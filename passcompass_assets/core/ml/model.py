@@ -57,24 +57,36 @@ class StageModel:
     # The typical training student at each week of term (rows of training at that point of their term): a
     # student at week 3 is compared with students at week 3, not with the end of term.
     typical_by_week: dict[int, Typical] = field(default_factory=dict)
+    # The classifier fitted around each report week (core/ml/fitting.py); rows between weeks take the nearest.
+    classifiers_by_week: dict[int, BaseEstimator] = field(default_factory=dict)
+
+    def _week(self, inputs: pd.DataFrame, known: dict[int, object]) -> int | None:
+        if not known or TERM_WEEK not in inputs.columns or inputs[TERM_WEEK].isna().all():
+            return None
+        week = float(inputs[TERM_WEEK].median())
+        return min(known, key=lambda candidate: abs(candidate - week))
+
+    def classifier_for(self, inputs: pd.DataFrame) -> BaseEstimator:
+        """The classifier of the rows' week of term (a block of rows is one report: one week)."""
+        by_week = getattr(self, "classifiers_by_week", {})  # models trained before it was kept have none
+        week = self._week(inputs, by_week)
+        return self.classifier if week is None else by_week[week]
 
     def fail_probability(self, inputs: pd.DataFrame) -> np.ndarray:
         with _quiet():
-            return self.classifier.predict_proba(inputs)[:, 1]
+            return self.classifier_for(inputs).predict_proba(inputs)[:, 1]
 
     def reference(self, inputs: pd.DataFrame) -> Typical:
         """The typical student to compare ``inputs`` with: at their week of term when the model knows it."""
         by_week = getattr(self, "typical_by_week", {})  # models trained before it was kept have none
-        if not by_week or TERM_WEEK not in inputs.columns or inputs[TERM_WEEK].isna().all():
-            return self.typical
-        week = float(inputs[TERM_WEEK].median())
-        return by_week[min(by_week, key=lambda known: abs(known - week))]
+        week = self._week(inputs, by_week)
+        return self.typical if week is None else by_week[week]
 
     def assess(self, inputs: pd.DataFrame, *, explain: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Fail probability per row and, with ``explain``, its top factors in plain words."""
         typical = self.reference(inputs) if explain else self.typical
         with _quiet():
-            probability, effects = assess(self.classifier, inputs, typical, explain=explain)
+            probability, effects = assess(self.classifier_for(inputs), inputs, typical, explain=explain)
         return probability, None if effects is None else top_factors(effects, inputs, typical)
 
     def grade_share(self, inputs: pd.DataFrame) -> np.ndarray:
@@ -123,9 +135,12 @@ class FailRiskModel:
         if not self.stages or frame.empty:
             return out[list(OUTPUT_COLUMNS)]
         stage_of_row = latest_stage(frame, self.stage_names)
-        for name, rows in stage_of_row.groupby(stage_of_row).groups.items():
+        # A block is one stage at one week of term: each week has its own classifier and typical student.
+        week = frame[TERM_WEEK].astype(float).round() if TERM_WEEK in frame.columns else pd.Series(0.0, frame.index)
+        blocks = pd.DataFrame({"stage": stage_of_row, "week": week.fillna(-1.0)}).dropna(subset=["stage"])
+        for (name, _), rows in blocks.groupby(["stage", "week"]).groups.items():
             for start in range(0, len(rows), BLOCK_ROWS):
-                self._score_block(frame, out, rows[start : start + BLOCK_ROWS], self.stages[name], explain)
+                self._score_block(frame, out, rows[start : start + BLOCK_ROWS], self.stages[str(name)], explain)
         return out[list(OUTPUT_COLUMNS)]
 
     @staticmethod

@@ -49,16 +49,19 @@ def scoring_rows(engine: Engine, course_id: str, period: Period, day: date) -> p
 
 
 def training_rows(
-    history: pd.DataFrame, carried: dict[int, frozenset[str]], periods: dict[str, Period]
+    history: pd.DataFrame,
+    carried: dict[int, frozenset[str]],
+    periods: dict[str, Period],
+    days: list[date] | None = None,
 ) -> pd.DataFrame:
     """``history``: versions of labelled students (with their final grade and course scale). One row per student
-    still enrolled on each report date of their period, as known then."""
+    still enrolled on each report date of their period (or on ``days``), as known then."""
     labels = [c for c in ("final_grade", "grade_max", "pass_mark") if c in history.columns]
     frames = []
     for (_course_id, period_id), versions in history.groupby(["course_id", "period_id"], sort=True):
         period = periods.get(str(period_id)) or spanning_period(str(period_id), versions)
         outcome = versions.drop_duplicates(["user_id"])[["user_id", *labels]]
-        for day in report_dates(period):
+        for day in days if days is not None else report_dates(period):
             rows = rows_as_of(versions.drop(columns=labels), carried, period, day)
             if not rows.empty:
                 frames.append(rows.merge(outcome, on="user_id", how="inner"))

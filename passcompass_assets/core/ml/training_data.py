@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.datasets.uci import UCI_PERIOD_ID, UciDataUnavailable, initial_training_frame
-from passcompass_assets.core.marts import read_table
+from passcompass_assets.core.marts import course_periods_of, read_table
 from passcompass_assets.core.ml.point_in_time import TERM_WEEK, training_rows
 from passcompass_assets.core.periods import list_periods
 from passcompass_assets.core.records import carried_columns
@@ -43,20 +44,36 @@ def initial_data_or_empty(settings: Settings) -> tuple[pd.DataFrame, str | None]
         return pd.DataFrame(), str(exc)
 
 
-def own_training_rows(engine: Engine, course_id: str | None = None) -> pd.DataFrame:
-    """One row per labelled student of the platform (of one course, when given) and report date of their period,
-    as known on that date (from the dbt ``training_set`` mart: the history of labelled students)."""
+def _history(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
+    history = read_table(engine, "training_set", course_id, period_id)
+    for column in ("valid_from", "as_of_date", "withdrawal_date"):
+        if column in history:
+            history[column] = pd.to_datetime(history[column]).dt.date
+    return history
+
+
+def own_training_rows(engine: Engine, course_id: str | None = None, week: float | None = None) -> pd.DataFrame:
+    """One row per labelled student of the platform (of one course, when given) and report date of their period
+    (or only the date ``week`` weeks into it), as known on that date, from the dbt ``training_set`` mart (the
+    history of labelled students), one course period at a time."""
     try:
-        history = read_table(engine, "training_set", course_id)
+        pairs = [pair for pair in course_periods_of(engine, "training_set") if course_id in (None, pair[0])]
     except Exception as exc:  # the mart does not exist before the first dbt build
         log.info("no training_set table yet", extra={"reason": type(exc).__name__})
         return pd.DataFrame()
-    if history.empty:
-        return history
-    for column in ("valid_from", "as_of_date", "withdrawal_date"):
-        history[column] = pd.to_datetime(history[column]).dt.date
     periods = {p.period_id: p for p in list_periods(engine)}
-    return training_rows(history, carried_columns(engine, history["source_seq"]), periods)
+    frames = []
+    for course, period_id in pairs:
+        history = _history(engine, course, period_id)
+        if history.empty:
+            continue
+        days = None
+        if week is not None and (period := periods.get(period_id)) is not None:
+            days = [min(period.start_date + timedelta(days=round(7 * week)), period.end_date)]
+        rows = training_rows(history, carried_columns(engine, history["source_seq"]), periods, days)
+        if not rows.empty:
+            frames.append(rows)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def students(frame: pd.DataFrame) -> int:
