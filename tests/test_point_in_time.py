@@ -3,6 +3,7 @@ same code as the rows a report scores, and validation and the gate on the instit
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import numpy as np
@@ -199,3 +200,60 @@ def test_the_gate_judges_the_institutions_own_students_not_the_pooled_data(setti
     assert not outcome.promoted
     assert outcome.reason.startswith("not promoted: no predictive signal on the institution's own students")
     assert outcome.validation is not None and outcome.validation.method == "cross-validation"
+
+
+def _rows_at(term: object, period: Period, day: date) -> pd.DataFrame:
+    """The demo term's students as known on ``day``, validated as an upload would be, at their term position."""
+    from passcompass_assets.core.datasets.demo import to_csv_bytes
+    from passcompass_assets.core.ingest.validation import validate_csv
+    from passcompass_assets.core.ml.point_in_time import term_week
+
+    frame = validate_csv(to_csv_bytes(term.snapshot(day))).frame  # type: ignore[attr-defined]
+    return frame.assign(grade_max=20.0, pass_mark=10.0, term_week=term_week(period, day), report_date=day)
+
+
+FACTOR = re.compile(
+    r"(?P<label>[a-z ()]+?) (?P<value>[-\d.e]+)(?: per week)? \(course median at week \d+: (?P<median>[-\d.e]+)\)"
+)
+# How far from the course median a value must be for its direction to be beyond doubt (the model compares with
+# the typical training student at that week, which is near the median, not on it).
+CLEARLY = {"attendance rate (percent)": 5.0, "number of absences": 0.15}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_no_reason_contradicts_what_the_data_shows(settings) -> None:
+    """Trained on the demo's past term (one row per student and report date), the reasons given at week 6 of the
+    current term never say attendance high raises risk, or absences low do: correlated inputs are one factor,
+    and a factor against the training data's direction is not named."""
+    from passcompass_assets.core.cadence import report_dates
+    from passcompass_assets.core.datasets.demo import simulate_demo
+    from passcompass_assets.core.ml.fitting import fit_and_evaluate
+
+    world = simulate_demo(today=TODAY, students=400)
+    past, current = demo_periods(TODAY)
+    past_period = Period(past.period_id, past.start_date, past.end_date, past.cadence_weeks)
+    current_period = Period(current.period_id, current.start_date, current.end_date, current.cadence_weeks)
+    grades = world.term(past.period_id).final_grades()[["user_id", "course_id", "final_grade"]]
+    training = pd.concat(
+        [_rows_at(world.term(past.period_id), past_period, day) for day in report_dates(past_period)], ignore_index=True
+    ).merge(grades, on=["user_id", "course_id"])
+    model = fit_and_evaluate(training, n_repeats=1).model
+    assert model is not None
+    scored = model.predict(
+        _rows_at(world.term(current.period_id), current_period, current.start_date + timedelta(weeks=6))
+    )
+    checked = 0
+    for reasons in scored["top_factors"]:
+        for reason in filter(None, reasons.split("; ")):
+            raises = reason.endswith("(raises risk)")
+            worse = set()
+            for match in FACTOR.finditer(reason):
+                label = match["label"].strip().removeprefix("and ").removesuffix(" per week")
+                gap = float(match["value"]) - float(match["median"])
+                if label in CLEARLY and abs(gap) > CLEARLY[label]:
+                    # more attendance is better, more absences worse
+                    worse.add((gap < 0) if label.startswith("attendance") else (gap > 0))
+            if len(worse) == 1:  # every clear input of the factor points the same way
+                checked += 1
+                assert raises == worse.pop(), reason
+    assert checked > 50  # attendance and absences are among the reasons of many students

@@ -46,6 +46,7 @@ class PredictionOut(BaseModel):
     predicted_final_grade: float | None
     grade_max: float
     top_factors: list[str]
+    background_factors: list[str]
     signals_available: str
 
 

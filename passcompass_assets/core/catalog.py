@@ -61,6 +61,7 @@ class Column:
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
     use: Use = "feature"  # for features: a model input, audit only, or ignored
     on_grade_scale: bool = False  # a grade on the course's own scale (0 to the course's grade_max)
+    actionable: bool = True  # False: a fact a student brings along (past failures), shown as background only
 
     @property
     def category_lookup(self) -> dict[str, str]:
@@ -145,6 +146,7 @@ class Catalog:
                     "known_from": c.known_from,
                     "accumulates": c.accumulates,
                     "on_grade_scale": c.on_grade_scale,
+                    "actionable": c.actionable,
                 }
                 for c in self.columns
             ],
@@ -169,6 +171,7 @@ class _Entry(BaseModel):
     accumulates: bool | None = None
     categories: dict[str, tuple[str, ...] | None] | None = None
     on_grade_scale: bool | None = None
+    actionable: bool | None = None
 
 
 def _parse(raw: dict[str, object], path: Path) -> _Entry:

@@ -20,6 +20,7 @@ student. The erasure is recorded (who, when, where, how many rows) with a keyed 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
@@ -53,6 +54,7 @@ from passcompass_assets.core.reports.outcomes import evaluate_period, store_eval
 from passcompass_assets.core.reports.store import list_reports
 from passcompass_assets.core.settings import Settings
 
+log = logging.getLogger("passcompass.access")
 ERASED = "[erased]"
 STUDENT_TABLES = (student_records, record_versions, final_grades)
 # Text fields that may quote an id by accident (an error message, what the access log says was read).
@@ -147,9 +149,14 @@ def _compact_sqlite(engine: Engine, erasure: Erasure) -> None:
     file (VACUUM) and empty the log, so the erased values are gone from the file itself, not just from queries."""
     if engine.dialect.name != "sqlite":
         return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM")
-        busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM")
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+    except sa.exc.OperationalError as exc:  # another process kept the file busy past the timeout: say so, go on
+        log.warning("the SQLite file could not be compacted after an erasure", extra={"reason": type(exc).__name__})
+        erasure.add("sqlite_not_compacted", 1)
+        return
     erasure.add("sqlite_compacted", 1 if busy is None or not busy[0] else 0)
 
 

@@ -16,8 +16,8 @@ by the two interim grades it is computed from.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ from passcompass_assets.core.ml.features import DERIVED_FROM, PASS_FRACTION, TER
 TOP_FACTORS = 3
 MIN_EFFECT = 0.01  # a factor must move the probability by at least one percentage point to be named
 FACTOR_SEPARATOR = "; "
+CORRELATED = 0.8  # inputs correlated this much (Spearman) in training are named together
 # Per input, the value of the average training student: a mean (numbers) or the most frequent value (categories).
 Typical = dict[str, float | str]
 
@@ -130,54 +131,159 @@ def _encodes(encoded: str, column: str) -> bool:
     return encoded == column or encoded.startswith(column + "_")
 
 
-def describe(name: str, value: Any, typical: Any, effect: float) -> str:
-    """E.g. "first interim grade low (raises risk)", "wants to take higher education: no (raises risk)"."""
+@dataclass(frozen=True)
+class Wording:
+    """What a stage model knows to word its factors: inputs it names together, and which way each input went
+    with failing among the training rows."""
+
+    groups: tuple[tuple[str, ...], ...] = ()  # inputs correlated in training: one factor ("attendance and absences")
+    directions: dict[str, int] = field(default_factory=dict)  # +1: a higher value went with more failing; -1: less
+
+
+def wording_of(inputs: pd.DataFrame, fail: np.ndarray, columns: list[str], sample: int = 20_000) -> Wording:
+    """The groups of inputs correlated beyond :data:`CORRELATED` (Spearman), and each input's direction with
+    failing, on (a sample of) the training rows."""
+    numeric = [c for c in columns if c in inputs and pd.api.types.is_numeric_dtype(inputs[c]) and c != TERM_WEEK]
+    if not numeric:
+        return Wording()
+    rows = np.random.default_rng(0).permutation(len(inputs))[:sample]
+    frame = inputs.iloc[rows][numeric].assign(__fail=fail[rows])
+    correlation = frame.corr(method="spearman")
+    directions = {
+        c: int(np.sign(r)) for c, r in correlation["__fail"].drop("__fail").items() if np.isfinite(r) and abs(r) >= 0.05
+    }
+    owner = {c: c for c in numeric}
+
+    def root(c: str) -> str:
+        while owner[c] != c:
+            c = owner[c]
+        return c
+
+    for i, first in enumerate(numeric):
+        for second in numeric[i + 1 :]:
+            r = correlation.at[first, second]
+            if np.isfinite(r) and abs(r) >= CORRELATED:
+                owner[root(second)] = root(first)
+    groups: dict[str, list[str]] = {}
+    for c in numeric:
+        groups.setdefault(root(c), []).append(c)
+    return Wording(tuple(tuple(g) for g in groups.values() if len(g) > 1), directions)
+
+
+def _shown(name: str, values: np.ndarray) -> np.ndarray:
+    """Values as a reader knows them: interim grades in percent of the course's scale, the rest as the model has
+    them (counts that accumulate as rates per week)."""
+    if name in ("interim_grade_1", "interim_grade_2"):
+        return np.array([f"{100 * v:.0f} % of the scale" for v in values.astype(float)], dtype=object)
+    return np.array([f"{v:.3g}" for v in values.astype(float)], dtype=object)
+
+
+def _phrases(name: str, values: np.ndarray, context: float | None, week: int | None) -> np.ndarray:
+    """One input of several rows in words: "quiz average 42 (course median at week 6: 71)"."""
     column = load_catalog()[name]
     if column.type == "boolean":
-        words = f"{column.description}: {'yes' if float(value) >= 0.5 else 'no'}"
-    elif column.type == "category":
-        words = f"{column.description}: {str(value).replace('_', ' ')}"
-    else:
-        per_week = " per week" if column.accumulates else ""  # model_frame made the count a rate
-        words = f"{column.description}{per_week} {'low' if float(value) < float(typical) else 'high'}"
-    return f"{words} ({'raises' if effect > 0 else 'lowers'} risk)"
+        return np.where(values.astype(float) >= 0.5, f"{column.description}: yes", f"{column.description}: no")
+    if column.type == "category":
+        return np.array([f"{column.description}: {str(v).replace('_', ' ')}" for v in values], dtype=object)
+    label = f"{column.description}{' per week' if column.accumulates else ''}"
+    median = ""
+    if context is not None and np.isfinite(context):
+        shown = _shown(name, np.array([context]))[0]
+        median = f" (course median{f' at week {week}' if week is not None else ''}: {shown})"
+    return np.char.add(np.char.add(f"{label} ", _shown(name, values).astype(str)), median).astype(object)
 
 
-def top_factors(effects: np.ndarray, inputs: pd.DataFrame, typical: Typical, *, top: int = TOP_FACTORS) -> np.ndarray:
-    """Per row, up to ``top`` factors of at least ``MIN_EFFECT``, strongest first, joined by ``FACTOR_SEPARATOR``
-    (text, not a list per row: a million small lists cost more in garbage collection than the scoring itself).
-    A missing value is imputed, so there is nothing about the student to name: it is never a factor."""
+def top_factors(
+    effects: np.ndarray,
+    inputs: pd.DataFrame,
+    typical: Typical,
+    *,
+    wording: Wording | None = None,
+    top: int = TOP_FACTORS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, (reasons, background): up to ``top`` factors an instructor can act on, and up to two the student
+    brings along (``actionable: false`` in the catalog, e.g. past failures), each of at least ``MIN_EFFECT``,
+    strongest first, joined by ``FACTOR_SEPARATOR`` (text, not a list per row: a million small lists cost more in
+    garbage collection than the scoring itself). Inputs correlated in training are one factor; a factor whose
+    direction contradicts what the training data showed (attendance high raising risk, as collinear inputs can
+    make a model say) is not named; a missing value is imputed, so there is nothing about the student to name."""
+    wording = wording or Wording()
+    catalog = load_catalog().by_name
     # The term position changes everyone's risk alike and is nothing to act on: never a named factor.
-    names = [name for name in inputs.columns if name in typical and name not in (PASS_FRACTION, TERM_WEEK)]
-    if not names:
-        return np.full(len(inputs), "", dtype=object)
-    chosen = effects[:, [inputs.columns.get_loc(name) for name in names]]
-    chosen = np.where(inputs[names].isna().to_numpy(), 0.0, chosen)
-    order = np.argsort(-np.abs(chosen), axis=1, kind="stable")[:, :top]
+    names = [n for n in inputs.columns if n in typical and n not in (PASS_FRACTION, TERM_WEEK) and n in catalog]
+    grouped = {n for group in wording.groups for n in group}
+    units = [g for g in wording.groups if all(n in names for n in g)] + [(n,) for n in names if n not in grouped]
+    if not units:
+        empty = np.full(len(inputs), "", dtype=object)
+        return empty, empty.copy()
+    week = (
+        int(round(float(inputs[TERM_WEEK].median())))
+        if TERM_WEEK in inputs and inputs[TERM_WEEK].notna().any()
+        else None
+    )
+    medians = {n: float(inputs[n].median()) for n in names if pd.api.types.is_numeric_dtype(inputs[n])}
+    position = {n: inputs.columns.get_loc(n) for n in names}
+    strength = np.zeros((len(inputs), len(units)))
+    for k, unit in enumerate(units):
+        for name in unit:
+            effect = np.where(inputs[name].isna().to_numpy(), 0.0, effects[:, position[name]])
+            strength[:, k] += effect
+        # The side of the course median it says (what the reason shows), else of the typical student.
+        expected = _expected_sign(unit, inputs, {**typical, **medians}, wording.directions)
+        if expected is not None:  # against what the training rows showed: not a reason (collinearity, noise)
+            strength[:, k] = np.where((expected == 0) | (np.sign(strength[:, k]) == expected), strength[:, k], 0.0)
+    actionable = np.array([any(catalog[n].actionable for n in unit) for unit in units])
+    return (
+        _join(strength, units, actionable, inputs, medians, week, top),
+        _join(strength, units, ~actionable, inputs, medians, week, 2),
+    )
+
+
+def _expected_sign(
+    unit: tuple[str, ...], inputs: pd.DataFrame, references: Typical, directions: dict[str, int]
+) -> np.ndarray | None:
+    """Per row, the sign a factor's effect should have by the training data's directions: +1 when its inputs'
+    values lie on the side of ``references`` that went with failing, -1 on the other, 0 when they point both ways;
+    None when no input of the factor has a known direction."""
+    votes = np.zeros(len(inputs))
+    known = False
+    for name in unit:
+        direction = directions.get(name)
+        reference = references.get(name)
+        if not direction or not isinstance(reference, int | float):
+            continue
+        known = True
+        values = inputs[name].to_numpy(dtype=float)
+        votes += np.where(np.isnan(values), 0.0, np.sign(values - float(reference)) * direction)
+    return np.sign(votes) if known else None
+
+
+def _join(
+    strength: np.ndarray,
+    units: list[tuple[str, ...]],
+    keep: np.ndarray,
+    inputs: pd.DataFrame,
+    medians: dict[str, float],
+    week: int | None,
+    top: int,
+) -> np.ndarray:
+    masked = np.where(keep[None, :], np.abs(strength), 0.0)
+    order = np.argsort(-masked, axis=1, kind="stable")[:, :top]
     rows = np.arange(len(inputs))
     joined = pd.Series("", index=range(len(inputs)), dtype=object)
     for rank in range(order.shape[1]):
-        column, effect = order[:, rank], chosen[rows, order[:, rank]]
+        unit_of_row, size = order[:, rank], masked[rows, order[:, rank]]
         text = np.full(len(inputs), "", dtype=object)
-        for k, name in enumerate(names):
-            picked = np.flatnonzero((column == k) & (np.abs(effect) >= MIN_EFFECT))
-            if picked.size:
-                text[picked] = _describe_rows(name, inputs[name].to_numpy()[picked], typical[name], effect[picked])
+        for k, unit in enumerate(units):
+            picked = np.flatnonzero((unit_of_row == k) & (size >= MIN_EFFECT))
+            if not picked.size:
+                continue
+            parts = [_phrases(n, inputs[n].to_numpy()[picked], medians.get(n), week) for n in unit]
+            phrase = parts[0]
+            for part in parts[1:]:
+                phrase = np.char.add(np.char.add(phrase.astype(str), " and "), part.astype(str)).astype(object)
+            direction = np.where(strength[picked, k] > 0, " (raises risk)", " (lowers risk)")
+            text[picked] = np.char.add(phrase.astype(str), direction).astype(object)
         separator = np.where((joined != "") & (text != ""), FACTOR_SEPARATOR, "")
         joined = joined + separator + text
     return joined.to_numpy()
-
-
-def _describe_rows(name: str, values: np.ndarray, typical: float | str, effects: np.ndarray) -> np.ndarray:
-    """:func:`describe` for many rows of one input, calling it once per distinct wording."""
-    kind = load_catalog()[name].type
-    if kind == "category":
-        key = pd.factorize(values)[0]
-    elif kind == "boolean":
-        key = (values.astype(float) >= 0.5).astype(int)
-    else:
-        key = (values.astype(float) < float(typical)).astype(int)
-    key = 2 * key + (effects > 0)
-    _, first, codes = np.unique(key, return_index=True, return_inverse=True)
-    texts = np.array([describe(name, values[i], typical, effects[i]) for i in first], dtype=object)
-    return texts[codes.reshape(-1)]

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from passcompass_assets.core.ml.evaluation import StageData, StageEvaluation, evaluate_stage, make_folds, stage_data
-from passcompass_assets.core.ml.explain import Typical, typical_values
+from passcompass_assets.core.ml.explain import Typical, typical_values, wording_of
 from passcompass_assets.core.ml.features import SCALE_COLUMNS, TERM_WEEK, fail_label, usable_columns
 from passcompass_assets.core.ml.model import FailRiskModel, StageModel
 from passcompass_assets.core.ml.pipeline import SEED, build_classifier, build_regressor
@@ -101,6 +101,7 @@ def fit_stage(data: StageData, evaluation: StageEvaluation) -> StageModel:
         typical=typical_values(data.inputs, data.columns),
         typical_by_week=_typical_by_week(data),
         classifiers_by_week=by_week,
+        wording=wording_of(data.inputs, data.fail, data.columns),
     )
 
 

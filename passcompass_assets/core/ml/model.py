@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from threadpoolctl import ThreadpoolController
 
-from passcompass_assets.core.ml.explain import Typical, assess, top_factors
+from passcompass_assets.core.ml.explain import Typical, Wording, assess, top_factors
 from passcompass_assets.core.ml.features import SCALE_COLUMNS, TERM_WEEK, model_frame
 from passcompass_assets.core.ml.stages import STAGE_BY_NAME, STAGES, latest_stage
 
@@ -25,6 +25,7 @@ OUTPUT_COLUMNS = (
     "fail_probability",
     "predicted_final_grade",
     "top_factors",
+    "background_factors",
     "signals_available",
     "stage",
 )
@@ -59,6 +60,7 @@ class StageModel:
     typical_by_week: dict[int, Typical] = field(default_factory=dict)
     # The classifier fitted around each report week (core/ml/fitting.py); rows between weeks take the nearest.
     classifiers_by_week: dict[int, BaseEstimator] = field(default_factory=dict)
+    wording: Wording = field(default_factory=Wording)  # which inputs are named together, and their directions
 
     def _week(self, inputs: pd.DataFrame, known: dict[int, object]) -> int | None:
         if not known or TERM_WEEK not in inputs.columns or inputs[TERM_WEEK].isna().all():
@@ -82,12 +84,15 @@ class StageModel:
         week = self._week(inputs, by_week)
         return self.typical if week is None else by_week[week]
 
-    def assess(self, inputs: pd.DataFrame, *, explain: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """Fail probability per row and, with ``explain``, its top factors in plain words."""
+    def assess(self, inputs: pd.DataFrame, *, explain: bool) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """Fail probability per row and, with ``explain``, its reasons and background factors in plain words."""
         typical = self.reference(inputs) if explain else self.typical
         with _quiet():
             probability, effects = assess(self.classifier_for(inputs), inputs, typical, explain=explain)
-        return probability, None if effects is None else top_factors(effects, inputs, typical)
+        if effects is None:
+            return probability, None
+        wording = getattr(self, "wording", Wording())  # models trained before it was kept name inputs alone
+        return probability, top_factors(effects, inputs, typical, wording=wording)
 
     def grade_share(self, inputs: pd.DataFrame) -> np.ndarray:
         with _quiet():
@@ -128,6 +133,7 @@ class FailRiskModel:
                 "fail_probability": np.nan,
                 "predicted_final_grade": np.nan,
                 "top_factors": "",
+                "background_factors": "",
                 "signals_available": "not enough data for a prediction",
                 "stage": pd.NA,
             }
@@ -153,7 +159,7 @@ class FailRiskModel:
         out.loc[rows, "signals_available"] = STAGE_BY_NAME[model.stage].signals
         out.loc[rows, "stage"] = model.stage
         if factors is not None:
-            out.loc[rows, "top_factors"] = factors
+            out.loc[rows, "top_factors"], out.loc[rows, "background_factors"] = factors
 
 
 def _position(stage: str) -> int:

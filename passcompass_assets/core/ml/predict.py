@@ -29,6 +29,7 @@ class Prediction:
     predicted_final_grade: float | None
     grade_max: float
     top_factors: list[str]
+    background_factors: list[str]
     signals_available: str
 
 
@@ -52,11 +53,16 @@ def predict(engine: Engine, settings: Settings, model: ScoringModel, validated: 
             risk_band=None if pd.isna(bands[index]) else str(bands[index]),
             predicted_final_grade=_rounded(scored.at[index, "predicted_final_grade"]),
             grade_max=float(frame.at[index, "grade_max"]),
-            top_factors=[f for f in str(scored.at[index, "top_factors"] or "").split("; ") if f],
+            top_factors=_listed(scored.at[index, "top_factors"]),
+            background_factors=_listed(scored.get("background_factors", pd.Series("", index=scored.index)).iloc[index]),
             signals_available=str(scored.at[index, "signals_available"]),
         )
         for index in range(len(frame))
     ]
+
+
+def _listed(text: object) -> list[str]:
+    return [factor for factor in str(text or "").split("; ") if factor and factor != "nan"]
 
 
 def _rounded(value: object) -> float | None:

@@ -62,6 +62,7 @@ def signature(model: FailRiskModel) -> ModelSignature:
         ColSpec("double", "fail_probability"),
         ColSpec("double", "predicted_final_grade"),
         ColSpec("string", "top_factors"),
+        ColSpec("string", "background_factors", required=False),
         ColSpec("string", "signals_available"),
         ColSpec("string", "stage", required=False),
     ]

@@ -25,6 +25,7 @@ COLUMNS = [
     "risk_band",
     "predicted_final_grade",
     "top_factors",
+    "background_factors",
     "signals_available",
     "data_as_of",
 ]
@@ -132,6 +133,8 @@ def build_report(
     signals_available. ``model``: what to say about the model used (None: no model)."""
     model = model or ModelInfo()
     students = scored.copy()
+    if "background_factors" not in students:  # a model from before background factors were kept
+        students["background_factors"] = ""
     students["course_id"] = course_id
     students["period_id"] = period.period_id
     students["risk_band"] = risk_bands(students["fail_probability"], risk_high, risk_medium)

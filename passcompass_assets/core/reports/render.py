@@ -96,14 +96,14 @@ def _student_rows(students: pd.DataFrame) -> Markup:
         *(_escaped(students[c]) for c in ("user_id", "risk_band")),
         percent,
         grade,
-        *(_escaped(students[c]) for c in ("top_factors", "signals_available", "data_as_of")),
+        *(_escaped(students[c]) for c in ("top_factors", "background_factors", "signals_available", "data_as_of")),
         strict=True,
     )
     return Markup(
         "\n".join(
             f'<tr><td>{user}</td><td class="{band}">{band}</td><td class="num">{p}</td><td class="num">{g}</td>'
-            f"<td>{factors}</td><td>{signals}</td><td>{as_of}</td></tr>"
-            for user, band, p, g, factors, signals, as_of in cells
+            f'<td>{factors}</td><td class="background">{background}</td><td>{signals}</td><td>{as_of}</td></tr>'
+            for user, band, p, g, factors, background, signals, as_of in cells
         )
     )
 
