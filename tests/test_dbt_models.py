@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from dagster import AssetKey, materialize
 
 from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.courses import set_course
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import receive_upload
@@ -41,7 +42,8 @@ def _load(engine: sa.Engine, store: LandingStore, content: bytes, kind: str = "s
 @pytest.fixture
 def loaded(engine: sa.Engine, store: LandingStore) -> sa.Engine:
     _load(engine, store, STUDENTS_C1)
-    _load(engine, store, STUDENTS_C2, grade_max=100.0, pass_mark=50.0)
+    set_course(engine, "c2", "default", 100.0, 50.0)  # before its grades arrive: 40 is above the default 0-20
+    _load(engine, store, STUDENTS_C2)
     _load(engine, store, FINAL_GRADES, kind="final_grades")
     return engine
 
@@ -74,7 +76,7 @@ def test_build_student_features_and_training_set(settings: Settings, loaded: sa.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_failing_dbt_test_fails_the_build(settings: Settings, engine: sa.Engine, store: LandingStore) -> None:
     # A pass mark above the top of the scale breaks stg_courses' value_between test (error severity).
-    _load(engine, store, STUDENTS_C2, grade_max=10.0, pass_mark=20.0)
+    _load(engine, store, b"user_id,course_id,G1\ns1,c2,5\n", grade_max=10.0, pass_mark=20.0)
     with pytest.raises(DbtBuildFailed, match="value_between_stg_courses_pass_fraction"):
         run_dbt_build(settings)
 

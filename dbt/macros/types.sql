@@ -39,3 +39,18 @@
 {% macro safe_fraction(numerator, denominator) -%}
   cast({{ numerator }} as {{ dbt.type_float() }}) / nullif(cast({{ denominator }} as {{ dbt.type_float() }}), 0)
 {%- endmacro %}
+
+{#- An index on a mart's columns, created after the table is built (a post-hook): reading one course period of a
+    large history must not scan it whole. -#}
+{% macro course_period_index(relation) -%}
+  {{ return(adapter.dispatch('course_period_index', 'passcompass')(relation)) }}
+{%- endmacro %}
+
+{% macro default__course_period_index(relation) -%}
+  create index if not exists {{ relation.identifier }}_course_period on {{ relation }} (course_id, period_id)
+{%- endmacro %}
+
+{% macro sqlite__course_period_index(relation) -%}
+  create index if not exists {{ relation.schema }}.{{ relation.identifier }}_course_period
+    on {{ relation.identifier }} (course_id, period_id)
+{%- endmacro %}

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ course_period_index(this) }}") }}
 {#- The history of every student's record (one row per dated version) with the course's grade scale: what the
     model's point-in-time training rows are built from. A typed join, no derivation. -#}
 select
