@@ -89,6 +89,12 @@ POLICY: dict[tuple[str, str], tuple[set[str], bool, Call]] = {
         False,
         Call(f"/api/v1/courses/{GRANTED}", json={"period_id": PERIOD, "grade_max": 20, "pass_mark": 10}),
     ),
+    # Aggregates only (no student): any role. No model here: 404, its documented answer.
+    ("get", "/api/v1/models/{version}/card"): (
+        set(ROLES),
+        False,
+        Call("/api/v1/models/champion/card", {"format": "json"}, ok=frozenset({200, 404})),
+    ),
     # The course is the rows' (the body): an instructor of another course is refused. No model here: 409.
     ("post", "/api/v1/predict"): (
         {"admin", "instructor"},
