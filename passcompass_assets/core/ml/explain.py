@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from passcompass_assets.core.catalog import load_catalog
-from passcompass_assets.core.ml.features import DERIVED_FROM, PASS_FRACTION, TERM_WEEK
+from passcompass_assets.core.ml.features import COURSE, DERIVED_FROM, PASS_FRACTION, TERM_WEEK
 
 TOP_FACTORS = 3
 MIN_EFFECT = 0.01  # a factor must move the probability by at least one percentage point to be named
@@ -210,7 +210,8 @@ def top_factors(
     wording = wording or Wording()
     catalog = load_catalog().by_name
     # The term position changes everyone's risk alike and is nothing to act on: never a named factor.
-    names = [n for n in inputs.columns if n in typical and n not in (PASS_FRACTION, TERM_WEEK) and n in catalog]
+    # Nor is the course: it is where the student is, not something about them.
+    names = [n for n in inputs.columns if n in typical and n not in (PASS_FRACTION, TERM_WEEK, COURSE) and n in catalog]
     grouped = {n for group in wording.groups for n in group}
     units = [g for g in wording.groups if all(n in names for n in g)] + [(n,) for n in names if n not in grouped]
     if not units:

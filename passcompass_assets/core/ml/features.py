@@ -21,6 +21,7 @@ SCALE_COLUMNS = ("grade_max", "pass_mark")
 PASS_FRACTION = "pass_fraction"  # helper input: the pass mark as a share of the scale; not a feature
 DERIVED_FROM = {"interim_trend": INTERIM_GRADES}  # what :func:`derive` computes from two inputs
 TERM_WEEK = "term_week"  # weeks since the period started (core/ml/point_in_time.py); always known
+COURSE = "course_id"  # the course itself: courses differ in how many fail, whatever their students do
 # The first weeks count as one: a rate over three days would be noise.
 MIN_WEEKS = 1.0
 
@@ -28,7 +29,7 @@ MIN_WEEKS = 1.0
 def candidate_columns(stage: Stage) -> list[str]:
     """The catalog's model inputs known at ``stage`` and the term position: never a label, never an ``audit``
     or ``ignore`` column."""
-    return [c.name for c in load_catalog().inputs_known_at(stage.catalog_stage)] + [TERM_WEEK]
+    return [c.name for c in load_catalog().inputs_known_at(stage.catalog_stage)] + [TERM_WEEK, COURSE]
 
 
 def usable_columns(frame: pd.DataFrame, stage: Stage) -> list[str]:
@@ -41,7 +42,7 @@ def usable_columns(frame: pd.DataFrame, stage: Stage) -> list[str]:
 
 
 def is_categorical(column: Column | None) -> bool:
-    return column is not None and column.type == "category"
+    return column is not None and (column.type == "category" or column.name == COURSE)
 
 
 _YES_NO = {"true": 1.0, "yes": 1.0, "y": 1.0, "t": 1.0, "1": 1.0, "false": 0.0, "no": 0.0, "n": 0.0, "f": 0.0, "0": 0.0}
