@@ -35,6 +35,7 @@ from passcompass_assets.core.ml.training_data import TrainingData, is_prior
 
 Method = Literal["held-out period", "cross-validation", "none"]
 BOOTSTRAP = 100
+MIN_STUDENTS = 100  # own students judged on, at the least, before a model counts as validated on them
 INTERVAL = (5.0, 95.0)  # percentiles of the bootstrap: a 90 % interval
 HIGH_RISK = 0.5
 
@@ -80,7 +81,8 @@ class Validation:
 
     @property
     def on_own_students(self) -> bool:
-        return self.method != "none" and self.overall is not None
+        """Measured on enough of the institution's own students to say so in its reports."""
+        return self.method != "none" and self.overall is not None and self.overall.students >= MIN_STUDENTS
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -98,7 +100,7 @@ def _interval(values: list[float]) -> tuple[float, float]:
     return round(float(low), 4), round(float(high), 4)
 
 
-def _ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     edges = np.minimum((p * bins).astype(int), bins - 1)
     total = 0.0
     for b in range(bins):
@@ -147,7 +149,7 @@ def scores(
         brier=round(float(brier_score_loss(y, p, labels=[0, 1])), 4),
         brier_interval=_interval(briers),
         pr_auc=round(float(average_precision_score(y, p)), 4) if y.sum() else None,
-        ece=_ece(y, p),
+        ece=expected_calibration_error(y, p),
         calibration_slope=_calibration_slope(y, p),
         high_precision=round(float(y[flagged].mean()), 4) if flagged.any() else None,
         high_recall=round(float(flagged[y == 1].mean()), 4) if y.sum() else None,

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.db.tables import courses, final_grades
 from passcompass_assets.core.ml.fairness import FairnessAudit, audit
+from passcompass_assets.core.ml.validation import expected_calibration_error
 from passcompass_assets.core.ml.features import fail_label
 from passcompass_assets.core.records import course_snapshot
 from passcompass_assets.core.reports.render import templates
@@ -43,6 +44,7 @@ class ReportOutcome:
     accuracy: float
     roc_auc: float | None  # None when every student passed (or every one failed)
     brier: float
+    ece: float  # expected calibration error (10 bins): how far the probabilities are from the fail rates
     high_risk_precision: float
     high_risk_recall: float | None  # None when nobody failed
     grade_rmse: float
@@ -134,6 +136,7 @@ def _outcome(record: ReportRecord, joined: pd.DataFrame, end: date | None) -> Re
         accuracy=round(float(accuracy_score(y, p >= 0.5)), 4),
         roc_auc=round(float(roc_auc_score(y, p)), 4) if len(set(y)) == 2 else None,
         brier=round(float(brier_score_loss(y, p, labels=[0, 1])), 4),
+        ece=expected_calibration_error(y, p),
         high_risk_precision=round(float(precision_score(y, flagged, zero_division=0)), 4),
         high_risk_recall=round(float(recall_score(y, flagged, zero_division=0)), 4) if y.sum() else None,
         grade_rmse=round(math.sqrt(float(np.mean(grade_error**2))), 3),
