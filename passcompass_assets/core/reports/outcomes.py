@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.db.tables import courses, final_grades
 from passcompass_assets.core.ml.fairness import FairnessAudit, audit
-from passcompass_assets.core.ml.validation import expected_calibration_error
 from passcompass_assets.core.ml.features import fail_label
+from passcompass_assets.core.ml.validation import expected_calibration_error
 from passcompass_assets.core.records import course_snapshot
 from passcompass_assets.core.reports.render import templates
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
