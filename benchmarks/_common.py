@@ -147,6 +147,7 @@ def snapshot_table(rows: int, *, courses: int = 50, seed: int = 0, user_prefix: 
     """``rows`` students spread over ``courses`` courses of one period, as strings, with plausible values of every
     type and about 3 % of the cells empty, as real exports have (built with Arrow: a million rows in a second)."""
     from passcompass_assets.core.catalog import load_catalog
+    from passcompass_assets.core.settings import Settings
 
     rng = np.random.default_rng(seed)
     catalog = load_catalog()
@@ -157,9 +158,12 @@ def snapshot_table(rows: int, *, courses: int = 50, seed: int = 0, user_prefix: 
         "period_id": pa.array(np.full(rows, "2026-autumn")),
         "as_of_date": pa.array(np.full(rows, "2026-10-19")),
     }
+    grade_max = Settings().default_grade_max  # grades on the course's scale stay within a new course's default
     for name in SNAPSHOT_COLUMNS[4:]:
         column = catalog[name]
-        if column.type == "integer":
+        if column.on_grade_scale:
+            values = pa.array(np.round(rng.uniform(0, grade_max, rows), 1)).cast(pa.string())
+        elif column.type == "integer":
             values = pa.array(rng.integers(int(column.min), int(min(column.max, 60)) + 1, rows)).cast(pa.string())
         elif column.type == "number":
             values = pa.array(np.round(rng.uniform(column.min, min(column.max, 100), rows), 1)).cast(pa.string())

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from passcompass_assets.core.access.redact import describe_error
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.quality import check_frame, row_key
 from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload, note_upload_error
@@ -25,9 +26,10 @@ def notes_failure(platform: PlatformResource, upload_id: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        # If the database itself is down, the run failure says why.
+        # A driver's message can quote a stored value, so it is redacted; if the database itself is down,
+        # the run failure says why.
         with suppress(sa.exc.SQLAlchemyError):
-            note_upload_error(platform.engine, upload_id, f"{type(exc).__name__}: {exc}"[:2000])
+            note_upload_error(platform.engine, upload_id, describe_error(exc)[:2000])
         raise
 
 
