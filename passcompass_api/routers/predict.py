@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import time
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -36,24 +35,10 @@ MODEL_SECONDS = 60.0  # how long a loaded champion serves before the registry is
 _loaded: dict[str, tuple[float, LoadedModel]] = {}
 
 
-class PredictionOut(BaseModel):
-    row: int
-    user_id: str
-    course_id: str
-    period_id: str
-    fail_probability: float | None
-    risk_band: str | None
-    predicted_final_grade: float | None
-    grade_max: float
-    top_factors: list[str]
-    background_factors: list[str]
-    signals_available: str
-
-
 class PredictionsOut(BaseModel):
     model_version: str
     confidence: str
-    rows: list[PredictionOut]
+    rows: list[Prediction]  # the core's record, served as it is
 
 
 def _champion(settings: Settings) -> LoadedModel:
@@ -144,5 +129,5 @@ async def post_predict(
     return PredictionsOut(
         model_version=model.version,
         confidence=model.info.confidence,
-        rows=[PredictionOut(**asdict(p)) for p in predictions],
+        rows=predictions,
     )
