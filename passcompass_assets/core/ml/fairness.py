@@ -169,17 +169,10 @@ def audit_attribute(
     flagged = (p >= high_risk).astype(int)
     student = frame["student"].to_numpy()[known]
     group = labels.to_numpy()[known].astype(str)
-    points = MetricFrame(
-        metrics={name: metric for name, metric in FLAG_METRICS.items()},
-        y_true=y,
-        y_pred=flagged,
-        sensitive_features=pd.Series(group, name=attribute),
-    ).by_group
+    sensitive = pd.Series(group, name=attribute)
+    points = MetricFrame(metrics=dict(FLAG_METRICS), y_true=y, y_pred=flagged, sensitive_features=sensitive).by_group
     probability_points = MetricFrame(
-        metrics={name: metric for name, metric in PROBABILITY_METRICS.items()},
-        y_true=y,
-        y_pred=p,
-        sensitive_features=pd.Series(group, name=attribute),
+        metrics=dict(PROBABILITY_METRICS), y_true=y, y_pred=p, sensitive_features=sensitive
     ).by_group
     rows: list[GroupScores] = []
     reported: list[str] = []
