@@ -26,6 +26,7 @@ from passcompass_assets.core.access.roles import INSTRUCTOR, Principal
 from passcompass_assets.core.courses import scales
 from passcompass_assets.core.errors import Problem, Rejected
 from passcompass_assets.core.ingest.validation import grades_within_scale, validate_csv
+from passcompass_assets.core.ml.integrity import ModelRefused
 from passcompass_assets.core.ml.loader import LoadedModel, load_model
 from passcompass_assets.core.ml.predict import Prediction, predict
 from passcompass_assets.core.settings import Settings
@@ -45,7 +46,10 @@ def _champion(settings: Settings) -> LoadedModel:
     cached = _loaded.get(settings.mlflow_tracking_uri)
     if cached and time.monotonic() - cached[0] < MODEL_SECONDS:
         return cached[1]
-    model = load_model(settings)
+    try:
+        model = load_model(settings)
+    except ModelRefused as exc:
+        raise Rejected(409, "model_refused", str(exc)) from None
     if model is None:
         raise Rejected(409, "no_model", "no model has been trained yet: there is nothing to predict with")
     _loaded[settings.mlflow_tracking_uri] = (time.monotonic(), model)
@@ -93,7 +97,7 @@ BODY: dict[str, Any] = {
 @router.post(
     "/predict",
     response_model=PredictionsOut,
-    responses={**ERRORS, 409: {"description": "no model has been trained yet"}},
+    responses={**ERRORS, 409: {"description": "no model has been trained yet, or the model's files were refused"}},
     openapi_extra=BODY,
 )
 async def post_predict(

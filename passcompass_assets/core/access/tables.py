@@ -64,3 +64,13 @@ erasures = sa.Table(
     sa.Column("counts", sa.JSON(), nullable=False),
 )
 sa.Index("ix_erasures_scope_period", erasures.c.scope, erasures.c.period_id)
+
+# SHA-256 of each registered model version's files (core/ml/integrity.py): a version whose files differ is refused.
+model_digests = sa.Table(
+    "model_digests",
+    metadata,
+    sa.Column("version", sa.String(32), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)

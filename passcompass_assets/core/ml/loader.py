@@ -6,7 +6,9 @@ compares a challenger with the champion only.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow.artifacts
 import mlflow.pyfunc
@@ -14,6 +16,7 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from passcompass_assets.core.ml.integrity import local_copy, verify
 from passcompass_assets.core.ml.model import FailRiskModel
 from passcompass_assets.core.ml.tracking import CARD_HTML, CARD_JSON, CHAMPION, REGISTERED_MODEL, client_for
 from passcompass_assets.core.reports.build import ModelInfo
@@ -66,12 +69,17 @@ def _version(settings: Settings, *, champion_only: bool) -> tuple[ModelVersion, 
 
 def load_model(settings: Settings, *, champion_only: bool = False) -> LoadedModel | None:
     """The champion, else (unless ``champion_only``) the newest registered version, marked not promoted;
-    None when there is none."""
+    None when there is none. :class:`~passcompass_assets.core.ml.integrity.ModelRefused` (with an alert) when
+    its files are not those PassCompass registered."""
     found = _version(settings, champion_only=champion_only)
     if found is None:
         return None
     version, promoted = found
-    loaded = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}/{version.version}")
+    with tempfile.TemporaryDirectory(prefix="pc_model_") as tmp:
+        # Checked, then unpickled from the very files checked.
+        files = local_copy(settings, REGISTERED_MODEL, str(version.version), Path(tmp))
+        verify(settings, str(version.version), files)
+        loaded = mlflow.pyfunc.load_model(str(files))
     metrics = client_for(settings).get_run(version.run_id).data.metrics if version.run_id else {}
     reason = version.tags.get("gate.reason", "")
     gate = f"passed: {reason}" if promoted else f"not passed: {reason}" if reason else "not passed"

@@ -4,7 +4,9 @@ only by a promotion. Only aggregates are logged (metrics, parameters, a data fin
 from __future__ import annotations
 
 import math
+import tempfile
 import warnings
+from pathlib import Path
 
 import mlflow
 import mlflow.pyfunc
@@ -14,6 +16,7 @@ import sklearn
 from mlflow import MlflowClient
 from mlflow.models.model import ModelInfo
 
+from passcompass_assets.core.ml.integrity import local_copy, record_digest
 from passcompass_assets.core.ml.model import FailRiskModel
 from passcompass_assets.core.ml.pyfunc import FailRiskPyfunc, signature
 from passcompass_assets.core.settings import Settings
@@ -108,6 +111,9 @@ def log_training(
                 warnings.filterwarnings("ignore", message=".*An input example was not provided")
                 info = _log_model(model)
             version = str(info.registered_model_version)
+            with tempfile.TemporaryDirectory(prefix="pc_model_") as tmp:
+                files = local_copy(settings, REGISTERED_MODEL, version, Path(tmp))
+                record_digest(settings, version, run.info.run_id, files)
             for key in ("gate.decision", "gate.reason", "data_fingerprint", "validation.on_own_students"):
                 if key in tags:
                     client.set_model_version_tag(REGISTERED_MODEL, version, key, tags[key])

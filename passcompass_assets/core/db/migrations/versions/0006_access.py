@@ -1,4 +1,5 @@
-"""access control and data-protection duties: API tokens (hashed), the access log, the record of erasures
+"""access control and data-protection duties: API tokens (hashed), the access log, the record of erasures,
+the digests of registered models
 
 Revision ID: 0006
 Revises: 0005
@@ -53,9 +54,17 @@ def upgrade() -> None:
         sa.Column("counts", sa.JSON(), nullable=False),
     )
     op.create_index("ix_erasures_scope_period", "erasures", ["scope", "period_id"])
+    op.create_table(
+        "model_digests",
+        sa.Column("version", sa.String(32), primary_key=True),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("run_id", sa.String(64), nullable=True),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("model_digests")
     op.drop_index("ix_erasures_scope_period", table_name="erasures")
     op.drop_table("erasures")
     op.drop_index("ix_access_log_at", table_name="access_log")
