@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passcompass_api.guards import CredentialFirst, SameOrigin, SecurityHeaders, TrustedHosts
 from passcompass_api.routers import (
+    actions,
     admin,
     auth,
     catalog,
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(reports.router)
     app.include_router(evaluations.router)
+    app.include_router(actions.router)
     app.include_router(admin.router)
     app.include_router(docs.router)
     app.include_router(auth.router)

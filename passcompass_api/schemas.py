@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from passcompass_assets.core.actions import NOTE_MAX, ActionKind
 from passcompass_assets.core.periods import Cadence
 
 
@@ -118,3 +119,44 @@ class ErasureRecordOut(BaseModel):
     course_id: str | None
     period_id: str | None
     counts: dict[str, int]
+
+
+class ActionIn(BaseModel):
+    """An action taken on a student's flag; who and when come from the credential."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    course_id: str = Field(min_length=1, max_length=128)
+    period_id: str = Field(min_length=1, max_length=128)
+    user_id: str = Field(min_length=1, max_length=128)
+    kind: ActionKind
+    note: str | None = Field(
+        None, max_length=NOTE_MAX, description="free text for staff: never copied into reports, logs or the model"
+    )
+
+    @model_validator(mode="after")
+    def storable_text(self) -> ActionIn:
+        # NUL and lone surrogates cannot be stored (PostgreSQL refuses them): a 422, never a 500.
+        for name in ("course_id", "period_id", "user_id", "note"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if "\x00" in value:
+                raise ValueError(f"{name} must not contain NUL characters")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"{name} is not valid Unicode text") from None
+        return self
+
+
+class ActionOut(BaseModel):
+    action_id: str
+    course_id: str
+    period_id: str
+    user_id: str
+    kind: ActionKind
+    note: str | None
+    recorded_by: str = Field(description='who recorded it: "token:<id>" or "oidc:<subject>", never a name')
+    recorded_at: datetime
+    report_id: str | None = Field(description="the course's latest report when it was recorded")

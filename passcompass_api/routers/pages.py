@@ -1,4 +1,6 @@
-"""The instructors' web page: courses of the current period with their latest report, and a CSV upload form.
+"""The instructors' web pages: courses of the current period with their latest report and a CSV upload form (``/``);
+a course's students (``/courses/{course_id}``) and one student's term (``/courses/{course_id}/students/{user_id}``),
+where instructors record what they did.
 
 The view is built here, server-side, from the Dagster-free core (periods, courses, reports); the page itself is one
 template with inline CSS and JS, so it needs nothing from outside the API (no CDN, no web fonts).
@@ -15,18 +17,22 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db, get_settings
 from passcompass_api.routers.auth import signed_in_redirect, signin_page, spend_link_token, token_session
 from passcompass_api.security import optional_principal
+from passcompass_assets.core.access.audit import record_access
 from passcompass_assets.core.access.roles import INSTRUCTOR, UPLOADER, VIEWER, Principal
+from passcompass_assets.core.actions import KINDS, LABELS
 from passcompass_assets.core.cadence import next_report_date
 from passcompass_assets.core.courses import course_ids, periods_with_courses
 from passcompass_assets.core.periods import Period, list_periods
@@ -34,6 +40,7 @@ from passcompass_assets.core.reports.build import BANDS
 from passcompass_assets.core.reports.render import FORMATS
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 from passcompass_assets.core.settings import Settings
+from passcompass_assets.core.workspace import Band, Point, Scale, Show, course_page, student_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -210,3 +217,206 @@ async def index(
         "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
     return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-store"})
+
+
+# --- the instructor's workspace: a course's students, one student's term ---------------------------------------
+
+COURSE_PAGE = "page.course"
+STUDENT_PAGE = "page.student"
+PageCourse = Annotated[str, PathParam(min_length=1, max_length=128)]
+PageUser = Annotated[str, PathParam(min_length=1, max_length=128)]
+PagePeriod = Annotated[str | None, Query(min_length=1, max_length=128)]
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.0f} %"
+
+
+def _grade(value: float | None, scale: Scale) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1f} / {scale.grade_max:g}" if scale.grade_max else f"{value:.1f}"
+
+
+def _change(value: float | None) -> str:
+    if value is None:
+        return "new"
+    points = round(value * 100)
+    return f"+{points}" if points > 0 else "±0" if points == 0 else f"−{-points}"
+
+
+def _sparkline(points: list[Point], high: float, width: int = 132, height: int = 30) -> Markup:
+    """The student's probability in each report of the term, as a small inline chart (gaps where absent)."""
+    known = [(i, p) for i, p in enumerate(points) if p.probability is not None]
+    step = (width - 8) / max(len(points) - 1, 1)
+
+    def x(i: int) -> float:
+        return round(4 + i * step, 1)
+
+    def y(value: float) -> float:
+        return round(height - 3 - value * (height - 6), 1)
+
+    said = "; ".join(f"{_day(p.report_date)}: {_percent(p.probability)}" for p in points)
+    line = " ".join(f"{x(i)},{y(p.probability or 0)}" for i, p in known)
+    dots = "".join(
+        f'<circle cx="{x(i)}" cy="{y(p.probability or 0)}" r="2.4" class="dot {escape(p.band or "")}"></circle>'
+        for i, p in known
+    )
+    return Markup(
+        f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape("fail probability over the term: " + said)}">'
+        f'<line x1="0" x2="{width}" y1="{y(high)}" y2="{y(high)}" class="threshold"></line>'
+        f'<polyline points="{line}" class="trend"></polyline>{dots}</svg>'
+    )
+
+
+_templates.filters["percent"] = _percent
+_templates.filters["change"] = _change
+
+
+def _signed_in(request: Request, settings: Settings, engine: Engine) -> Principal | Response:
+    """The page's principal, or the response instead of the page: to the sign-in, or 403 without a role."""
+    principal = optional_principal(request, settings, engine)
+    if principal is None:
+        root = request.scope.get("root_path", "")
+        target = request.url.path.removeprefix(root) + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{root}/signin?{urlencode({'next': target})}", status_code=303)
+    if not principal.roles:
+        message = "Your account has no PassCompass role; ask an administrator for one."
+        return signin_page(request, settings, error=message, status=403)
+    return principal
+
+
+def _high(record: ReportRecord | None, default: float) -> float:
+    """The high-risk threshold the report used (drawn on the trajectories)."""
+    thresholds = record.header.get("risk_thresholds") if record else None
+    return float(thresholds.get("high", default)) if isinstance(thresholds, dict) else default
+
+
+def _render(template: str, context: dict[str, object], status: int = 200) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    html = _templates.get_template(template).render(nonce=nonce, **context)
+    policy = (
+        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(
+        html, status_code=status, headers={"Content-Security-Policy": policy, "Cache-Control": "no-store"}
+    )
+
+
+def _refusal(principal: Principal, course_id: str, root: str) -> HTMLResponse | None:
+    """The page instead of a course's workspace when the principal may not read it."""
+    if not principal.has(INSTRUCTOR, VIEWER):
+        detail = "This page lists students: it is for the instructors and viewers of the course."
+    elif not principal.may_see(course_id):
+        detail = "This course is not granted to you."
+    else:
+        return None
+    context: dict[str, object] = {"title": "Not allowed", "detail": detail, "root": root, "who": principal.label}
+    return _render("workspace_error.html", context, 403)
+
+
+def _context(request: Request, principal: Principal, course_id: str) -> dict[str, object]:
+    root = request.scope.get("root_path", "")
+    return {
+        "root": root,
+        "who": principal.label,
+        "csrf": principal.csrf or "",
+        "may_act": principal.has(INSTRUCTOR) and principal.may_see(course_id),
+        "actions_url": root + "/api/v1/actions",
+        "kinds": [(kind, LABELS[kind]) for kind in KINDS],
+        "course_url": f"{root}/courses/{quote(course_id, safe='')}",
+    }
+
+
+@router.get("/courses/{course_id}", response_class=HTMLResponse, response_model=None)
+async def course_workspace(
+    request: Request,
+    course_id: PageCourse,
+    engine: Annotated[Engine, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    period_id: PagePeriod = None,
+    band: Band = "all",
+    show: Show = "all",
+    q: Annotated[str, Query(max_length=128)] = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """Every student of the course's latest report, highest risk first, a page at a time."""
+    principal = await run_in_threadpool(_signed_in, request, settings, engine)
+    if not isinstance(principal, Principal):
+        return principal
+    context = _context(request, principal, course_id)
+    if (refused := _refusal(principal, course_id, str(context["root"]))) is not None:
+        return refused
+    view = await run_in_threadpool(
+        lambda: course_page(
+            engine, settings.reports_dir, course_id, period_id, date.today(), band=band, show=show, query=q, page=page
+        )
+    )
+    if view is None:
+        detail = f"There is no course {course_id!r}" + (f" in period {period_id!r}." if period_id else ".")
+        return _render("workspace_error.html", {**context, "title": "No such course", "detail": detail}, 404)
+    await run_in_threadpool(
+        record_access, engine, principal, COURSE_PAGE, f"course-page:{view.course_id}|{view.period_id}", course_id
+    )
+    high = _high(view.report, settings.risk_high)
+
+    def link(**changes: object) -> str:
+        values = {"period_id": view.period_id, "band": view.band, "show": view.show, "q": view.query, "page": 1}
+        values.update(changes)
+        kept = {k: v for k, v in values.items() if v not in ("", "all", None) and not (k == "page" and v == 1)}
+        return str(context["course_url"]) + (f"?{urlencode(kept)}" if kept else "")
+
+    def student_url(user_id: str) -> str:
+        return f"{context['course_url']}/students/{quote(user_id, safe='')}?{urlencode({'period_id': view.period_id})}"
+
+    report_id = view.report.report_id if view.report else ""
+    page_context = {
+        **context,
+        "view": view,
+        "link": link,
+        "student_url": student_url,
+        "spark": lambda points: _sparkline(points, high),
+        "grade": lambda value: _grade(value, view.scale),
+        "downloads": {fmt: f"{context['root']}/api/v1/reports/{report_id}?format={fmt}" for fmt in FORMATS},
+    }
+    return _render("course.html", page_context)
+
+
+@router.get("/courses/{course_id}/students/{user_id}", response_class=HTMLResponse, response_model=None)
+async def student_workspace(
+    request: Request,
+    course_id: PageCourse,
+    user_id: PageUser,
+    engine: Annotated[Engine, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    period_id: PagePeriod = None,
+) -> Response:
+    """One student's reports over the term, with their signals and reasons, and the actions recorded, in time order."""
+    principal = await run_in_threadpool(_signed_in, request, settings, engine)
+    if not isinstance(principal, Principal):
+        return principal
+    context = _context(request, principal, course_id)
+    if (refused := _refusal(principal, course_id, str(context["root"]))) is not None:
+        return refused
+    view = await run_in_threadpool(
+        student_page, engine, settings.reports_dir, course_id, period_id, user_id, date.today()
+    )
+    if view is None:  # the id is not echoed: it may be anyone's
+        detail = f"No student with that id in course {course_id!r}" + (f", period {period_id!r}." if period_id else ".")
+        return _render("workspace_error.html", {**context, "title": "No such student", "detail": detail}, 404)
+    await run_in_threadpool(
+        record_access, engine, principal, STUDENT_PAGE, f"student-page:{view.course_id}|{view.period_id}", course_id
+    )
+    back = f"{context['course_url']}?{urlencode({'period_id': view.period_id})}"
+    high = _high(view.reports[-1].record if view.reports else None, settings.risk_high)
+    points = [Point(r.record.report_date, r.probability, r.band) for r in view.reports]
+    page_context = {
+        **context,
+        "view": view,
+        "back": back,
+        "chart": _sparkline(points, high, width=360, height=90) if points else None,
+        "grade": lambda value: _grade(value, view.scale),
+    }
+    return _render("student.html", page_context)

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     # (model metrics, evaluation summaries, report counts) stay. The access log keeps its entries this long.
     retention_days: int | None = None
     access_log_retention_days: int = 365
+    # Pseudonymous ids (core/ingest/pseudonyms.py): set, every user id is replaced at ingestion by an HMAC-SHA256
+    # under this key, which only the institution should hold; unset: ids are stored as received. Set it before
+    # the first upload, and keep it: a new key gives every student a new id.
+    pseudonym_key: str | None = None
     # The evaluation after final grades counts a withdrawn student as not passing (False: leaves them out).
     withdrawals_count_as_failed: bool = True
     # The fairness audit: groups under this many students are "too few to report"; a disparity (ABROCA above
@@ -116,3 +120,20 @@ class Settings(BaseSettings):
     fairness_min_group: int = 20
     fairness_abroca: float = 0.1
     fairness_recall_gap: float = 0.2
+
+    # --- Notifications when a report is ready (core/notify.py) ---------------------------------------------------
+    # The platform's address as instructors reach it: the notifications link to the course page under it.
+    public_url: str = "http://127.0.0.1:8000"
+    # E-mail over SMTP to the course's instructors; unset host: no e-mail.
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = 25
+    notify_smtp_from: str = "passcompass@localhost"
+    notify_smtp_starttls: bool = False
+    notify_smtp_username: str | None = None
+    notify_smtp_password: str | None = None
+    notify_smtp_timeout_seconds: float = 10.0
+    # The instructors' addresses per course, as JSON: {"bio-101": ["a@uni.example"], "*": ["dean@uni.example"]}
+    # ("*": told of every course). Staff addresses: kept here, never written to a log or an alert.
+    notify_instructors: dict[str, list[str]] = {}
+    # A webhook (JSON POST: counts, the number new to high risk, the link; Slack-compatible ``text``); unset: none.
+    notify_webhook_url: str | None = None

@@ -4,6 +4,7 @@ import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
 from passcompass_assets.core.drift import course_drift
+from passcompass_assets.core.notify import notify_report_ready
 from passcompass_assets.core.reports.service import generate_report, report_period
 from passcompass_assets.reporting.partitions import ReportKey, report_partitions
 from passcompass_assets.resources import ModelResource, PlatformResource
@@ -64,6 +65,8 @@ def period_reports(
         feature_drift,
         work_key=context.run.tags.get(WORK_TAG),
     )
+    # The course's instructors are told once per report; a failure is logged and alerted, never raised.
+    notified = notify_report_ready(platform.settings, platform.engine, report)
     return dg.MaterializeResult(
         metadata={
             "report_id": report.report_id,
@@ -74,6 +77,7 @@ def period_reports(
             "quality_gate": str(report.header.get("quality_gate", "")),
             "week_of_term": report.week_of_term,
             "drift_flagged": bool(feature_drift.get("flagged")),
+            "notifications": dg.MetadataValue.json(notified),
         }
     )
 

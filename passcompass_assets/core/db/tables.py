@@ -198,3 +198,38 @@ feedback_state = sa.Table(
     sa.Column("through_seq", sa.Integer(), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# What staff did about a student's flag (the instructor's workspace): who (the principal's id, never a name) and
+# when, taken from the credential. ``note`` is free staff text: shown to staff, never copied into reports, logs, the
+# access log or the model. Erasure and retention find these rows by their user_id and course_id like any other.
+student_actions = sa.Table(
+    "student_actions",
+    metadata,
+    sa.Column("action_id", sa.String(36), primary_key=True),
+    *_key_columns(),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    # The course's latest report when the action was recorded: the flag it answers.
+    sa.Column("report_id", sa.String(36), nullable=True),
+)
+sa.Index(
+    "ix_student_actions_course",
+    student_actions.c.course_id,
+    student_actions.c.period_id,
+    student_actions.c.user_id,
+)
+
+# Who was told that a report is ready, per channel ("email", "webhook"): a retried report run does not tell twice.
+report_notifications = sa.Table(
+    "report_notifications",
+    metadata,
+    sa.Column("report_id", sa.String(36), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # "sent" or "failed"
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    # The failure's kind (an exception's class name): never an address or a message that could quote one.
+    sa.Column("error", sa.String(200), nullable=True),
+)

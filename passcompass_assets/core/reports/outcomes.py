@@ -2,7 +2,8 @@
 
 Per report: accuracy, ROC AUC and Brier score of the fail probability, precision and recall of the high-risk band
 against actual failures, RMSE of the predicted grade. Lead time: for each student who failed, the first report that
-flagged them high risk, in weeks before the period's end.
+flagged them high risk, in weeks before the period's end. Did help help: the actions staff recorded beside the
+outcomes of the flagged students, descriptive only (core/reports/helped.py).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import sqlalchemy as sa
 from sklearn.metrics import accuracy_score, brier_score_loss, precision_score, recall_score, roc_auc_score
 from sqlalchemy.engine import Engine
 
+from passcompass_assets.core.actions import action_frame
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.db.tables import courses, final_grades
 from passcompass_assets.core.ml.fairness import FairnessAudit, audit
 from passcompass_assets.core.ml.features import fail_label
 from passcompass_assets.core.ml.validation import expected_calibration_error
 from passcompass_assets.core.records import course_snapshot
+from passcompass_assets.core.reports.helped import HelpAnalysis, did_help_help
 from passcompass_assets.core.reports.render import templates
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 
@@ -70,6 +73,7 @@ class Evaluation:
     lead_time: LeadTime
     withdrawals: str = ""  # how withdrawn students were counted
     fairness: FairnessAudit | None = None  # the disaggregated analysis on the real outcomes
+    help: HelpAnalysis | None = None  # the actions staff recorded beside the outcomes (descriptive, not causal)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -192,7 +196,17 @@ def evaluate_period(
         lead_time=lead_time,
         withdrawals=withdrawals,
         fairness=_fairness(judged, state, policy),
+        help=_helped(engine, course_id, period_id, judged, policy),
     )
+
+
+def _helped(
+    engine: Engine, course_id: str, period_id: str, judged: list[pd.DataFrame], policy: OutcomePolicy
+) -> HelpAnalysis | None:
+    if not judged:
+        return None
+    rows = pd.concat(judged, ignore_index=True)
+    return did_help_help(rows, action_frame(engine, course_id, period_id), policy.min_group)
 
 
 def _fairness(judged: list[pd.DataFrame], state: pd.DataFrame, policy: OutcomePolicy) -> FairnessAudit | None:
