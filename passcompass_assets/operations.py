@@ -110,7 +110,14 @@ def load_demo(settings: Settings, today: date | None = None) -> int:
         upsert_period(engine, Period(period.period_id, period.start_date, period.end_date, period.cadence_weeks))
     store = LandingStore(settings.landing_dir)
     for demo_file in manifest.files:
-        receive_upload(engine, store, demo_file.path.read_bytes(), kind=demo_file.kind, source="demo")
+        receive_upload(
+            engine,
+            store,
+            demo_file.path.read_bytes(),
+            kind=demo_file.kind,
+            source="demo",
+            pseudonym_key=settings.pseudonym_key,
+        )
     return len(manifest.files)
 
 

@@ -84,6 +84,7 @@ class UploadRequest:
             period_id=self.period_id,
             default_period_id=self.settings.default_period_id,
             default_grade_max=self.settings.default_grade_max,
+            pseudonym_key=self.settings.pseudonym_key,
         )
         response.status_code = status.HTTP_200_OK if receipt.is_duplicate else status.HTTP_202_ACCEPTED
         return UploadAccepted.model_validate(asdict(receipt))

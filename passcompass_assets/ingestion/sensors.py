@@ -71,6 +71,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource
                 default_period_id=settings.default_period_id,
                 source="inbox",
                 default_grade_max=settings.default_grade_max,
+                pseudonym_key=settings.pseudonym_key,
             )
         except Rejected as exc:
             _reject(path, settings.inbox_dir / "rejected", exc.as_dict())

@@ -48,6 +48,7 @@ from passcompass_assets.core.access.tables import access_log, erasures
 from passcompass_assets.core.db.tables import courses, final_grades, record_versions, report_requests, student_records
 from passcompass_assets.core.db.tables import uploads as uploads_table
 from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ingest.pseudonyms import stored_user_id
 from passcompass_assets.core.marts import models_schema
 from passcompass_assets.core.periods import find_period
 from passcompass_assets.core.reports.outcomes import evaluate_period, store_evaluation
@@ -348,6 +349,7 @@ def erase_student(
     module's docstring); record who did it. Idempotent: erasing again finds nothing more."""
     if not user_id.strip():
         raise ValueError("a user id is needed")
+    user_id = stored_user_id(user_id, settings.pseudonym_key)  # the institution's id, as the platform keeps it
     erasure = Erasure(str(uuid.uuid4()), "student")
     store = LandingStore(settings.landing_dir)
 

@@ -20,6 +20,7 @@ from passcompass_assets.core.courses import scales
 from passcompass_assets.core.db.tables import uploads
 from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ingest.pseudonyms import pseudonymise
 from passcompass_assets.core.ingest.validation import UploadKind, grades_within_scale, validate_csv
 
 log = logging.getLogger("passcompass.uploads")
@@ -105,8 +106,10 @@ def receive_upload(
     default_period_id: str = "default",
     source: str = "api",
     default_grade_max: float = 20.0,
+    pseudonym_key: str | None = None,
 ) -> Upload:
-    """Validate and register an upload; raises :class:`Rejected` and stores nothing when invalid."""
+    """Validate and register an upload; raises :class:`Rejected` and stores nothing when invalid. With a
+    ``pseudonym_key``, user ids are landed as their keyed hash (:mod:`~passcompass_assets.core.ingest.pseudonyms`)."""
     key = content_key(content, kind, course_id, period_id)
     if (existing := _find_by_key(engine, key)) is not None:
         return _upload(existing, duplicate=True)
@@ -118,7 +121,7 @@ def receive_upload(
     tops = {pair: grade_max for pair, (grade_max, _) in scales(engine, pairs).items()}
     if problems := grades_within_scale(validated, tops, default_grade_max):
         raise Rejected(422, "invalid_values", f"{len(problems)} grade(s) are outside their course's scale", problems)
-    landing_sha256 = store.put(validated.table)
+    landing_sha256 = store.put(pseudonymise(validated.table, pseudonym_key))
     upload_id = str(uuid.uuid4())
     row = {
         "upload_id": upload_id,
