@@ -78,6 +78,16 @@ POLICY: dict[tuple[str, str], tuple[set[str], bool, Call]] = {
         True,
         Call("/api/v1/evaluations", {"course_id": GRANTED, "period_id": PERIOD}),
     ),
+    # Actions on a student's flag: the course is the body's; instructors record, readers list.
+    ("post", "/api/v1/actions"): (
+        {"admin", "instructor"},
+        True,
+        Call(
+            "/api/v1/actions",
+            json={"course_id": GRANTED, "period_id": PERIOD, "user_id": SECRET_STUDENT, "kind": "contacted"},
+        ),
+    ),
+    ("get", "/api/v1/actions"): (READERS, True, Call("/api/v1/actions", {"course_id": GRANTED, "format": "csv"})),
     ("get", "/api/v1/me"): (set(ROLES), False, Call("/api/v1/me")),
     ("get", "/api/v1/audit"): (ADMIN_ONLY, False, Call("/api/v1/audit")),
     ("get", "/api/v1/erasures"): (ADMIN_ONLY, False, Call("/api/v1/erasures")),
