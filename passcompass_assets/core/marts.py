@@ -7,6 +7,8 @@ Alembic-owned operational tables in ``public``.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -32,15 +34,29 @@ def models_schema(dialect_name: str) -> str | None:
     return None if dialect_name == "sqlite" else POSTGRES_SCHEMA
 
 
-def read_table(engine: Engine, name: str, course_id: str | None = None, period_id: str | None = None) -> pd.DataFrame:
+def read_table(
+    engine: Engine,
+    name: str,
+    course_id: str | None = None,
+    period_id: str | None = None,
+    known_by: date | None = None,
+) -> pd.DataFrame:
     """A dbt model (e.g. ``student_features``, ``training_set``), of one course (and period) when given, as a frame
-    with the same dtypes on both dialects."""
-    table = sa.table(name, sa.column("course_id"), sa.column("period_id"), schema=models_schema(engine.dialect.name))
+    with the same dtypes on both dialects; of a history, only the versions known by ``known_by`` when given."""
+    table = sa.table(
+        name,
+        sa.column("course_id"),
+        sa.column("period_id"),
+        sa.column("valid_from", sa.Date),
+        schema=models_schema(engine.dialect.name),
+    )
     query = sa.select(sa.text("*")).select_from(table)
     if course_id is not None:
         query = query.where(table.c.course_id == course_id)
     if period_id is not None:
         query = query.where(table.c.period_id == period_id)
+    if known_by is not None:
+        query = query.where(table.c.valid_from <= known_by)
     with engine.connect() as conn:
         frame = pd.read_sql(query, conn)
     if frame.empty:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -44,8 +44,8 @@ def initial_data_or_empty(settings: Settings) -> tuple[pd.DataFrame, str | None]
         return pd.DataFrame(), str(exc)
 
 
-def _history(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
-    history = read_table(engine, "training_set", course_id, period_id)
+def _history(engine: Engine, course_id: str, period_id: str, known_by: date | None = None) -> pd.DataFrame:
+    history = read_table(engine, "training_set", course_id, period_id, known_by)
     for column in ("valid_from", "as_of_date", "withdrawal_date"):
         if column in history:
             history[column] = pd.to_datetime(history[column]).dt.date
@@ -64,12 +64,13 @@ def own_training_rows(engine: Engine, course_id: str | None = None, week: float 
     periods = {p.period_id: p for p in list_periods(engine)}
     frames = []
     for course, period_id in pairs:
-        history = _history(engine, course, period_id)
-        if history.empty:
-            continue
         days = None
         if week is not None and (period := periods.get(period_id)) is not None:
             days = [min(period.start_date + timedelta(days=round(7 * week)), period.end_date)]
+        # For one date, what was known by then is all that is read.
+        history = _history(engine, course, period_id, days[0] if days else None)
+        if history.empty:
+            continue
         rows = training_rows(history, carried_columns(engine, history["source_seq"]), periods, days)
         if not rows.empty:
             frames.append(rows)
