@@ -14,6 +14,7 @@ from pathlib import Path
 
 import mlflow.artifacts
 import sqlalchemy as sa
+from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
 from passcompass_assets.core.access.tables import model_digests
 from passcompass_assets.core.alerts import send_alert
@@ -40,6 +41,7 @@ def files_digest(folder: Path) -> str:
 
 def local_copy(settings: Settings, model: str, version: str, into: Path) -> Path:
     """The files of registered ``model`` ``version``, downloaded from the registry into ``into``."""
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set(False)  # a progress bar per load would fill the run logs
     return Path(
         mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{model}/{version}",
