@@ -45,6 +45,7 @@ from benchmarks.oulad_reference import DEFAULT_DATA, TEST_PRESENTATION, TRAIN_PR
 
 CATALOG = Path(__file__).with_name("oulad_catalog.yaml")
 CADENCE_WEEKS = 3
+HIGH_RISK = 0.5  # the default high band (PASSCOMPASS_RISK_HIGH)
 
 
 @contextmanager
@@ -68,6 +69,7 @@ class Replay:
         self.api = api
         self.headers = {"Authorization": f"Bearer {token}"}
         self.timings: dict[str, float] = {}
+        self.model_card: tuple[dict[str, object], str] | None = None
 
     def _timed(self, what: str, started: float) -> None:
         self.timings[what] = self.timings.get(what, 0.0) + time.perf_counter() - started
@@ -85,6 +87,15 @@ class Replay:
         if response.status_code not in (200, 202):
             raise RuntimeError(f"upload: {response.status_code} {response.text[:500]}")
         self._timed("upload (API)", started)
+
+    def card(self) -> tuple[dict[str, object], str]:
+        """The champion's model card, as JSON and as the page the API serves."""
+        url = f"{self.api.url}/api/v1/models/champion/card"
+        card = httpx.get(url, params={"format": "json"}, headers=self.headers, timeout=60)
+        page = httpx.get(url, headers=self.headers, timeout=60)
+        if card.status_code != 200 or page.status_code != 200:
+            raise RuntimeError(f"model card: {card.status_code} {page.status_code}")
+        return card.json(), page.text
 
     def ingest(self) -> None:
         from passcompass_assets.operations import process_pending
@@ -183,6 +194,7 @@ def replay(tables: OuladTables, home: Path, database_url: str) -> tuple[pd.DataF
         platform.ingest()
         for course_id in sorted(outcomes["course_id"].unique()):
             platform.evaluate(course_id)
+        platform.model_card = platform.card()
     reported = pd.concat(rows, ignore_index=True).merge(
         outcomes, on=["user_id", "course_id", "period_id"], how="left", validate="many_to_one"
     )
@@ -219,11 +231,58 @@ def week_table(reported: pd.DataFrame, reference: list[dict]) -> list[dict[str, 
     return table
 
 
+FAIRNESS_ATTRIBUTES = ("student_gender", "age_band", "disability")
+
+
+def fairness_table(reported: pd.DataFrame, tables: OuladTables, weeks: tuple[float, float]) -> list[list[object]]:
+    """The platform's fairness audit (``core/ml/fairness.py``) of the reports between ``weeks``, pooled over the
+    modules: per group, students, fail rate, flag rate, high-band recall and precision, Brier, with 90 % intervals;
+    and ABROCA per attribute."""
+    from passcompass_assets.core.ml.fairness import audit
+
+    info = tables.student_info.assign(user_id=tables.student_info["id_student"].astype(str))
+    info = info.rename(
+        columns={"gender": "student_gender", "code_module": "course_id", "code_presentation": "period_id"}
+    )
+    chosen = reported[reported["week"].between(*weeks)]
+    frame = chosen.merge(
+        info[["user_id", "course_id", "period_id", *FAIRNESS_ATTRIBUTES]],
+        on=["user_id", "course_id", "period_id"],
+        how="left",
+        validate="many_to_one",
+    ).assign(
+        fail=lambda f: f["not_passing"],
+        probability=lambda f: f["fail_probability"].astype(float),
+        student=lambda f: f["user_id"].astype(str) + "|" + f["course_id"].astype(str),
+    )
+    result = audit(frame.dropna(subset=["probability"]), list(FAIRNESS_ATTRIBUTES), high_risk=HIGH_RISK)
+
+    def cell(group: object, metric: str) -> str:
+        value = group.values.get(metric)  # type: ignore[attr-defined]
+        interval = group.intervals.get(metric)  # type: ignore[attr-defined]
+        if value is None:
+            return "-"
+        return f"{value:.2f}" + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
+
+    rows: list[list[object]] = []
+    for attribute in result.attributes:
+        for group in attribute.groups:
+            if not group.reported:
+                rows.append([attribute.attribute, group.group, group.students, "too few", "", "", "", "", ""])
+                continue
+            metrics = ("fail_rate", "flag_rate", "high_recall", "high_precision", "brier")
+            rows.append([attribute.attribute, group.group, group.students, *(cell(group, m) for m in metrics), ""])
+        abroca = "-" if attribute.abroca is None else f"{attribute.abroca:.3f} (p {attribute.abroca_p:.2f})"
+        rows.append([attribute.attribute, "ABROCA", "", "", "", "", "", "", abroca])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--json", type=Path, help="write the per-week table here")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--card", type=Path, help="write the champion's model card (HTML) here")
     args = parser.parse_args(argv)
     if not (args.data / "studentInfo.csv").exists():
         raise SystemExit(f"OULAD tables not found in {args.data} (see ../shared/data/README.md)")
@@ -250,11 +309,25 @@ def main(argv: list[str] | None = None) -> None:
         header,
         [list(row.values()) for row in table],
     )
+    fairness_header = ["attribute", "group", "rows", "fail rate", "flag rate", "high recall", "high precision",
+                       "Brier", "ABROCA"]  # fmt: skip
+    fairness = {}
+    for name, weeks in (("weeks 3-9", (3.0, 9.0)), ("the whole term", (0.0, 99.0))):
+        fairness[name] = fairness_table(reported, tables, weeks)
+        print_table(f"By group, reports of {name} (90 % bootstrap intervals over students)", fairness_header,
+                    fairness[name])  # fmt: skip
+    if platform.model_card is not None:
+        card, page = platform.model_card
+        print(f"\nmodel card of version {card.get('version')}: {len(page):,} characters; sections: {', '.join(card)}")
+        if args.card:
+            args.card.write_text(page)
+            print(f"written to {args.card}")
     timings = {**platform.timings, "reference fit (both models, every week)": reference_seconds, "total": total}
     print_table("Where the time went (s)", ["step", "seconds"], [[k, round(v, 1)] for k, v in timings.items()])
     print(f"peak memory {peak_rss_mb():.0f} MB (this process; the API server is a separate one)")
     if args.json:
-        args.json.write_text(json.dumps({"weeks": table, "timings": timings, "gate": gate}, indent=1, default=str))
+        document = {"weeks": table, "timings": timings, "gate": gate, "fairness": fairness}
+        args.json.write_text(json.dumps(document, indent=1, default=str))
 
 
 if __name__ == "__main__":
