@@ -100,7 +100,9 @@ def get_actions(
     writer.writerow(CSV_COLUMNS)
     for action in actions:
         writer.writerow([_cell(getattr(action, column)) for column in CSV_COLUMNS])
-    name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}_{period_id or 'all'}")
+    name = "".join(
+        ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "_" for ch in f"{course_id}_{period_id or 'all'}"
+    )
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
