@@ -17,7 +17,10 @@ from passcompass_assets.resources import PlatformResource
     deps=["final_grades", "period_reports"],
     group_name="monitoring",
     kinds={"json", "html"},
-    description="Every report of a course's period scored against its final grades, with lead time.",
+    description=(
+        "Every report of a course's period scored against its final grades, with lead time, the fairness audit "
+        "and the actions staff recorded beside the outcomes (descriptive, not causal)."
+    ),
 )
 def report_evaluation(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
     key = CoursePeriod.parse(context.partition_key)
@@ -60,9 +63,14 @@ def report_evaluation(context: dg.AssetExecutionContext, platform: PlatformResou
             course_id=key.course_id,
             period_id=key.period_id,
         )
+    helped = evaluation.help
     return dg.MaterializeResult(
         metadata={
             "reports_evaluated": len(evaluation.reports),
+            # How staff judged the flags (descriptive; the table per action kind is in the evaluation's files).
+            "flagged_with_action": helped.flagged_with_action if helped else None,
+            "share_flags_not_useful": helped.flag_feedback.share_not_useful if helped else None,
+            "share_flags_incorrect": helped.flag_feedback.share_incorrectly_flagged if helped else None,
             "withdrawals": evaluation.withdrawals,
             "fairness_disparities": dg.MetadataValue.json(disparities),
             "students_with_final_grade": evaluation.students_with_final_grade,
