@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from passcompass_assets.core.actions import record_action
 from passcompass_assets.core.courses import course_ids
-from passcompass_assets.core.datasets.demo import generate_demo
+from passcompass_assets.core.datasets.demo import DEMO_ACTOR, demo_actions, generate_demo
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload, pending_uploads, receive_upload
 from passcompass_assets.core.periods import Period, active_periods, upsert_period
 from passcompass_assets.core.reports.requests import choose_period
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
+from passcompass_assets.core.reports.term import report_rows
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.definitions import defs
 from passcompass_assets.ingestion.assets import UPLOADS_PARTITIONS
@@ -141,4 +143,27 @@ def bootstrap_demo(settings: Settings, today: date | None = None, say: Callable[
     ]
     for done, (period_id, course_id) in enumerate(due, start=1):
         say(f"  report {done}/{len(due)}: {course_id} as of {today.isoformat()}")
-        report(settings, course_id, period_id, today)
+        made = report(settings, course_id, period_id, today)
+        record_demo_actions(settings, made)
+    if due:
+        say("  recorded a few demo actions on flagged students (the course pages show them)")
+
+
+def record_demo_actions(settings: Settings, record: ReportRecord) -> int:
+    """The demo's actions on the highest-risk students of ``record`` (core/datasets/demo.py); how many."""
+    engine = get_engine(settings.db_url)
+    now = datetime.now(UTC)
+    ranked = report_rows(settings.reports_dir, record)["user_id"].tolist()  # highest risk first
+    actions = demo_actions(ranked)
+    for action in actions:
+        record_action(
+            engine,
+            course_id=record.course_id,
+            period_id=record.period_id,
+            user_id=action.user_id,
+            kind=action.kind,
+            actor=DEMO_ACTOR,
+            note=action.note,
+            at=now - timedelta(days=action.days_ago),
+        )
+    return len(actions)

@@ -380,3 +380,38 @@ def test_workspace_in_headless_chromium(settings, engine):
     )
     assert [a["kind"] for a in actions] == ["tutoring_offered", "incorrectly_flagged"]
     assert all(a["recorded_by"].startswith("token:") for a in actions)
+
+
+def test_demo_actions_on_the_highest_risk_students(web, engine, settings):
+    from passcompass_assets.core.actions import list_actions
+    from passcompass_assets.core.reports.store import get_report
+    from passcompass_assets.operations import record_demo_actions
+
+    _, ids = make_term(engine, settings)
+    latest = get_report(engine, ids[-1])
+    assert latest is not None and record_demo_actions(settings, latest) == 7
+    actions = list_actions(engine, COURSE, PERIOD)
+    assert {a.user_id for a in actions} == {"s999", "s000", "s001", "s002"}  # the four highest risks
+    assert all(a.actor == "demo" and a.recorded_at < datetime.now(UTC) for a in actions)
+    assert [a.kind for a in actions if a.user_id == "s999"] == ["contacted", "tutoring_offered", "meeting_held"]
+    html = web.get(f"/courses/{COURSE}").text
+    assert "meeting held" in row_html(html, "s999") and "(3 in all)" in row_html(html, "s999")
+    assert "flag not useful" in row_html(html, "s002")
+
+
+def test_hostile_page_inputs_are_answered_without_a_server_error(web, engine, settings):
+    make_term(engine, settings)
+    paths = [
+        "/courses/%E2%80%AE%3Cscript%3E",
+        "/courses/math/students/%3Cimg%20src%3Dx%3E",
+        "/courses/math/students/s001%27%20OR%201%3D1",
+        "/courses/" + "x" * 129,
+        "/courses/math?q=%5C%25_%2A%5B",
+        "/courses/math?period_id=%F0%9F%98%80&page=2",
+        "/courses/math?q=%00",
+        "/courses/math/students/s001?period_id=" + "p" * 200,
+    ]
+    for path in paths:
+        response = web.get(path)
+        assert response.status_code < 500, (path, response.status_code)
+        assert "<script>" not in response.text and "<img src=x>" not in response.text, path

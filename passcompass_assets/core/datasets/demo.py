@@ -508,3 +508,39 @@ def generate_demo(
     (out_dir / "periods.json").write_text(json.dumps([p.as_dict() for p in manifest.periods], indent=2) + "\n")
     (out_dir / "manifest.json").write_text(json.dumps(manifest.as_dict(), indent=2) + "\n")
     return manifest
+
+
+# --- recorded actions, so the instructor's workspace shows a loop in progress ------------------------------------
+
+DEMO_ACTOR = "demo"  # who recorded the demo's actions (a principal id of its own, never a person)
+
+
+@dataclass(frozen=True)
+class DemoAction:
+    user_id: str
+    kind: str
+    note: str | None
+    days_ago: float  # before the moment the demo is loaded
+
+
+# What staff did about the highest-risk students of a course, in order of their risk: the first was contacted,
+# offered tutoring and met; the second contacted and referred; the third's flag acknowledged; the fourth's judged
+# not useful. Notes are synthetic staff text.
+_DEMO_STEPS: tuple[tuple[int, str, str | None, float], ...] = (
+    (0, "contacted", "Demo note: e-mailed to offer office hours.", 9),
+    (0, "tutoring_offered", "Demo note: peer tutoring on Tuesdays.", 6),
+    (0, "meeting_held", "Demo note: met after class and agreed a study plan.", 2),
+    (1, "contacted", None, 8),
+    (1, "referred", "Demo note: referred to student support.", 5),
+    (2, "acknowledged", None, 4),
+    (3, "not_useful", "Demo note: already known to the tutor.", 3),
+)
+
+
+def demo_actions(highest_risk: list[str]) -> list[DemoAction]:
+    """The demo's actions for one course, given its students from the highest risk down (of its latest report)."""
+    return [
+        DemoAction(highest_risk[rank], kind, note, days)
+        for rank, kind, note, days in _DEMO_STEPS
+        if rank < len(highest_risk)
+    ]
