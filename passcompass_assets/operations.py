@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from passcompass_assets.core.actions import record_action
+from passcompass_assets.core.cadence import report_dates
 from passcompass_assets.core.courses import course_ids
 from passcompass_assets.core.datasets.demo import DEMO_ACTOR, demo_actions, generate_demo
 from passcompass_assets.core.db.engine import get_engine
@@ -124,8 +125,9 @@ def load_demo(settings: Settings, today: date | None = None) -> int:
 
 
 def bootstrap_demo(settings: Settings, today: date | None = None, say: Callable[[str], None] = print) -> None:
-    """A living platform from nothing: the demo terms ingested, a model trained, and a report as of today for
-    every course of the current term (later ones follow the schedule)."""
+    """A living platform from nothing: the demo terms ingested, a model trained, and for every course of the current
+    term a report on each of its cadence dates so far and one as of today (later ones follow the schedule), with a
+    few recorded actions on the highest-risk students."""
     today = today or date.today()
     prepare_home(settings)
     load_demo(settings, today)
@@ -138,13 +140,19 @@ def bootstrap_demo(settings: Settings, today: date | None = None, say: Callable[
     say("  training the model (dbt features, cross-validation, quality gate)")
     train(settings)
     engine = get_engine(settings.db_url)
+    # The term's cadence dates so far as well (point in time: each as it was known then), so the course pages show
+    # risk moving over the term; then today's.
     due = [
-        (period.period_id, c) for period in active_periods(engine, today) for c in course_ids(engine, period.period_id)
+        (period.period_id, c, day)
+        for period in active_periods(engine, today)
+        for c in course_ids(engine, period.period_id)
+        for day in [*(d for d in report_dates(period) if d < today), today]
     ]
-    for done, (period_id, course_id) in enumerate(due, start=1):
-        say(f"  report {done}/{len(due)}: {course_id} as of {today.isoformat()}")
-        made = report(settings, course_id, period_id, today)
-        record_demo_actions(settings, made)
+    for done, (period_id, course_id, day) in enumerate(due, start=1):
+        say(f"  report {done}/{len(due)}: {course_id} as of {day.isoformat()}")
+        made = report(settings, course_id, period_id, day)
+        if day == today:
+            record_demo_actions(settings, made)
     if due:
         say("  recorded a few demo actions on flagged students (the course pages show them)")
 
