@@ -1,6 +1,6 @@
 """A whole term, end to end, on SQLite and PostgreSQL: history and a first model; weekly snapshots; a report on
-each cadence date; final grades; evaluation with lead time; retraining through champion/challenger; drift; alerts
-received by a local webhook."""
+each cadence date; actions recorded on the flagged students; final grades; evaluation with lead time and "did help
+help"; retraining through champion/challenger; drift; alerts received by a local webhook."""
 
 from __future__ import annotations
 
@@ -57,11 +57,24 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
     # The term: a snapshot each cadence date, and a report per course from what is known then.
     schedule = report_dates(Period(current.period_id, current.start_date, current.end_date, current.cadence_weeks))
     assert len(schedule) == 5  # weeks 3, 6, 9, 12 and the last day of a 13-week term
-    for day in schedule:
+    contacted: set[str] = set()
+    for number, day in enumerate(schedule):
         upload(make_snapshot_csv(current.period_id, day, today=TODAY, students=STUDENTS))
         for course_id in COURSES:
             row = report(settings, course_id, current.period_id, day)
             assert row.report_date == day and row.model_version == "1" and row.confidence == "normal"
+        if number < 2:  # staff act on the first two reports' high-risk students of the first course
+            rows = json.loads(list_reports(engine, COURSES[0])[0].file(settings.reports_dir, "json").read_text())
+            flagged = [r["user_id"] for r in rows["rows"] if r["risk_band"] == "high"]
+            for user_id in sorted(set(flagged) - contacted):
+                kind = "contacted" if len(contacted) % 8 else "not_useful"
+                body = {"course_id": COURSES[0], "period_id": current.period_id, "user_id": user_id, "kind": kind}
+                assert client.post("/api/v1/actions", json=body).status_code == 201
+                contacted.add(user_id)
+    assert contacted
+    page = client.get(f"/courses/{COURSES[0]}", params={"period_id": current.period_id})
+    assert page.status_code == 200 and "5 reports this term." in page.text  # the trajectories have five points
+    assert "contacted · " in page.text or "flag not useful · " in page.text
     first = json.loads(list_reports(engine, COURSES[0])[-1].file(settings.reports_dir, "json").read_text())
     assert first["signals"] == {"no interim grade yet": first["students"]}
     last = json.loads(list_reports(engine, COURSES[0])[0].file(settings.reports_dir, "json").read_text())
@@ -91,6 +104,28 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
     assert [r["report_date"] for r in reports] == [d.isoformat() for d in schedule]
     assert all(r["roc_auc"] > 0.6 for r in reports)
     assert reports[-1]["roc_auc"] >= reports[0]["roc_auc"]  # more is known later in the term
+    helped = evaluation["help"]  # did help help: the actions beside the outcomes, descriptive only
+    kinds = {k["group"]: k for k in helped["kinds"]}
+    assert "not causal" in helped["note"] and helped["flagged_with_action"] == len(contacted)
+    assert kinds["contacted"]["students"] + kinds["not_useful"]["students"] == len(contacted)
+    for group in [*kinds.values(), helped["without_action"]]:
+        assert group["reported"] == (group["students"] >= helped["min_group"])
+        assert (group["failure_rate"] is not None) == group["reported"]
+    assert helped["flag_feedback"]["marked_not_useful"] == kinds["not_useful"]["students"] > 0
+    assert 'id="did-help-help"' in html.text and "descriptive, not causal" in html.text
+    print(
+        "\ndid help help (descriptive): "
+        + "; ".join(
+            f"{g['label']}: {g['students']} students"
+            + (
+                f", failure rate {g['failure_rate']}, median {g['median_days_after_first_flag']} days"
+                if g["reported"]
+                else ""
+            )
+            for g in [*helped["kinds"], helped["without_action"]]
+            if g["students"]
+        )  # fmt: skip
+    )
     lead = evaluation["lead_time"]
     assert lead["failed_students"] > 0 and lead["flagged_before_end"] > 0
     assert lead["median_weeks_before_end"] > 0
