@@ -57,7 +57,11 @@ from passcompass_assets.core.settings import Settings
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER: Final = "X-CSRF-Token"
 # Rate-limit buckets and the setting that holds each one's requests per minute.
-RATE_SETTINGS: Final = {"uploads": "upload_rate_per_minute", "report_requests": "report_request_rate_per_minute"}
+RATE_SETTINGS: Final = {
+    "uploads": "upload_rate_per_minute",
+    "report_requests": "report_request_rate_per_minute",
+    "predictions": "predict_rate_per_minute",
+}
 
 # What every protected route may answer besides its own responses (merged into each router's OpenAPI).
 AUTH_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {

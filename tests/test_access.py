@@ -199,6 +199,17 @@ def test_rate_limits_answer_429_with_retry_after(settings, engine, store):
         assert again.status_code == 429 and "retry-after" in again.headers
 
 
+def test_predictions_are_rate_limited(settings):
+    headers = bearer(admin_token(settings.db_url))
+    rows = [{"user_id": "s1", "course_id": "math"}]
+    with app_client(settings, predict_rate_per_minute=1) as client:
+        first = client.post("/api/v1/predict", json=rows, headers=headers)
+        assert first.status_code == 409 and first.json()["error"] == "no_model"  # counted all the same
+        limited = client.post("/api/v1/predict", json=rows, headers=headers)
+        assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+
+
 # --- the offline docs ------------------------------------------------------------------------------------------
 
 
@@ -248,6 +259,30 @@ def test_downloads_are_in_the_access_log(settings, engine):
             .values(at=datetime(2020, 1, 1, tzinfo=UTC))
         )
     assert purge_access_log(engine, keep_days=365) == 1 and len(list_access(engine)) == 2
+
+
+def test_the_access_log_since_any_offset(settings, engine):
+    """`since` is an instant: the same one in any offset selects the same entries, extreme offsets answer 200."""
+    record_access(engine, "oidc:early", "prediction", "course:math", "math")
+    record_access(engine, "oidc:late", "prediction", "course:math", "math")
+    with engine.begin() as conn:
+        conn.execute(
+            access_log.update()
+            .where(access_log.c.principal == "oidc:early")
+            .values(at=datetime(2026, 1, 1, 9, tzinfo=UTC))
+        )
+        conn.execute(
+            access_log.update()
+            .where(access_log.c.principal == "oidc:late")
+            .values(at=datetime(2026, 1, 1, 11, tzinfo=UTC))
+        )
+    admin = bearer(admin_token(settings.db_url))
+    with app_client(settings) as client:
+        for since in ("2026-01-01T10:00:00Z", "2026-01-01T15:30:00+05:30", "2026-01-01T00:00:00-10:00"):
+            entries = client.get("/api/v1/audit", params={"since": since}, headers=admin).json()
+            assert [e["principal"] for e in entries] == ["oidc:late"], since
+        for since in ("0001-01-01T00:00:00+23:30", "0227-01-12T01:14:40+23:30", "9999-12-31T23:59:59-23:30"):
+            assert client.get("/api/v1/audit", params={"since": since}, headers=admin).status_code == 200, since
 
 
 # --- database errors carry no values ---------------------------------------------------------------------------

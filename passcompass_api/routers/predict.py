@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from passcompass_api.dependencies import get_db, get_settings
 from passcompass_api.routers.uploads import ERRORS, _read_limited
-from passcompass_api.security import AUTH_RESPONSES, forbidden, require
+from passcompass_api.security import AUTH_RESPONSES, RATE_RESPONSES, forbidden, limited
 from passcompass_assets.core.access.audit import PREDICTION, record_access
 from passcompass_assets.core.access.roles import INSTRUCTOR, Principal
 from passcompass_assets.core.courses import scales
@@ -97,12 +97,16 @@ BODY: dict[str, Any] = {
 @router.post(
     "/predict",
     response_model=PredictionsOut,
-    responses={**ERRORS, 409: {"description": "no model has been trained yet, or the model's files were refused"}},
+    responses={
+        **ERRORS,
+        **RATE_RESPONSES,
+        409: {"description": "no model has been trained yet, or the model's files were refused"},
+    },
     openapi_extra=BODY,
 )
 async def post_predict(
     request: Request,
-    principal: Annotated[Principal, Depends(require(INSTRUCTOR))],
+    principal: Annotated[Principal, Depends(limited("predictions", INSTRUCTOR))],
     settings: Annotated[Settings, Depends(get_settings)],
     engine: Annotated[Engine, Depends(get_db)],
 ) -> PredictionsOut:

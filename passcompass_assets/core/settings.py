@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     # requests per minute; 0: no limit.
     upload_rate_per_minute: int = 60
     report_request_rate_per_minute: int = 10
+    predict_rate_per_minute: int = 60  # POST /api/v1/predict calls
     # Student-level data of a period is purged this many days after the period ends (unset: kept); aggregates
     # (model metrics, evaluation summaries, report counts) stay. The access log keeps its entries this long.
     retention_days: int | None = None

@@ -58,7 +58,7 @@ def list_access(
     """Entries, newest first."""
     query = sa.select(access_log).order_by(access_log.c.seq.desc()).limit(limit)
     if since is not None:
-        query = query.where(access_log.c.at >= since)
+        query = query.where(access_log.c.at >= utc(since))
     if principal:
         query = query.where(access_log.c.principal == principal)
     if action:

@@ -28,10 +28,15 @@ _DUMMY_HASH = hashlib.sha256(b"no such token").hexdigest()
 
 
 def utc(value: datetime | None) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime (SQLite hands them back naive)."""
+    """A timestamp as an aware UTC datetime (SQLite hands stored ones back naive, queries may carry any offset)."""
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # an offset pushing year 1 or 9999 past the calendar's end
+        return datetime.min.replace(tzinfo=UTC) if value.year == 1 else datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
