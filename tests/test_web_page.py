@@ -121,6 +121,7 @@ def test_current_period_courses_with_latest_report(web, engine, settings, store)
     assert '<span class="low-confidence">Low confidence</span>' in math and "quality gate" in math
     for fmt in ("csv", "json", "html"):
         assert f'href="/api/v1/reports/{latest}?format={fmt}"' in math
+    assert 'href="/courses/math?period_id=2026-now"' in math  # the course's students, one click away
     as_csv = web.get(f"/api/v1/reports/{latest}?format=csv")
     assert as_csv.status_code == 200 and next(csv.reader(io.StringIO(as_csv.text)))[:2] == ["user_id", "course_id"]
 

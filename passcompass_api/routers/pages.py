@@ -206,6 +206,7 @@ async def index(
         view=view,
         nonce=nonce,
         upload_url=root + "/api/v1/uploads",
+        courses_url=root + "/courses/",
         signout_url=root + "/signout",
         who=principal.label,
         csrf=principal.csrf or "",
