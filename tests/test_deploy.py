@@ -968,9 +968,10 @@ def test_every_container_command_runs_as_a_process(
         first = next(line for line in user_code.log_tail(20000).splitlines() if line.startswith("{"))
         assert json.loads(first)["logger"].startswith("dagster")
 
-        # `docker stop` sends SIGTERM and kills after the grace period: each must be gone well within it.
+        # `docker stop` sends SIGTERM and kills after the grace period: each must be gone well within it. Compose
+        # stops dependents first: the daemon and webserver before the code server they call.
         stopped: dict[str, float] = {}
-        for service in (user_code, api, mlflow, webserver, daemon):
+        for service in (daemon, webserver, api, user_code, mlflow):
             started = time.monotonic()
             os.killpg(service.process.pid, signal.SIGTERM)
             with suppress(subprocess.TimeoutExpired):
