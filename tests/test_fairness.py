@@ -59,6 +59,21 @@ def test_abroca_is_the_area_between_the_roc_curves() -> None:
     assert abroca(y, np.tile([0.1, 0.9], 4), mine) == pytest.approx(0.0)
 
 
+def test_abroca_matches_the_curves_of_sklearn_with_ties() -> None:
+    """The sorted-once curves are sklearn's ``roc_curve`` points: ties (rounded probabilities) count as one step."""
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(7)
+    y = (rng.random(3000) < 0.35).astype(int)
+    p = np.round(np.clip(0.35 + 0.3 * (y - 0.35) + rng.normal(0, 0.2, 3000), 0, 1), 2)
+    mine = rng.random(3000) < 0.3
+    p[mine] = np.round(np.clip(p[mine] + rng.normal(0, 0.15, mine.sum()), 0, 1), 1)  # a worse-ranked group
+    grid = np.linspace(0, 1, 1001)
+    curves = [np.interp(grid, *roc_curve(y[part], p[part])[:2]) for part in (mine, ~mine)]
+    expected = float(np.trapezoid(np.abs(curves[0] - curves[1]), grid))
+    assert expected > 0.01 and abroca(y, p, mine) == pytest.approx(expected, abs=1e-9)
+
+
 def test_numbers_are_banded_and_categories_kept() -> None:
     ages = pd.Series(np.arange(15, 45, dtype=float))
     assert groups_of(ages).nunique() == 3

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
-from sklearn.metrics import brier_score_loss, roc_curve
 
 from passcompass_assets.core.ml.pipeline import SEED
 
@@ -56,7 +55,7 @@ FLAG_METRICS = {
 
 
 def _brier(y: np.ndarray, p: np.ndarray) -> float:
-    return float(brier_score_loss(y, p, labels=[0, 1]))
+    return float(np.mean((p - y) ** 2)) if len(y) else float("nan")  # sklearn's brier_score_loss, without its checks
 
 
 def _calibration_gap(y: np.ndarray, p: np.ndarray) -> float:
@@ -113,27 +112,52 @@ def groups_of(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), None).map(lambda v: None if v is None else str(v))
 
 
+class RocCurves:
+    """ROC curves of subsets of one scored sample, the sample sorted once: the permutation test draws hundreds of
+    subsets, and each curve is then two cumulative sums (the points of sklearn's ``roc_curve``, ties as one step)."""
+
+    GRID = np.linspace(0, 1, 1001)
+
+    def __init__(self, y: np.ndarray, p: np.ndarray) -> None:
+        self.order = np.argsort(-p, kind="stable")
+        ranked = p[self.order]
+        self.positive = y[self.order] == 1
+        # The last row of each run of equal probabilities: a threshold's point counts the whole tie.
+        self.steps = np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1]
+
+    def tpr_on_grid(self, part: np.ndarray) -> np.ndarray | None:
+        """The true-positive rate at each false-positive rate of ``GRID``, for the rows where ``part``; None when they
+        hold one class only."""
+        chosen = part[self.order]
+        tp = np.cumsum(chosen & self.positive)[self.steps]
+        fp = np.cumsum(chosen & ~self.positive)[self.steps]
+        if tp[-1] == 0 or fp[-1] == 0:
+            return None
+        return np.interp(self.GRID, np.r_[0, fp / fp[-1]], np.r_[0, tp / tp[-1]])
+
+    def abroca(self, mine: np.ndarray) -> float | None:
+        """The absolute area between the ROC curves of the rows in ``mine`` and of the others."""
+        first, second = self.tpr_on_grid(mine), self.tpr_on_grid(~mine)
+        if first is None or second is None:
+            return None
+        return float(np.trapezoid(np.abs(first - second), self.GRID))
+
+
 def abroca(y: np.ndarray, p: np.ndarray, mine: np.ndarray) -> float | None:
     """The absolute area between the ROC curves of the rows in ``mine`` and of the others."""
-    parts = []
-    for part in (mine, ~mine):
-        if len(np.unique(y[part])) < 2:
-            return None
-        fpr, tpr, _ = roc_curve(y[part], p[part])
-        parts.append((fpr, tpr))
-    grid = np.linspace(0, 1, 1001)
-    first, second = (np.interp(grid, fpr, tpr) for fpr, tpr in parts)
-    return float(np.trapezoid(np.abs(first - second), grid))
+    return RocCurves(y, p).abroca(mine)
 
 
 def _bootstrap(
     y: np.ndarray, p: np.ndarray, flagged: np.ndarray, student: np.ndarray, rng: np.random.Generator
 ) -> dict[str, Interval]:
     unique, inverse = np.unique(student, return_inverse=True)
-    members = [np.flatnonzero(inverse == g) for g in range(len(unique))]
+    rows = np.arange(len(student))
     samples: dict[str, list[float]] = {name: [] for name in (*FLAG_METRICS, *PROBABILITY_METRICS)}
     for _ in range(BOOTSTRAP):
-        picked = np.concatenate([members[g] for g in rng.integers(0, len(unique), len(unique))])
+        # Students drawn with replacement; each drawn student's rows, as often as they were drawn.
+        drawn = np.bincount(rng.integers(0, len(unique), len(unique)), minlength=len(unique))
+        picked = np.repeat(rows, drawn[inverse])
         for name, metric in FLAG_METRICS.items():
             samples[name].append(metric(y[picked], flagged[picked]))
         for name, probability_metric in PROBABILITY_METRICS.items():
@@ -177,6 +201,7 @@ def audit_attribute(
     rows: list[GroupScores] = []
     reported: list[str] = []
     worst: tuple[float | None, str | None] = (None, None)
+    curves = RocCurves(y, p)
     for name in sorted(np.unique(group)):
         mine = group == name
         students = len(np.unique(student[mine]))
@@ -186,7 +211,7 @@ def audit_attribute(
         reported.append(name)
         values = {**points.loc[name].to_dict(), **probability_points.loc[name].to_dict()}
         clean = {k: None if not np.isfinite(v) else round(float(v), 4) for k, v in values.items()}
-        area = abroca(y, p, mine) if (~mine).any() else None
+        area = curves.abroca(mine) if (~mine).any() else None
         clean["abroca_vs_rest"] = None if area is None else round(area, 4)
         if area is not None and (worst[0] is None or area > worst[0]):
             worst = (area, name)
@@ -197,7 +222,7 @@ def audit_attribute(
     p_value = None
     if area is not None and worst_group is not None:
         mine = group == worst_group
-        permuted = [abroca(y, p, rng.permutation(mine)) for _ in range(PERMUTATIONS)]
+        permuted = [curves.abroca(rng.permutation(mine)) for _ in range(PERMUTATIONS)]
         finite = [a for a in permuted if a is not None]
         p_value = round(float(np.mean([a >= area for a in finite])), 4) if finite else None
     recalls = [float(v) for r in rows if r.reported and (v := r.values.get("high_recall")) is not None]
