@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -22,6 +24,7 @@ from sqlalchemy.engine import make_url
 from passcompass_assets.core.db.engine import get_engine, with_driver
 from passcompass_assets.core.db.migrate import upgrade
 from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.reports.build import ModelInfo
 from passcompass_assets.core.settings import Settings
 
 UCI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"
@@ -151,3 +154,23 @@ def webhook() -> Iterator[list[dict]]:
     thread.start()
     yield server.server_address, _Receiver.received  # type: ignore[misc]
     server.shutdown()
+
+
+class DataDrivenModel:
+    """A model whose answer depends on the data it is given (absences and the first interim grade): no training."""
+
+    info = ModelInfo(version="1", promoted=True, gate="passed")
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        absences = pd.to_numeric(frame["absences"], errors="coerce").fillna(0).astype(float)
+        grade = pd.to_numeric(frame.get("interim_grade_1"), errors="coerce").fillna(10).astype(float)
+        probability = (1 / (1 + np.exp(-(absences / 5 - grade / 10)))).round(6)
+        return pd.DataFrame(
+            {
+                "fail_probability": probability,
+                "predicted_final_grade": 20 * (1 - probability),
+                "top_factors": "",
+                "signals_available": "first interim grade",
+            },
+            index=frame.index,
+        )

@@ -16,9 +16,9 @@ from email import message_from_bytes
 from email.message import Message
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import pytest
+from conftest import DataDrivenModel
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.ingest.apply import apply_upload
@@ -223,29 +223,9 @@ def test_a_channel_that_fails_is_alerted_and_tried_again(settings, engine, smtp,
     assert len(smtp.received) == 1
 
 
-class _Model:
-    """Scores from the data (absences and the first interim grade): no training needed."""
-
-    info = ModelInfo(version="1", promoted=True, gate="passed")
-
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
-        absences = pd.to_numeric(frame["absences"], errors="coerce").fillna(0).astype(float)
-        grade = pd.to_numeric(frame.get("interim_grade_1"), errors="coerce").fillna(10).astype(float)
-        probability = (1 / (1 + np.exp(-(absences / 5 - grade / 10)))).round(6)
-        return pd.DataFrame(
-            {
-                "fail_probability": probability,
-                "predicted_final_grade": 20 * (1 - probability),
-                "top_factors": "",
-                "signals_available": "first interim grade",
-            },
-            index=frame.index,
-        )
-
-
 class FixedModel(ModelResource):
-    def load(self) -> _Model:  # type: ignore[override]
-        return _Model()
+    def load(self) -> DataDrivenModel:  # type: ignore[override]
+        return DataDrivenModel()
 
 
 def test_the_report_asset_notifies_and_a_failure_never_fails_it(

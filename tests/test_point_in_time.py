@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from conftest import DataDrivenModel
 
 from passcompass_assets.core.datasets.demo import demo_periods, final_grades_for, make_snapshot_csv
 from passcompass_assets.core.db.tables import record_versions, student_records
@@ -22,7 +23,6 @@ from passcompass_assets.core.ml.training import train_and_gate
 from passcompass_assets.core.ml.training_data import TrainingData, own_training_rows, training_data
 from passcompass_assets.core.ml.validation import validate
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.reports.build import ModelInfo
 from passcompass_assets.core.reports.service import generate_report
 from passcompass_assets.features.dbt_project import run_dbt_build
 
@@ -59,26 +59,6 @@ def test_a_history_backfill_is_one_file_and_never_moves_the_current_state_back(e
     assert twice.value.problems[0].message == "the same student appears twice for this course, period and date"
 
 
-class Deterministic:
-    """A model whose answer depends on the data it is given (absences and the first interim grade)."""
-
-    info = ModelInfo(version="1", promoted=True, gate="passed")
-
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
-        absences = pd.to_numeric(frame["absences"], errors="coerce").fillna(0).astype(float)
-        grade = pd.to_numeric(frame.get("interim_grade_1"), errors="coerce").fillna(10).astype(float)
-        probability = (1 / (1 + np.exp(-(absences / 5 - grade / 10)))).round(6)
-        return pd.DataFrame(
-            {
-                "fail_probability": probability,
-                "predicted_final_grade": 20 * (1 - probability),
-                "top_factors": "",
-                "signals_available": "no interim grade yet",
-            },
-            index=frame.index,
-        )
-
-
 def test_a_report_made_later_for_a_past_date_equals_the_one_made_then(engine, store, settings) -> None:
     _, current = demo_periods(TODAY)
     upsert_period(engine, Period(current.period_id, current.start_date, current.end_date, current.cadence_weeks))
@@ -89,16 +69,16 @@ def test_a_report_made_later_for_a_past_date_equals_the_one_made_then(engine, st
             store,
             make_snapshot_csv(current.period_id, current.start_date + timedelta(days=days), today=TODAY, students=120),
         )
-    then = generate_report(engine, settings, Deterministic(), "demo-algebra", current.period_id, week)  # type: ignore[arg-type]
+    then = generate_report(engine, settings, DataDrivenModel(), "demo-algebra", current.period_id, week)  # type: ignore[arg-type]
     for days in range(27, 63, 7):  # weeks 4 to 9 arrive
         _apply(
             engine,
             store,
             make_snapshot_csv(current.period_id, current.start_date + timedelta(days=days), today=TODAY, students=120),
         )
-    later = generate_report(engine, settings, Deterministic(), "demo-algebra", current.period_id, week)  # type: ignore[arg-type]
+    later = generate_report(engine, settings, DataDrivenModel(), "demo-algebra", current.period_id, week)  # type: ignore[arg-type]
     today = generate_report(
-        engine, settings, Deterministic(), "demo-algebra", current.period_id, current.start_date + timedelta(weeks=9)
+        engine, settings, DataDrivenModel(), "demo-algebra", current.period_id, current.start_date + timedelta(weeks=9)
     )  # type: ignore[arg-type]
 
     def rows(record: object) -> pd.DataFrame:
