@@ -318,6 +318,18 @@ def _refusal(principal: Principal, course_id: str, root: str) -> HTMLResponse | 
     return _render("workspace_error.html", context, 403)
 
 
+async def _course_reader(
+    request: Request, settings: Settings, engine: Engine, course_id: str
+) -> tuple[Principal, dict[str, object]] | Response:
+    """The signed-in reader of the course and the pages' context, or the response instead of the page."""
+    principal = await run_in_threadpool(_signed_in, request, settings, engine)
+    if not isinstance(principal, Principal):
+        return principal
+    context = _context(request, principal, course_id)
+    refused = _refusal(principal, course_id, str(context["root"]))
+    return refused if refused is not None else (principal, context)
+
+
 def _context(request: Request, principal: Principal, course_id: str) -> dict[str, object]:
     root = request.scope.get("root_path", "")
     return {
@@ -344,12 +356,10 @@ async def course_workspace(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     """Every student of the course's latest report, highest risk first, a page at a time."""
-    principal = await run_in_threadpool(_signed_in, request, settings, engine)
-    if not isinstance(principal, Principal):
-        return principal
-    context = _context(request, principal, course_id)
-    if (refused := _refusal(principal, course_id, str(context["root"]))) is not None:
-        return refused
+    reader = await _course_reader(request, settings, engine, course_id)
+    if isinstance(reader, Response):
+        return reader
+    principal, context = reader
     view = await run_in_threadpool(
         lambda: course_page(
             engine, settings.reports_dir, course_id, period_id, date.today(), band=band, show=show, query=q, page=page
@@ -395,12 +405,10 @@ async def student_workspace(
     period_id: PagePeriod = None,
 ) -> Response:
     """One student's reports over the term, with their signals and reasons, and the actions recorded, in time order."""
-    principal = await run_in_threadpool(_signed_in, request, settings, engine)
-    if not isinstance(principal, Principal):
-        return principal
-    context = _context(request, principal, course_id)
-    if (refused := _refusal(principal, course_id, str(context["root"]))) is not None:
-        return refused
+    reader = await _course_reader(request, settings, engine, course_id)
+    if isinstance(reader, Response):
+        return reader
+    principal, context = reader
     view = await run_in_threadpool(
         student_page, engine, settings.reports_dir, course_id, period_id, user_id, date.today()
     )
