@@ -26,8 +26,10 @@ MIN_PER_CLASS = 5  # failing and passing students each, so every fold sees both
 # Candidates are compared on at most this many rows (whole students drawn at random): the ranking is as clear as on
 # all of them, and a term's weekly rows of thousands of students cost minutes otherwise. The refit uses every row.
 MAX_SELECTION_ROWS = 40_000
-# Around each report week, the rows this close (in weeks) train its own fit; it needs this many rows.
-WEEK_WINDOW = 3.0
+# Around each report week, the rows this close (in weeks) train its own fit; it needs this many rows. Training
+# rows sit on cadence dates (two weeks apart at the least), so this is the rows of that very week, as the report
+# that uses it will be.
+WEEK_WINDOW = 1.5
 MIN_WEEK_ROWS = 200
 
 
