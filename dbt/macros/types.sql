@@ -40,17 +40,18 @@
   cast({{ numerator }} as {{ dbt.type_float() }}) / nullif(cast({{ denominator }} as {{ dbt.type_float() }}), 0)
 {%- endmacro %}
 
-{#- An index on a mart's columns, created after the table is built (a post-hook): reading one course period of a
-    large history must not scan it whole. -#}
+{#- An index on a mart's keys, created after the table is built (a post-hook): reading one course period of a
+    large history must not scan it whole, and joining it by student (training_set) must not scan a course period
+    per student (on SQLite that took 6 minutes of the OULAD benchmark). -#}
 {% macro course_period_index(relation) -%}
   {{ return(adapter.dispatch('course_period_index', 'passcompass')(relation)) }}
 {%- endmacro %}
 
 {% macro default__course_period_index(relation) -%}
-  create index if not exists {{ relation.identifier }}_course_period on {{ relation }} (course_id, period_id)
+  create index if not exists {{ relation.identifier }}_course_period_user on {{ relation }} (course_id, period_id, user_id)
 {%- endmacro %}
 
 {% macro sqlite__course_period_index(relation) -%}
-  create index if not exists {{ relation.schema }}.{{ relation.identifier }}_course_period
-    on {{ relation.identifier }} (course_id, period_id)
+  create index if not exists {{ relation.schema }}.{{ relation.identifier }}_course_period_user
+    on {{ relation.identifier }} (course_id, period_id, user_id)
 {%- endmacro %}

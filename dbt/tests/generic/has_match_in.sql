@@ -1,9 +1,8 @@
-{#- Fails for each row of the model with no row of `to` sharing all of `columns`: a relationships test on a
-    composite key, joined column by column (a join on a computed key would be quadratic on SQLite). -#}
+{#- Fails for each key of the model that no row of `to` shares (all of `columns`): a relationships test on a
+    composite key. A set difference, which both databases sort or hash: a join of two views on computed keys
+    (trimmed) was a nested loop on SQLite (97 s for 25,000 final grades). Keys are tested not null apart. -#}
 {% test has_match_in(model, to, columns) %}
-select {% for column in columns %}m.{{ column }}{{ ", " if not loop.last }}{% endfor %}
-from {{ model }} as m
-left join {{ to }} as t
-    on {% for column in columns %}m.{{ column }} = t.{{ column }}{{ " and " if not loop.last }}{% endfor %}
-where t.{{ columns[0] }} is null
+select {{ columns | join(", ") }} from {{ model }}
+except
+select {{ columns | join(", ") }} from {{ to }}
 {% endtest %}
