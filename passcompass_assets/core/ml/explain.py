@@ -217,8 +217,9 @@ def top_factors(
     if not units:
         empty = np.full(len(inputs), "", dtype=object)
         return empty, empty.copy()
+    # Named as the report names it (week 1 is the first seven days; term_week counts the weeks elapsed).
     week = (
-        int(round(float(inputs[TERM_WEEK].median())))
+        int(np.floor(float(inputs[TERM_WEEK].median()))) + 1
         if TERM_WEEK in inputs and inputs[TERM_WEEK].notna().any()
         else None
     )
