@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from passcompass_assets.core.actions import NOTE_MAX, ActionKind
+from passcompass_assets.core.ingest.validation import MAX_ID_LENGTH
 from passcompass_assets.core.periods import Cadence
+
+# An id in a request body: bounded as an upload's ids are.
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class ProblemOut(BaseModel):
@@ -126,9 +130,9 @@ class ActionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    course_id: str = Field(min_length=1, max_length=128)
-    period_id: str = Field(min_length=1, max_length=128)
-    user_id: str = Field(min_length=1, max_length=128)
+    course_id: Id
+    period_id: Id
+    user_id: Id
     kind: ActionKind
     note: str | None = Field(
         None, max_length=NOTE_MAX, description="free text for staff: never copied into reports, logs or the model"

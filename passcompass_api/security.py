@@ -22,8 +22,8 @@ Use them as the type of a parameter, which also hands the route the :class:`Prin
     @router.post("/predict")
     def predict(
         principal: Annotated[Principal, Depends(require_course(INSTRUCTOR))],
-        engine: Annotated[Engine, Depends(get_db)],
-        course_id: Annotated[str, Query(min_length=1, max_length=128)],
+        engine: EngineDep,
+        course_id: IdQuery,
     ) -> ...:
         ...
         record_access(engine, principal, PREDICTION, f"course:{course_id}", course_id)
@@ -43,7 +43,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.deps import EngineDep, SettingsDep
 from passcompass_api.schemas import ErrorOut
 from passcompass_assets.core.access.oidc import OidcConfig, OidcError, principal_from_claims, verify_jwt
 from passcompass_assets.core.access.ratelimit import RateLimiter
@@ -137,8 +137,8 @@ def _from_session(request: Request, cookie: str, settings: Settings, engine: Eng
 
 def authenticate(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
-    engine: Annotated[Engine, Depends(get_db)],
+    settings: SettingsDep,
+    engine: EngineDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Principal:
@@ -224,7 +224,7 @@ def require_report(*roles: Role, param: str = "report_id") -> Callable[[Request,
     def check_report(
         request: Request,
         principal: Annotated[Principal, Depends(role_check)],
-        engine: Annotated[Engine, Depends(get_db)],
+        engine: EngineDep,
     ) -> ReportAccess:
         report_id = str(request.path_params.get(param, ""))
         record = get_report(engine, report_id)
@@ -252,7 +252,7 @@ def limited(bucket: str, *roles: Role, course_param: str | None = None) -> Calla
     def check_rate(
         request: Request,
         principal: Annotated[Principal, Depends(check)],
-        settings: Annotated[Settings, Depends(get_settings)],
+        settings: SettingsDep,
     ) -> Principal:
         retry = limiter_of(request).hit(bucket, principal.id, int(getattr(settings, setting)))
         if retry is not None:

@@ -6,19 +6,17 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.deps import EngineDep, IdQuery, MaybeIdQuery, SettingsDep
 from passcompass_api.schemas import ActionIn, ActionOut, ErrorOut
 from passcompass_api.security import AUTH_RESPONSES, forbidden, require, require_course
 from passcompass_assets.core.access.audit import record_access
 from passcompass_assets.core.access.roles import INSTRUCTOR, VIEWER, Principal
 from passcompass_assets.core.actions import Action, list_actions
 from passcompass_assets.core.reports.render import FORMULA_PREFIXES
-from passcompass_assets.core.settings import Settings
 from passcompass_assets.core.workspace import record_student_action
 
 router = APIRouter(prefix="/api/v1/actions", tags=["actions"], responses=AUTH_RESPONSES)
@@ -49,8 +47,8 @@ def _out(action: Action) -> ActionOut:
 async def record(
     body: ActionIn,
     principal: Annotated[Principal, Depends(require(INSTRUCTOR))],
-    engine: Annotated[Engine, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    engine: EngineDep,
+    settings: SettingsDep,
 ) -> ActionOut:
     """Record that staff acted on a student's flag; who (the credential's principal) and when (now) are kept."""
     if not principal.may_see(body.course_id):
@@ -83,10 +81,10 @@ def _cell(value: object) -> str:
 )
 def get_actions(
     principal: Annotated[Principal, Depends(require_course(INSTRUCTOR, VIEWER))],
-    engine: Annotated[Engine, Depends(get_db)],
-    course_id: Annotated[str, Query(min_length=1, max_length=128)],
-    period_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    user_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    engine: EngineDep,
+    course_id: IdQuery,
+    period_id: MaybeIdQuery = None,
+    user_id: MaybeIdQuery = None,
     format: Literal["json", "csv"] = "json",
 ) -> list[ActionOut] | Response:
     """The course's actions (of one period, of one student), oldest first."""

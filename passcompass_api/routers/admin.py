@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdPath, MaybeIdQuery, SettingsDep
 from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, MeOut
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.audit import list_access
 from passcompass_assets.core.access.erasure import erase_student, list_erasures
 from passcompass_assets.core.access.roles import ADMIN, Principal
-from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1", responses=AUTH_RESPONSES)
 
@@ -35,11 +33,11 @@ def me(principal: Annotated[Principal, Depends(require())]) -> MeOut:
 @router.get("/audit", response_model=list[AccessEntryOut], tags=["access"])
 def audit(
     principal: Annotated[Principal, Depends(require(ADMIN))],
-    engine: Annotated[Engine, Depends(get_db)],
+    engine: EngineDep,
     since: datetime | None = None,
     who: Annotated[str | None, Query(max_length=200, description="a principal, e.g. token:0a1b2c3d4e5f")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    course_id: Annotated[str | None, Query(max_length=128)] = None,
+    course_id: IdOrBlankQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AccessEntryOut]:
     """The access log, newest first: every download of a report, evaluation or prediction (who, what, when)."""
@@ -55,10 +53,10 @@ def audit(
 )
 async def erase(
     principal: Annotated[Principal, Depends(require(ADMIN))],
-    engine: Annotated[Engine, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    user_id: Annotated[str, Path(min_length=1, max_length=128)],
-    course_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user_id: IdPath,
+    course_id: MaybeIdQuery = None,
 ) -> ErasureOut:
     """Erase a student (in one course, with ``course_id``) from everything the platform keeps: records and their
     history, final grades, landed files, reports, evaluations, drift pages, log lines. Recorded without the id."""
@@ -71,7 +69,7 @@ async def erase(
 @router.get("/erasures", response_model=list[ErasureRecordOut], tags=["access"])
 def erasures(
     principal: Annotated[Principal, Depends(require(ADMIN))],
-    engine: Annotated[Engine, Depends(get_db)],
+    engine: EngineDep,
     scope: Annotated[str | None, Query(pattern="^(student|retention)$")] = None,
 ) -> list[ErasureRecordOut]:
     """Erasures and retention purges, newest first: who, when, where and how many rows; never the erased id."""

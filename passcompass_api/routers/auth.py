@@ -12,13 +12,13 @@ import secrets
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.deps import EngineDep, SettingsDep
 from passcompass_assets.core.access.oidc import (
     OidcConfig,
     OidcError,
@@ -111,7 +111,7 @@ def spend_link_token(engine: Engine, token: str) -> TokenInfo | None:
 @router.get("/signin", response_class=HTMLResponse)
 def signin_form(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     next: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> HTMLResponse:
     return signin_page(request, settings, next_path=safe_next(next))
@@ -120,8 +120,8 @@ def signin_form(
 @router.post("/signin", response_model=None)
 async def signin_with_token(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
-    engine: Annotated[Engine, Depends(get_db)],
+    settings: SettingsDep,
+    engine: EngineDep,
     token: Annotated[str, Form(max_length=300)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
@@ -135,7 +135,7 @@ async def signin_with_token(
 @router.post("/signout", response_model=None)
 def signout(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     session = decode_session(settings, request.cookies.get(SESSION_COOKIE, ""))
@@ -154,7 +154,7 @@ def _redirect_uri(request: Request, settings: Settings) -> str:
 @router.get("/auth/oidc/start", response_model=None)
 async def oidc_start(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     next: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
     config = OidcConfig.from_settings(settings)
@@ -181,7 +181,7 @@ async def oidc_start(
 @router.get("/auth/oidc/callback", name="oidc_callback", response_model=None)
 async def oidc_callback(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     code: Annotated[str | None, Query(max_length=4000)] = None,
     state: Annotated[str | None, Query(max_length=400)] = None,
     error: Annotated[str | None, Query(max_length=400)] = None,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db
-from passcompass_api.schemas import ErrorOut
+from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdPath
+from passcompass_api.schemas import ErrorOut, Id
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.roles import ADMIN, Principal
 from passcompass_assets.core.courses import Course, list_courses, set_course
@@ -19,7 +18,7 @@ router = APIRouter(prefix="/api/v1/courses", tags=["courses"], responses=AUTH_RE
 
 
 class CourseIn(BaseModel):
-    period_id: str = Field(min_length=1, max_length=128)
+    period_id: Id
     grade_max: float = Field(gt=0, le=10_000)
     pass_mark: float = Field(gt=0)
     title: str | None = Field(None, max_length=256)
@@ -56,8 +55,8 @@ def _out(course: Course) -> CourseOut:
 @router.get("", response_model=list[CourseOut])
 def get_courses(
     principal: Annotated[Principal, Depends(require())],
-    engine: Annotated[Engine, Depends(get_db)],
-    period_id: Annotated[str | None, Query(max_length=128)] = None,
+    engine: EngineDep,
+    period_id: IdOrBlankQuery = None,
 ) -> list[CourseOut]:
     """The courses (of a period), with their scales; a course granted to others is not listed."""
     return [_out(c) for c in list_courses(engine, period_id) if principal.may_see(c.course_id)]
@@ -70,10 +69,10 @@ def get_courses(
     dependencies=[Depends(require(ADMIN))],
 )
 async def put_course(
-    course_id: Annotated[str, Path(min_length=1, max_length=128)],
+    course_id: IdPath,
     body: CourseIn,
     response: Response,
-    engine: Annotated[Engine, Depends(get_db)],
+    engine: EngineDep,
 ) -> CourseOut:
     """Set a course's grade scale, pass mark and title. Grades above the scale are refused from then on; reports
     already made keep the scale they used, the next ones use this one (and say that it changed)."""

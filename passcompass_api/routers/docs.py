@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -18,12 +17,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
-from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.deps import EngineDep, SettingsDep
 from passcompass_api.security import optional_principal, require
 from passcompass_assets.core.errors import Rejected
-from passcompass_assets.core.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 ASSETS = "/static/docs"
@@ -75,8 +72,8 @@ def openapi(request: Request) -> JSONResponse:
 @router.get("/docs", response_model=None)
 async def swagger_ui(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
-    engine: Annotated[Engine, Depends(get_db)],
+    settings: SettingsDep,
+    engine: EngineDep,
 ) -> Response:
     root = str(escape(request.scope.get("root_path", "")))
     principal = await run_in_threadpool(optional_principal, request, settings, engine)

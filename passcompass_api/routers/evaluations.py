@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import FileResponse
-from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.deps import EngineDep, IdQuery, SettingsDep
 from passcompass_api.schemas import ErrorOut
 from passcompass_api.security import AUTH_RESPONSES, require_course
 from passcompass_assets.core.access.audit import EVALUATION_DOWNLOAD, record_access
 from passcompass_assets.core.access.roles import INSTRUCTOR, VIEWER, Principal
 from passcompass_assets.core.reports.outcomes import evaluation_paths
-from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"], responses=AUTH_RESPONSES)
 MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8"}
@@ -23,10 +21,10 @@ MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8"}
 @router.get("", response_class=FileResponse, response_model=None, responses={404: {"model": ErrorOut}})
 def get_evaluation(
     principal: Annotated[Principal, Depends(require_course(INSTRUCTOR, VIEWER))],
-    engine: Annotated[Engine, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    course_id: Annotated[str, Query(min_length=1, max_length=128)],
-    period_id: Annotated[str, Query(min_length=1, max_length=128)],
+    engine: EngineDep,
+    settings: SettingsDep,
+    course_id: IdQuery,
+    period_id: IdQuery,
     format: Literal["json", "html"] = "json",
 ) -> FileResponse:
     """Per report: accuracy, ROC AUC, Brier, high-risk precision and recall, grade RMSE; and the lead time."""

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from passcompass_api.dependencies import get_settings
+from passcompass_api.deps import SettingsDep
 from passcompass_api.schemas import ErrorOut
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.ml.loader import model_card
-from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=AUTH_RESPONSES)
 
@@ -24,7 +23,7 @@ router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=AUTH_RESP
     dependencies=[Depends(require())],
 )
 async def get_model_card(
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     version: Annotated[str, Path(pattern=r"^(champion|\d{1,9})$")],
     format: Literal["html", "json"] = "html",
 ) -> Response:

@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.deps import get_db, get_settings
 from passcompass_api.routers.auth import signed_in_redirect, signin_page, spend_link_token, token_session
 from passcompass_api.security import optional_principal
 from passcompass_assets.core.access.audit import record_access

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db
+from passcompass_api.deps import EngineDep, IdPath
 from passcompass_api.schemas import ErrorOut, PeriodIn, PeriodOut
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.roles import ADMIN
@@ -37,10 +35,10 @@ def _out(period: Period, today: date) -> PeriodOut:
     dependencies=[Depends(require(ADMIN))],
 )
 async def put_period(
-    period_id: Annotated[str, Path(min_length=1, max_length=128)],
+    period_id: IdPath,
     body: PeriodIn,
     response: Response,
-    engine: Annotated[Engine, Depends(get_db)],
+    engine: EngineDep,
 ) -> PeriodOut:
     """Create or update a period. Reports come every ``cadence_weeks`` (2, 3 or 4) weeks and on its last day."""
     existed = any(p.period_id == period_id for p in await run_in_threadpool(list_periods, engine))
@@ -51,6 +49,6 @@ async def put_period(
 
 
 @router.get("", response_model=list[PeriodOut], dependencies=[Depends(require())])
-def get_periods(engine: Annotated[Engine, Depends(get_db)]) -> list[PeriodOut]:
+def get_periods(engine: EngineDep) -> list[PeriodOut]:
     today = date.today()
     return [_out(p, today) for p in list_periods(engine)]

@@ -15,10 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.deps import EngineDep, SettingsDep
 from passcompass_api.routers.uploads import ERRORS, _read_limited
 from passcompass_api.security import AUTH_RESPONSES, RATE_RESPONSES, forbidden, limited
 from passcompass_assets.core.access.audit import PREDICTION, record_access
@@ -107,8 +106,8 @@ BODY: dict[str, Any] = {
 async def post_predict(
     request: Request,
     principal: Annotated[Principal, Depends(limited("predictions", INSTRUCTOR))],
-    settings: Annotated[Settings, Depends(get_settings)],
-    engine: Annotated[Engine, Depends(get_db)],
+    settings: SettingsDep,
+    engine: EngineDep,
 ) -> PredictionsOut:
     """Per row: the champion's fail probability, risk band, predicted final grade (on the course's scale), the
     signals it had and the strongest factors. The rows (``user_id``, ``course_id`` and the catalog's columns) are

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.engine import Engine
 
-from passcompass_api.dependencies import get_db, get_settings
+from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdQuery, SettingsDep
 from passcompass_api.schemas import ErrorOut, ReportRequested, ReportSummary
 from passcompass_api.security import (
     AUTH_RESPONSES,
@@ -30,7 +30,6 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=AUTH_RE
 # Readers of a course's reports: instructors and viewers of it (and admins).
 CourseReader = Annotated[Principal, Depends(require_course(INSTRUCTOR, VIEWER))]
 Format = Literal["csv", "json", "html"]
-CourseId = Annotated[str, Query(min_length=1, max_length=128)]
 
 
 def _summary(record: ReportRecord, request: Request) -> ReportSummary:
@@ -69,9 +68,9 @@ def _download(
 def get_reports(
     principal: CourseReader,
     request: Request,
-    engine: Annotated[Engine, Depends(get_db)],
-    course_id: CourseId,
-    period_id: Annotated[str | None, Query(max_length=128)] = None,
+    engine: EngineDep,
+    course_id: IdQuery,
+    period_id: IdOrBlankQuery = None,
 ) -> list[ReportSummary]:
     """Reports of a course, newest first."""
     return [_summary(row, request) for row in list_reports(engine, course_id, period_id)]
@@ -85,10 +84,10 @@ def get_reports(
 )
 def get_latest_report(
     principal: CourseReader,
-    engine: Annotated[Engine, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    course_id: CourseId,
-    period_id: Annotated[str | None, Query(max_length=128)] = None,
+    engine: EngineDep,
+    settings: SettingsDep,
+    course_id: IdQuery,
+    period_id: IdOrBlankQuery = None,
     format: Format = "json",
 ) -> FileResponse | JSONResponse:
     """The most recent report of the current period (or of ``period_id``)."""
@@ -110,8 +109,8 @@ def get_latest_report(
 def get_report_by_id(
     access: Annotated[ReportAccess, Depends(require_report(INSTRUCTOR, VIEWER))],
     report_id: str,
-    engine: Annotated[Engine, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    engine: EngineDep,
+    settings: SettingsDep,
     format: Format = "json",
 ) -> FileResponse:
     return _download(access.record, format, settings, engine, access.principal)
@@ -125,9 +124,9 @@ def get_report_by_id(
 )
 def request_report(
     principal: Annotated[Principal, Depends(limited("report_requests", INSTRUCTOR, course_param="course_id"))],
-    engine: Annotated[Engine, Depends(get_db)],
-    course_id: CourseId,
-    period_id: Annotated[str | None, Query(max_length=128)] = None,
+    engine: EngineDep,
+    course_id: IdQuery,
+    period_id: IdOrBlankQuery = None,
 ) -> ReportRequested:
     """Ask for a report now; the report-request sensor turns it into a run."""
     queued = queue_report(engine, course_id, period_id, date.today())

@@ -5,20 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Response, UploadFile, status
+from fastapi import APIRouter, Depends, HTTPException, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.engine import Engine
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from passcompass_api.dependencies import get_db, get_landing, get_settings
+from passcompass_api.deps import EngineDep, IdOrBlankForm, LandingDep, SettingsDep
 from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadStatus
 from passcompass_api.security import AUTH_RESPONSES, RATE_RESPONSES, limited, require
 from passcompass_assets.core.access.roles import UPLOADER, Principal
 from passcompass_assets.core.errors import Rejected
-from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import find_upload, receive_upload
 from passcompass_assets.core.ingest.validation import UploadKind
-from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"], responses=AUTH_RESPONSES)
 
@@ -62,11 +59,11 @@ class UploadRequest:
     def __init__(
         self,
         file: UploadFile,
-        settings: Annotated[Settings, Depends(get_settings)],
-        engine: Annotated[Engine, Depends(get_db)],
-        landing: Annotated[LandingStore, Depends(get_landing)],
-        course_id: Annotated[str | None, Form(max_length=128)] = None,
-        period_id: Annotated[str | None, Form(max_length=128)] = None,
+        settings: SettingsDep,
+        engine: EngineDep,
+        landing: LandingDep,
+        course_id: IdOrBlankForm = None,
+        period_id: IdOrBlankForm = None,
     ) -> None:
         self.file, self.settings, self.engine, self.landing = file, settings, engine, landing
         self.course_id = (course_id or "").strip() or None
@@ -121,7 +118,7 @@ async def upload_final_grades(
     responses={404: {"model": ErrorOut}},
     dependencies=[Depends(require(UPLOADER))],
 )
-def get_upload(upload_id: str, engine: Annotated[Engine, Depends(get_db)]) -> UploadStatus:
+def get_upload(upload_id: str, engine: EngineDep) -> UploadStatus:
     receipt = find_upload(engine, upload_id)
     if receipt is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no upload with id {upload_id!r}")

@@ -1,0 +1,43 @@
+"""The routes' named dependencies and parameters, each spelled once (the FastAPI template's ``api/deps.py``).
+
+A route takes ``engine: EngineDep`` rather than ``Annotated[Engine, Depends(get_db)]``, and ``course_id: IdQuery``
+rather than the query's bounds: every id in a path, query or form is at most ``MAX_ID_LENGTH`` characters, as an
+upload's ids are.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Form, Path, Query, Request
+from sqlalchemy.engine import Engine
+
+from passcompass_assets.core.db.engine import get_engine
+from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ingest.validation import MAX_ID_LENGTH
+from passcompass_assets.core.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Engine:
+    return get_engine(request.app.state.settings.db_url)
+
+
+def get_landing(request: Request) -> LandingStore:
+    return LandingStore(request.app.state.settings.landing_dir)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_db)]
+LandingDep = Annotated[LandingStore, Depends(get_landing)]
+
+IdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+IdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH)]
+# Absent, or a non-empty id (an empty one is refused).
+MaybeIdQuery = Annotated[str | None, Query(min_length=1, max_length=MAX_ID_LENGTH)]
+# Absent, empty or an id: the routes read an empty one as absent.
+IdOrBlankQuery = Annotated[str | None, Query(max_length=MAX_ID_LENGTH)]
+IdOrBlankForm = Annotated[str | None, Form(max_length=MAX_ID_LENGTH)]
