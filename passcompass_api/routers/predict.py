@@ -17,8 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from passcompass_api.csv_files import CSV_ERRORS, read_csv_file
 from passcompass_api.deps import EngineDep, SettingsDep
-from passcompass_api.routers.uploads import ERRORS, _read_limited
 from passcompass_api.security import AUTH_RESPONSES, RATE_RESPONSES, forbidden, limited
 from passcompass_assets.core.access.audit import PREDICTION, record_access
 from passcompass_assets.core.access.roles import INSTRUCTOR, Principal
@@ -97,7 +97,7 @@ BODY: dict[str, Any] = {
     "/predict",
     response_model=PredictionsOut,
     responses={
-        **ERRORS,
+        **CSV_ERRORS,
         **RATE_RESPONSES,
         409: {"description": "no model has been trained yet, or the model's files were refused"},
     },
@@ -118,7 +118,7 @@ async def post_predict(
         if not isinstance(file, StarletteUploadFile):
             problem = Problem("the multipart field file is missing", column="file")
             raise Rejected(422, "invalid_request", "send the CSV as the multipart field `file`", [problem])
-        content = await _read_limited(file, settings.max_upload_bytes)
+        content = await read_csv_file(file, settings.max_upload_bytes)
     else:
         content = _csv_of_rows(await request.body())
     validated = await run_in_threadpool(validate_csv, content, default_period_id=settings.default_period_id)

@@ -7,50 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from passcompass_api.csv_files import CSV_ERRORS, read_csv_file
 from passcompass_api.deps import EngineDep, IdOrBlankForm, LandingDep, SettingsDep
 from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadStatus
 from passcompass_api.security import AUTH_RESPONSES, RATE_RESPONSES, limited, require
 from passcompass_assets.core.access.roles import UPLOADER, Principal
-from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.uploads import find_upload, receive_upload
 from passcompass_assets.core.ingest.validation import UploadKind
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"], responses=AUTH_RESPONSES)
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "unreadable or malformed CSV"},
-    413: {"model": ErrorOut, "description": "file too large"},
-    415: {"model": ErrorOut, "description": "not a CSV"},
-    422: {"model": ErrorOut, "description": "readable but invalid: see problems (row, column)"},
-}
-# Content types browsers and tools send for CSV files; anything else declared is refused.
-CSV_CONTENT_TYPES = {
-    "text/csv",
-    "text/plain",
-    "text/tab-separated-values",
-    "application/csv",
-    "application/vnd.ms-excel",
-    "application/octet-stream",
-    "",
-}
-CHUNK = 1024 * 1024
-
-
-async def _read_limited(file: StarletteUploadFile, limit: int) -> bytes:
-    """Read at most ``limit`` bytes; a larger file is refused without reading the rest."""
-    declared = (file.content_type or "").split(";")[0].strip().lower()
-    if declared not in CSV_CONTENT_TYPES:
-        raise Rejected(415, "not_a_csv", f"content type {declared!r} is not a CSV; send text/csv")
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await file.read(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise Rejected(413, "too_large", f"the file is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class UploadRequest:
@@ -70,7 +36,7 @@ class UploadRequest:
         self.period_id = (period_id or "").strip() or None
 
     async def receive(self, kind: UploadKind, response: Response) -> UploadAccepted:
-        content = await _read_limited(self.file, self.settings.max_upload_bytes)
+        content = await read_csv_file(self.file, self.settings.max_upload_bytes)
         receipt = await run_in_threadpool(
             receive_upload,
             self.engine,
@@ -89,7 +55,7 @@ class UploadRequest:
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": UploadAccepted, "description": "the same file was already received"},
-    **ERRORS,
+    **CSV_ERRORS,
     **RATE_RESPONSES,
 }
 # Uploaders (and admins), at most PASSCOMPASS_UPLOAD_RATE_PER_MINUTE uploads a minute each.
