@@ -15,19 +15,18 @@ from passcompass_api.middleware import error_response
 from passcompass_api.routers import (
     actions,
     admin,
-    auth,
     catalog,
     courses,
     docs,
     evaluations,
     health,
     models,
-    pages,
     periods,
     predict,
     reports,
     uploads,
 )
+from passcompass_api.web import home, signin, workspace
 from passcompass_assets.core.errors import Problem, Rejected
 from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.core.settings import Settings
@@ -102,7 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(actions.router)
     app.include_router(admin.router)
     app.include_router(docs.router)
-    app.include_router(auth.router)
-    app.include_router(pages.router)
+    app.include_router(signin.router)
+    app.include_router(home.router)
+    app.include_router(workspace.router)
     app.mount(docs.ASSETS, docs.swagger_assets(), name="docs-assets")
     return app

@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from passcompass_api.main import create_app
-from passcompass_api.routers import pages
+from passcompass_api.web import home
+from passcompass_api.web.filters import day
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import receive_upload
@@ -28,13 +29,12 @@ from passcompass_assets.core.reports.store import store_report
 from passcompass_assets.core.settings import Settings
 
 PROMOTED = {"version": "4", "metrics": {"roc_auc": 0.9}, "gate": "promoted", "promoted": True}
-day = pages._day
 
 
 def page_app(settings: Settings) -> FastAPI:
     app = create_app(settings)
     if not any(getattr(route, "path", None) == "/" for route in app.routes):  # until create_app mounts the page
-        app.include_router(pages.router)
+        app.include_router(home.router)
     return app
 
 

@@ -2,25 +2,25 @@
 
 Swagger UI's files come from the pinned ``fastapi-offline`` package (its ``static`` folder), mounted at
 ``/static/docs``; the page has no inline script (its start-up script is ``/docs/init.js``), under a
-Content-Security-Policy that names no other host. Both the page and ``/openapi.json`` need a signed-in
-principal; ReDoc is not served.
+Content-Security-Policy that names no other host (its own: Swagger UI's scripts are files, not the nonce'd inline
+script of the other pages). The page is behind the pages' gate, ``/openapi.json`` behind a role; ReDoc is not
+served.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
 
 from passcompass_api.deps import EngineDep, SettingsDep
-from passcompass_api.security import optional_principal, require
-from passcompass_assets.core.errors import Rejected
+from passcompass_api.security import require
+from passcompass_api.web.gate import signed_in
+from passcompass_api.web.session import root_of
 
 router = APIRouter(include_in_schema=False)
 ASSETS = "/static/docs"
@@ -75,13 +75,10 @@ async def swagger_ui(
     settings: SettingsDep,
     engine: EngineDep,
 ) -> Response:
-    root = str(escape(request.scope.get("root_path", "")))
-    principal = await run_in_threadpool(optional_principal, request, settings, engine)
-    if principal is None:
-        return RedirectResponse(f"{root}/signin?{urlencode({'next': '/docs'})}", status_code=303)
-    if not principal.roles:
-        return JSONResponse(Rejected(403, "forbidden", "the credential has no PassCompass role").as_dict(), 403)
-    html = PAGE.format(root=root, assets=ASSETS)
+    principal = await signed_in(request, settings, engine)
+    if isinstance(principal, Response):
+        return principal
+    html = PAGE.format(root=escape(root_of(request)), assets=ASSETS)
     return HTMLResponse(html, headers={"Content-Security-Policy": POLICY, "Cache-Control": "no-store"})
 
 

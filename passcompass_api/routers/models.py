@@ -1,4 +1,6 @@
-"""Model cards: what each model version is for, what it learnt from, how it did and how it serves each group."""
+"""Model cards: what each model version is for, what it learnt from, how it did and how it serves each group.
+
+The HTML card is a page like the others, under their Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -6,11 +8,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from passcompass_api.deps import SettingsDep
 from passcompass_api.schemas import ErrorOut
 from passcompass_api.security import AUTH_RESPONSES, require
+from passcompass_api.web.render import page
 from passcompass_assets.core.ml.loader import model_card
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=AUTH_RESPONSES)
@@ -35,4 +38,6 @@ async def get_model_card(
     number, card, html = found
     if format == "json":
         return JSONResponse({"version": number, **card})
-    return HTMLResponse(html.replace("<h1>Model card</h1>", f"<h1>Model card: version {number}</h1>", 1))
+    html = html.replace("<h1>Model card</h1>", f"<h1>Model card: version {number}</h1>", 1)
+    # The card was rendered at training time: its one inline style gets the page's nonce now.
+    return page(lambda nonce: html.replace("<style>", f'<style nonce="{nonce}">', 1))

@@ -1,24 +1,27 @@
-"""Signing in to the web page: with a token (a form, or a one-time link ``/?token=...``), or through the OpenID
-Connect provider (authorization code with PKCE) where one is configured; signing out.
-
-The session is a signed, HTTP-only, SameSite=Lax cookie (Secure over HTTPS); the token itself never goes into
-it, nor into a log or a Referer: the link's token is spent and the browser redirected to the page without it.
+"""Signing in to the web pages: with a token (a form, or a one-time link ``/?token=...``, see ``home``), or through
+the OpenID Connect provider (authorization code with PKCE) where one is configured; signing out.
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy.engine import Engine
 
 from passcompass_api.deps import EngineDep, SettingsDep
+from passcompass_api.web.gate import no_role
+from passcompass_api.web.session import (
+    cookie_secure,
+    root_of,
+    safe_next,
+    signed_in_redirect,
+    signin_page,
+    spend_link_token,
+    token_session,
+)
 from passcompass_assets.core.access.oidc import (
     OidcConfig,
     OidcError,
@@ -32,80 +35,13 @@ from passcompass_assets.core.access.sessions import (
     SIGNIN_SECONDS,
     Session,
     decode_session,
-    encode_session,
     seal,
     unseal,
 )
-from passcompass_assets.core.access.tokens import TokenInfo, looks_like_token, use_signin_link, verify_token
 from passcompass_assets.core.settings import Settings
 
 router = APIRouter(include_in_schema=False)
-templates = Environment(
-    loader=PackageLoader("passcompass_api", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True
-)
 SIGNIN_SALT = "passcompass-oidc-signin"
-PAGE_POLICY = (
-    "default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'"
-)
-
-
-def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path of this site only (never another host)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
-def cookie_secure(request: Request, settings: Settings) -> bool:
-    return settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
-
-
-def set_session(response: Response, request: Request, settings: Settings, session: Session) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        encode_session(settings, session),
-        max_age=int(settings.session_hours * 3600),
-        path="/",
-        secure=cookie_secure(request, settings),
-        httponly=True,
-        samesite="lax",
-    )
-
-
-def token_session(settings: Settings, info: TokenInfo) -> Session:
-    return Session.for_token(info.token_id, settings.session_hours * 3600)
-
-
-def signin_page(
-    request: Request, settings: Settings, *, error: str | None = None, next_path: str = "/", status: int = 200
-) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
-    config = OidcConfig.from_settings(settings)
-    nonce = secrets.token_urlsafe(16)
-    html = templates.get_template("signin.html").render(
-        nonce=nonce,
-        error=error,
-        next_path=next_path,
-        action=root + "/signin",
-        oidc_url=root + "/auth/oidc/start?" + urlencode({"next": next_path}) if config and config.page_signin else None,
-    )
-    headers = {"Content-Security-Policy": PAGE_POLICY.format(nonce=nonce), "Cache-Control": "no-store"}
-    return HTMLResponse(html, status_code=status, headers=headers)
-
-
-def signed_in_redirect(request: Request, settings: Settings, session: Session, target: str) -> RedirectResponse:
-    root = request.scope.get("root_path", "")
-    response = RedirectResponse(root + safe_next(target), status_code=303, headers={"Cache-Control": "no-store"})
-    set_session(response, request, settings, session)
-    return response
-
-
-def spend_link_token(engine: Engine, token: str) -> TokenInfo | None:
-    """A token from a sign-in link: a one-time sign-in link (spent now), or an API token."""
-    if not looks_like_token(token):
-        return None
-    return use_signin_link(engine, token) or verify_token(engine, token)
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -141,8 +77,7 @@ def signout(
     session = decode_session(settings, request.cookies.get(SESSION_COOKIE, ""))
     if session is not None and not hmac.compare_digest(csrf_token, session.csrf):
         return signin_page(request, settings, error="Sign-out needs the page's own form.", status=403)
-    root = request.scope.get("root_path", "")
-    response = RedirectResponse(root + "/signin", status_code=303)
+    response = RedirectResponse(root_of(request) + "/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=cookie_secure(request, settings), httponly=True)
     return response
 
@@ -199,8 +134,7 @@ async def oidc_callback(
         return signin_page(request, settings, error=f"The sign-in failed: {exc}", status=401)
     principal = principal_from_claims(config, claims)
     if not principal.roles:
-        message = "Your account has no PassCompass role; ask an administrator for one."
-        return signin_page(request, settings, error=message, status=403)
+        return no_role(request, settings)
     session = Session.for_subject(principal, settings.session_hours * 3600)
     response = signed_in_redirect(request, settings, session, str(pending.get("next") or "/"))
     response.delete_cookie(SIGNIN_COOKIE, path="/auth/oidc")
