@@ -23,6 +23,14 @@ from passcompass_api.web.filters import day
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.ml.tracking import (
+    CARD_HTML,
+    CARD_JSON,
+    CHAMPION,
+    REGISTERED_MODEL,
+    client_for,
+    experiment_id,
+)
 from passcompass_assets.core.periods import Period, upsert_period
 from passcompass_assets.core.reports.build import ModelInfo, build_report
 from passcompass_assets.core.reports.store import store_report
@@ -189,6 +197,37 @@ def test_empty_platform_page_is_self_contained(web):
     assert response.headers["cache-control"] == "no-store"
     assert web.get("/").headers["content-security-policy"] != response.headers["content-security-policy"]
     assert "/" not in web.get("/openapi.json").json()["paths"]
+
+
+def register_card(settings: Settings, html: str) -> str:
+    """A registered champion version whose run carries a model card (no model: the card route reads only the card)."""
+    client = client_for(settings)
+    run_id = client.create_run(experiment_id(client, settings)).info.run_id
+    client.log_dict(run_id, {"intended_use": "tests"}, CARD_JSON)
+    client.log_text(run_id, html, CARD_HTML)
+    client.create_registered_model(REGISTERED_MODEL)
+    version = client.create_model_version(REGISTERED_MODEL, f"runs:/{run_id}/model", run_id=run_id).version
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION, version)
+    return str(version)
+
+
+def test_every_page_answers_under_the_one_policy(web, settings):
+    """The sign-in page, the home page, a workspace page and the model card: one Content-Security-Policy, each
+    answer with its own nonce, which only the page's own inline style carries."""
+    card = "<!doctype html><html><head><style>h1 { color: red; }</style></head><body><h1>Model card</h1></body></html>"
+    version = register_card(settings, card)
+    pages = {"/signin": 200, "/": 200, "/courses/nowhere": 404, "/api/v1/models/champion/card": 200}
+    policies = set()
+    for path, status in pages.items():
+        response = web.get(path)
+        assert response.status_code == status, path
+        policy = response.headers["content-security-policy"]
+        nonce = re.search(r"style-src 'nonce-([^']+)'", policy)
+        assert nonce and f'<style nonce="{nonce.group(1)}">' in response.text and "<style>" not in response.text, path
+        assert response.headers["cache-control"] == "no-store", path
+        policies.add(policy.replace(nonce.group(1), "NONCE"))
+    assert len(policies) == 1 and "script-src 'nonce-NONCE'" in policies.pop()
+    assert f"<h1>Model card: version {version}</h1>" in web.get("/api/v1/models/champion/card").text
 
 
 def test_undated_period_and_escaping(web, engine, settings, store):
