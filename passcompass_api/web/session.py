@@ -72,12 +72,11 @@ def signin_page(
 ) -> HTMLResponse:
     root = root_of(request)
     config = OidcConfig.from_settings(settings)
+    oidc_start = root + "/auth/oidc/start?" + urlencode({"next": next_path})
     context = {
         "error": error,
         "next_path": next_path,
         "action": root + "/signin",
-        "oidc_url": root + "/auth/oidc/start?" + urlencode({"next": next_path})
-        if config and config.page_signin
-        else None,
+        "oidc_url": oidc_start if config and config.page_signin else None,
     }
     return render("signin.html", context, status)
