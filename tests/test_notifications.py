@@ -24,9 +24,10 @@ from sqlalchemy.engine import Engine
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.notify import notify_report_ready
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.reports.build import ModelInfo, build_report
+from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.store import get_report, list_reports, store_report
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.reporting.assets import feature_drift, period_reports

@@ -18,8 +18,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.access.tokens import utc
 from passcompass_assets.core.db.tables import reports, student_actions
+from passcompass_assets.core.db.timestamps import utc
 
 ActionKind = Literal[
     "contacted", "tutoring_offered", "meeting_held", "referred", "acknowledged", "not_useful", "incorrectly_flagged"

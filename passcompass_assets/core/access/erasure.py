@@ -44,9 +44,17 @@ from passcompass_assets.core.access.rewrite import (
     report_user_ids,
     write_report,
 )
-from passcompass_assets.core.access.tables import access_log, erasures
-from passcompass_assets.core.db.tables import courses, final_grades, record_versions, report_requests, student_records
+from passcompass_assets.core.db.tables import (
+    access_log,
+    courses,
+    erasures,
+    final_grades,
+    record_versions,
+    report_requests,
+    student_records,
+)
 from passcompass_assets.core.db.tables import uploads as uploads_table
+from passcompass_assets.core.db.timestamps import utc
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.pseudonyms import stored_user_id
 from passcompass_assets.core.marts import models_schema
@@ -315,8 +323,6 @@ class ErasureRecord:
 
 def list_erasures(engine: Engine, scope: str | None = None, period_id: str | None = None) -> list[ErasureRecord]:
     """Recorded erasures and purges, newest first."""
-    from passcompass_assets.core.access.tokens import utc
-
     query = sa.select(erasures).order_by(erasures.c.at.desc())
     if scope:
         query = query.where(erasures.c.scope == scope)
