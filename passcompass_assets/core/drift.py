@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.ml.features import as_floats
-from passcompass_assets.core.ml.point_in_time import TERM_WEEK, scoring_rows, term_week
 from passcompass_assets.core.ml.training_data import own_training_rows
 from passcompass_assets.core.periods import Period
+from passcompass_assets.core.records import TERM_WEEK, scoring_rows, term_week
 
 MIN_REFERENCE_ROWS = 50  # past students of the course at that week, for a distribution worth comparing with
 METHOD = re.compile(r"ValueDrift\(column=(?P<column>.+?),method=(?P<method>.+?),threshold=(?P<threshold>[\d.e-]+)\)")
