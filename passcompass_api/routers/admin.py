@@ -13,8 +13,8 @@ from passcompass_api.dependencies import get_db, get_settings
 from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, MeOut
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.audit import list_access
-from passcompass_assets.core.access.erasure import erase_student, list_erasures
 from passcompass_assets.core.access.roles import ADMIN, Principal
+from passcompass_assets.core.privacy.erasure import erase_student, list_erasures
 from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1", responses=AUTH_RESPONSES)

@@ -37,13 +37,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from passcompass_assets.core.access.keys import keyed_hash
-from passcompass_assets.core.access.rewrite import (
-    drop_rows,
-    load_report,
-    redact_evaluation,
-    report_user_ids,
-    write_report,
-)
 from passcompass_assets.core.db.tables import (
     access_log,
     courses,
@@ -59,6 +52,13 @@ from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.pseudonyms import stored_user_id
 from passcompass_assets.core.marts import models_schema
 from passcompass_assets.core.periods import find_period
+from passcompass_assets.core.privacy.rewrite import (
+    drop_rows,
+    load_report,
+    redact_evaluation,
+    report_user_ids,
+    write_report,
+)
 from passcompass_assets.core.reports.outcomes import evaluate_period, store_evaluation
 from passcompass_assets.core.reports.store import list_reports
 from passcompass_assets.core.settings import Settings
