@@ -20,7 +20,7 @@ from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload, pending_uploads, receive_upload
 from passcompass_assets.core.periods import Period, active_periods, upsert_period
-from passcompass_assets.core.reports.requests import choose_period
+from passcompass_assets.core.reports.requests import reportable_period
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 from passcompass_assets.core.reports.term import report_rows
 from passcompass_assets.core.settings import Settings
@@ -91,7 +91,7 @@ def report(settings: Settings, course_id: str, period_id: str | None = None, as_
     prepare_home(settings)
     engine = get_engine(settings.db_url)
     as_of = as_of or date.today()
-    key = ReportKey(course_id, choose_period(engine, course_id, period_id, as_of), as_of)
+    key = ReportKey(course_id, reportable_period(engine, course_id, period_id, as_of), as_of)
     if not execute("period_report", key.partition_key, REPORT_PARTITIONS).success:
         raise RuntimeError(f"the report run for {key.partition_key} failed: see the Dagster UI")
     return list_reports(engine, key.course_id, key.period_id)[0]
