@@ -100,7 +100,7 @@ def report(settings: Settings, course_id: str, period_id: str | None = None, as_
 def evaluate(settings: Settings, course_id: str, period_id: str) -> JobOutcome:
     """The evaluation the final-grades sensor launches: every report of the course's period against its grades."""
     prepare_home(settings)
-    return execute("evaluate_reports", CoursePeriod(course_id, period_id).partition_key, EVALUATION_PARTITIONS)
+    return execute("report_evaluation_job", CoursePeriod(course_id, period_id).partition_key, EVALUATION_PARTITIONS)
 
 
 def load_demo(settings: Settings, today: date | None = None) -> int:

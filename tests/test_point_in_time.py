@@ -18,9 +18,9 @@ from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.ml.features import model_frame
+from passcompass_assets.core.ml.own_students import validate
 from passcompass_assets.core.ml.training import train_and_gate
 from passcompass_assets.core.ml.training_data import TrainingData, own_training_rows, training_data
-from passcompass_assets.core.ml.validation import validate
 from passcompass_assets.core.periods import Period, upsert_period
 from passcompass_assets.core.records import TERM_WEEK, scoring_rows
 from passcompass_assets.core.reports.service import generate_report

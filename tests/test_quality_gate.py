@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 
 from passcompass_assets.core.datasets.uci import load_uci_dir
 from passcompass_assets.core.ingest.validation import validate_csv
-from passcompass_assets.core.ml.evaluation import StageEvaluation
+from passcompass_assets.core.ml.cross_validation import StageEvaluation
 from passcompass_assets.core.ml.gate import decide
 from passcompass_assets.core.ml.loader import load_champion
 from passcompass_assets.core.ml.pyfunc import pyfunc_input

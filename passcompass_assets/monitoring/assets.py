@@ -86,8 +86,9 @@ def report_evaluation(context: dg.AssetExecutionContext, platform: PlatformResou
 
 
 report_evaluation_job = dg.define_asset_job(
-    "evaluate_reports",
+    "report_evaluation_job",
     selection=[report_evaluation],
     partitions_def=evaluation_partitions,
     executor_def=dg.in_process_executor,
+    description="Every report of one course period against its final grades (the report_evaluation asset).",
 )

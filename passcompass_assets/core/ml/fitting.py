@@ -13,7 +13,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
-from passcompass_assets.core.ml.evaluation import StageData, StageEvaluation, evaluate_stage, make_folds, stage_data
+from passcompass_assets.core.ml.cross_validation import (
+    StageData,
+    StageEvaluation,
+    evaluate_stage,
+    make_folds,
+    stage_data,
+)
 from passcompass_assets.core.ml.explain import Typical, typical_values, wording_of
 from passcompass_assets.core.ml.features import SCALE_COLUMNS, fail_label, usable_columns
 from passcompass_assets.core.ml.model import FailRiskModel, StageModel

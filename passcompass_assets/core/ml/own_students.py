@@ -268,7 +268,7 @@ def _cross_validated(data: TrainingData, fitted: FittedStages, *, n_splits: int 
 
 def _refit(model: FailRiskModel, frame: pd.DataFrame) -> FailRiskModel:
     """The same stages, inputs and candidates as ``model``, fitted on ``frame``."""
-    from passcompass_assets.core.ml.evaluation import stage_data
+    from passcompass_assets.core.ml.cross_validation import stage_data
     from passcompass_assets.core.ml.model import StageModel
     from passcompass_assets.core.ml.stages import STAGE_BY_NAME, rows_supporting
 
