@@ -2,7 +2,7 @@
 
 From the bottom up (``core/`` is Dagster-free; the API and the Dagster layer stand on it):
 
-0. foundation: settings, errors, logs, alerts, the feature catalog
+0. foundation: settings, errors, logs, alerts, the feature catalog, course-period keys
 1. db: tables, engine, migrations, error redaction, timestamps
 2. data: periods, cadence, courses, records (as of a date), marts, ingestion, datasets, actions
 3. model: ``core/ml`` (features, fitting, judging, gate, tracking, loader)
@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORE = "passcompass_assets.core"
 CORE_FLOORS: dict[str, tuple[str, ...]] = {
-    "foundation": ("settings", "errors", "logs", "alerts", "catalog"),
+    "foundation": ("settings", "errors", "logs", "alerts", "catalog", "keys"),
     "db": ("db",),
     "data": ("periods", "cadence", "courses", "records", "marts", "ingest", "datasets", "actions"),
     "model": ("ml",),

@@ -23,11 +23,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.cadence import report_dates
-from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.catalog import RECORD_KEY, load_catalog
 from passcompass_assets.core.db.tables import courses, record_versions, student_records, uploads
 from passcompass_assets.core.periods import Period
 
-KEYS = ["user_id", "course_id", "period_id"]
 STATE = ["as_of_date", "enrolment_status", "withdrawal_date"]
 # The order versions are applied in: by the day they describe, then by arrival.
 VERSION_ORDER = ["valid_from", "source_seq"]
@@ -58,10 +57,10 @@ def as_of(versions: pd.DataFrame, carried: dict[int, frozenset[str]], day: date 
         versions = versions[pd.to_datetime(versions["valid_from"]) <= pd.Timestamp(day)]
     if versions.empty:
         return versions.drop(columns=["source_seq"], errors="ignore").iloc[0:0]
-    versions = versions.sort_values([*KEYS, *VERSION_ORDER], kind="stable").reset_index(drop=True)
-    student = versions.groupby(KEYS, sort=False).ngroup().to_numpy()
+    versions = versions.sort_values([*RECORD_KEY, *VERSION_ORDER], kind="stable").reset_index(drop=True)
+    student = versions.groupby(list(RECORD_KEY), sort=False).ngroup().to_numpy()
     last_row = _last_position(student, np.ones(len(versions), dtype=bool))
-    out = versions.iloc[last_row][[*KEYS, "valid_from"]].reset_index(drop=True)
+    out = versions.iloc[last_row][[*RECORD_KEY, "valid_from"]].reset_index(drop=True)
     seqs = versions["source_seq"].to_numpy()
     distinct = np.unique(seqs)
     for column in [c for c in record_columns() if c in versions.columns]:
@@ -127,23 +126,6 @@ def enrolled(frame: pd.DataFrame, day: date) -> pd.Series:
     withdrawn = frame["enrolment_status"].astype(object) == "withdrawn"
     when = pd.to_datetime(frame.get("withdrawal_date"), errors="coerce")
     return ~(withdrawn & (when.isna() | (when <= pd.Timestamp(day))))
-
-
-def course_records(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
-    """Current records of a course's students with the course's grade scale, by user id."""
-    query = (
-        sa.select(student_records, courses.c.grade_max, courses.c.pass_mark)
-        .join(
-            courses,
-            sa.and_(
-                courses.c.course_id == student_records.c.course_id, courses.c.period_id == student_records.c.period_id
-            ),
-        )
-        .where(student_records.c.course_id == course_id, student_records.c.period_id == period_id)
-        .order_by(student_records.c.user_id)
-    )
-    with engine.connect() as conn:
-        return pd.read_sql(query, conn)
 
 
 def records_of_courses(engine: Engine, course_ids: list[str], period_ids: list[str] | None = None) -> pd.DataFrame:

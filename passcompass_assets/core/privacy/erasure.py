@@ -50,6 +50,7 @@ from passcompass_assets.core.db.tables import uploads as uploads_table
 from passcompass_assets.core.db.timestamps import utc
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.pseudonyms import stored_user_id
+from passcompass_assets.core.keys import CoursePeriod, file_name
 from passcompass_assets.core.marts import models_schema
 from passcompass_assets.core.periods import find_period
 from passcompass_assets.core.privacy.rewrite import (
@@ -212,16 +213,12 @@ def _rewrite_landed(
 # --- reports, evaluations, drift pages -------------------------------------------------------------------------
 
 
-def _safe(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
-
-
 def _drop_drift_pages(settings: Settings, pairs: set[tuple[str, str]], erasure: Erasure) -> None:
     folder = settings.reports_dir / "drift"
     if not folder.exists():
         return
     for course_id, period_id in pairs:
-        prefix = _safe(f"{course_id}|{period_id}|")
+        prefix = file_name(CoursePeriod(course_id, period_id).prefix)  # core/drift.py names its pages so
         for page in folder.glob("*.html"):
             if page.name.startswith(prefix):
                 page.unlink(missing_ok=True)
