@@ -101,7 +101,7 @@ def test_erasing_a_student_leaves_no_trace(settings, engine, store, client, dags
 
     held = places_holding(TARGET, settings, engine, dagster_home)
     assert any("landing" in p for p in held) and any("reports" in p for p in held), held
-    assert any("student_records" in p for p in held) and any("student_features" in p for p in held), held
+    assert any("student_records" in p for p in held) and any("record_history" in p for p in held), held
 
     erased = client.delete(f"/api/v1/students/{TARGET}")
     assert erased.status_code == 200, erased.text
