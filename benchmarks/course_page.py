@@ -35,8 +35,9 @@ def store_term(database_url: str, home: Path, students: int, reports: int) -> No
     from passcompass_assets.core.actions import KINDS, record_action
     from passcompass_assets.core.db.engine import get_engine
     from passcompass_assets.core.db.migrate import upgrade
+    from passcompass_assets.core.ml.loader import ModelInfo
     from passcompass_assets.core.periods import Period, upsert_period
-    from passcompass_assets.core.reports.build import ModelInfo, build_report
+    from passcompass_assets.core.reports.build import build_report
     from passcompass_assets.core.reports.store import store_report
     from passcompass_assets.core.settings import Settings
 

@@ -278,7 +278,7 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
     """Erase a student from everything the platform keeps; print what was removed where (counts only)."""
-    from passcompass_assets.core.access.erasure import erase_student
+    from passcompass_assets.core.privacy.erasure import erase_student
 
     erasure = erase_student(settings, _access_engine(settings), args.user_id, course_id=args.course, actor=_operator())
     print(json.dumps({**erasure.as_dict(), "course_id": args.course}))
@@ -287,7 +287,7 @@ def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_retention(settings: Settings, _: argparse.Namespace) -> int:
     """Apply the retention settings now (what the daily retention job does)."""
-    from passcompass_assets.core.access.retention import apply_retention
+    from passcompass_assets.core.privacy.retention import apply_retention
 
     print(json.dumps(apply_retention(settings, _access_engine(settings)).as_dict()))
     return 0

@@ -18,9 +18,10 @@ from passcompass_assets.core.courses import course_ids
 from passcompass_assets.core.datasets.demo import DEMO_ACTOR, demo_actions, generate_demo
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.ingest.landing import LandingStore
-from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload, pending_uploads, receive_upload
+from passcompass_assets.core.ingest.uploads import Upload, UploadPolicy, find_upload, mark_upload, pending_uploads
+from passcompass_assets.core.keys import CoursePeriod, ReportKey
 from passcompass_assets.core.periods import Period, active_periods, upsert_period
-from passcompass_assets.core.reports.requests import choose_period
+from passcompass_assets.core.reports.requests import reportable_period
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 from passcompass_assets.core.reports.term import report_rows
 from passcompass_assets.core.settings import Settings
@@ -28,8 +29,8 @@ from passcompass_assets.definitions import defs
 from passcompass_assets.ingestion.assets import UPLOADS_PARTITIONS
 from passcompass_assets.ingestion.sensors import ingest_work
 from passcompass_assets.instance import prepare_home
-from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS, CoursePeriod
-from passcompass_assets.reporting.partitions import REPORT_PARTITIONS, ReportKey
+from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS
+from passcompass_assets.reporting.partitions import REPORT_PARTITIONS
 from passcompass_assets.work import ATTEMPT_TAG, WORK_TAG, attempts
 
 
@@ -91,16 +92,16 @@ def report(settings: Settings, course_id: str, period_id: str | None = None, as_
     prepare_home(settings)
     engine = get_engine(settings.db_url)
     as_of = as_of or date.today()
-    key = ReportKey(course_id, choose_period(engine, course_id, period_id, as_of), as_of)
-    if not execute("period_report", key.partition_key, REPORT_PARTITIONS).success:
-        raise RuntimeError(f"the report run for {key.partition_key} failed: see the Dagster UI")
+    key = ReportKey(course_id, reportable_period(engine, course_id, period_id, as_of), as_of)
+    if not execute("period_report", key.key, REPORT_PARTITIONS).success:
+        raise RuntimeError(f"the report run for {key.key} failed: see the Dagster UI")
     return list_reports(engine, key.course_id, key.period_id)[0]
 
 
 def evaluate(settings: Settings, course_id: str, period_id: str) -> JobOutcome:
     """The evaluation the final-grades sensor launches: every report of the course's period against its grades."""
     prepare_home(settings)
-    return execute("evaluate_reports", CoursePeriod(course_id, period_id).partition_key, EVALUATION_PARTITIONS)
+    return execute("report_evaluation_job", CoursePeriod(course_id, period_id).key, EVALUATION_PARTITIONS)
 
 
 def load_demo(settings: Settings, today: date | None = None) -> int:
@@ -111,16 +112,9 @@ def load_demo(settings: Settings, today: date | None = None) -> int:
     manifest = generate_demo(settings.resolved_home / "demo" / today.isoformat(), today=today)
     for period in manifest.periods:
         upsert_period(engine, Period(period.period_id, period.start_date, period.end_date, period.cadence_weeks))
-    store = LandingStore(settings.landing_dir)
+    store, policy = LandingStore(settings.landing_dir), UploadPolicy.from_settings(settings)
     for demo_file in manifest.files:
-        receive_upload(
-            engine,
-            store,
-            demo_file.path.read_bytes(),
-            kind=demo_file.kind,
-            source="demo",
-            pseudonym_key=settings.pseudonym_key,
-        )
+        policy.receive(engine, store, demo_file.path.read_bytes(), kind=demo_file.kind, source="demo")
     return len(manifest.files)
 
 

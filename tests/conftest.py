@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from passcompass_assets.core.db.engine import get_engine, with_driver
 from passcompass_assets.core.db.migrate import upgrade
 from passcompass_assets.core.ingest.landing import LandingStore
-from passcompass_assets.core.reports.build import ModelInfo
+from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.settings import Settings
 
 UCI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"

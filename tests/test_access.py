@@ -30,8 +30,8 @@ from passcompass_api.main import create_app
 from passcompass_assets.cli import main as cli
 from passcompass_assets.core.access import oidc
 from passcompass_assets.core.access.audit import list_access, purge_access_log, record_access
-from passcompass_assets.core.access.tables import access_log, api_tokens
 from passcompass_assets.core.access.tokens import bootstrap_signin, create_token, revoke_token, verify_token
+from passcompass_assets.core.db.tables import access_log, api_tokens
 from passcompass_assets.core.ingest import apply
 from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.periods import Period, upsert_period

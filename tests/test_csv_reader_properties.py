@@ -18,9 +18,9 @@ import pandas as pd
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.catalog import RECORD_KEY, load_catalog
 from passcompass_assets.core.errors import Rejected
-from passcompass_assets.core.ingest.validation import KEY_COLUMNS, MAX_ID_LENGTH, ValidatedUpload, validate_csv
+from passcompass_assets.core.ingest.validation import MAX_ID_LENGTH, ValidatedUpload, validate_csv
 
 CATALOG = load_catalog()
 DOCUMENTED = {400, 413, 415, 422}
@@ -117,12 +117,12 @@ def check_outcome(content: bytes, **kwargs: object) -> ValidatedUpload | None:
     event("accepted")
     frame = validated.frame
     assert set(frame.columns) <= set(CATALOG.by_name), frame.columns
-    assert list(frame.columns[:3]) == list(KEY_COLUMNS)
+    assert list(frame.columns[:3]) == list(RECORD_KEY)
     assert len(frame) == validated.rows > 0
-    for key in KEY_COLUMNS:
+    for key in RECORD_KEY:
         values = frame[key]
         assert values.notna().all() and (values.str.len() > 0).all() and (values.str.len() <= MAX_ID_LENGTH).all()
-    assert not frame.duplicated(list(KEY_COLUMNS)).any()
+    assert not frame.duplicated(list(RECORD_KEY)).any()
     for name in frame.columns:
         column = CATALOG[name]
         if column.type in ("integer", "number"):

@@ -1,4 +1,4 @@
-"""The dbt models on SQLite and PostgreSQL: uploads in, ``dbt build``, student_features and training_set out."""
+"""The dbt models on SQLite and PostgreSQL: uploads in, ``dbt build``, record_history and training_set out."""
 
 from __future__ import annotations
 
@@ -48,10 +48,10 @@ def loaded(engine: sa.Engine, store: LandingStore) -> sa.Engine:
     return engine
 
 
-def test_build_student_features_and_training_set(settings: Settings, loaded: sa.Engine) -> None:
+def test_build_record_history_and_training_set(settings: Settings, loaded: sa.Engine) -> None:
     run_dbt_build(settings)  # raises when a model errors or an error-severity dbt test fails
 
-    features = read_table(loaded, "student_features").set_index(["user_id", "course_id"]).sort_index()
+    features = read_table(loaded, "record_history").set_index(["user_id", "course_id"]).sort_index()
     assert len(features) == 5
     assert "final_grade" not in features.columns and "failed" not in features.columns
     assert {c.name for c in load_catalog().stored_features} <= set(features.columns)
@@ -68,7 +68,7 @@ def test_build_student_features_and_training_set(settings: Settings, loaded: sa.
     assert training["final_grade"].tolist() == [15.0, 45.0, 9.5, 4.0]
     assert fail_label(training).tolist() == [0, 1, 1, 1]
     # The history of labelled students: one row per dated version (here one each), with its date and arrival.
-    assert set(features.columns) - {"record_updated_at"} < set(training.columns)
+    assert set(features.columns) < set(training.columns)
     assert {"valid_from", "source_seq"} <= set(training.columns)
 
 
@@ -91,7 +91,7 @@ def test_dagster_materializes_dbt_assets(settings: Settings, engine: sa.Engine, 
 
     assert result.success
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert {AssetKey("student_features"), AssetKey("training_set")} <= materialized
+    assert {AssetKey("record_history"), AssetKey("training_set")} <= materialized
     checks = result.get_asset_check_evaluations()
     assert len(checks) == len(dbt_feature_assets.check_keys)
     failed = [c for c in checks if not c.passed]

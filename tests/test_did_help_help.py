@@ -11,8 +11,9 @@ from passcompass_assets.core.actions import record_action
 from passcompass_assets.core.courses import set_course
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.reports.build import ModelInfo, build_report
+from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.helped import did_help_help
 from passcompass_assets.core.reports.outcomes import OutcomePolicy, evaluate_period, store_evaluation
 from passcompass_assets.core.reports.store import store_report

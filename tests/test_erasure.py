@@ -19,12 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from passcompass_assets.core.access.erasure import erasure_hash, list_erasures
-from passcompass_assets.core.access.tables import erasures
 from passcompass_assets.core.datasets.demo import demo_periods, final_grades_for, make_snapshot_csv
-from passcompass_assets.core.db.tables import final_grades, record_versions, student_records, uploads
+from passcompass_assets.core.db.tables import erasures, final_grades, record_versions, student_records, uploads
 from passcompass_assets.core.ingest.uploads import note_upload_error
 from passcompass_assets.core.periods import Period, upsert_period
+from passcompass_assets.core.privacy.erasure import erasure_hash, list_erasures
 from passcompass_assets.core.reports.outcomes import evaluation_paths
 from passcompass_assets.core.reports.store import list_reports
 from passcompass_assets.core.settings import Settings
@@ -102,7 +101,7 @@ def test_erasing_a_student_leaves_no_trace(settings, engine, store, client, dags
 
     held = places_holding(TARGET, settings, engine, dagster_home)
     assert any("landing" in p for p in held) and any("reports" in p for p in held), held
-    assert any("student_records" in p for p in held) and any("student_features" in p for p in held), held
+    assert any("student_records" in p for p in held) and any("record_history" in p for p in held), held
 
     erased = client.delete(f"/api/v1/students/{TARGET}")
     assert erased.status_code == 200, erased.text

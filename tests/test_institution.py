@@ -24,9 +24,9 @@ from passcompass_assets.core.datasets.demo import demo_periods, final_grades_for
 from passcompass_assets.core.db.tables import record_versions, student_records, uploads
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.ml.training import train_and_gate
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.reports.build import ModelInfo
 from passcompass_assets.core.reports.service import generate_report
 
 ROOT = Path(__file__).resolve().parents[1]

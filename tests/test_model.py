@@ -10,7 +10,7 @@ import pytest
 
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.datasets.uci import load_uci_dir
-from passcompass_assets.core.ml.evaluation import BRIER_TOLERANCE
+from passcompass_assets.core.ml.cross_validation import BRIER_TOLERANCE
 from passcompass_assets.core.ml.explain import FACTOR_SEPARATOR, assess, typical_values
 from passcompass_assets.core.ml.features import candidate_columns, model_frame
 from passcompass_assets.core.ml.fitting import FittedStages, fit_and_evaluate

@@ -24,13 +24,15 @@ from sqlalchemy.engine import Engine
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.keys import ReportKey
+from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.notify import notify_report_ready
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.reports.build import ModelInfo, build_report
+from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.store import get_report, list_reports, store_report
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.reporting.assets import feature_drift, period_reports
-from passcompass_assets.reporting.partitions import REPORT_PARTITIONS, ReportKey
+from passcompass_assets.reporting.partitions import REPORT_PARTITIONS
 from passcompass_assets.resources import ModelResource, PlatformResource
 
 COURSE, PERIOD = "math", "2026-now"
@@ -242,7 +244,7 @@ def test_the_report_asset_notifies_and_a_failure_never_fails_it(
     rows = "\n".join(f"stu-{i},{COURSE},{PERIOD},{day.isoformat()},{i * 3},{20 - i}" for i in range(8))
     content = f"user_id,course_id,period_id,as_of_date,absences,interim_grade_1\n{rows}\n".encode()
     apply_upload(engine, store, receive_upload(engine, store, content).upload_id)
-    key = ReportKey(COURSE, PERIOD, day).partition_key
+    key = ReportKey(COURSE, PERIOD, day).key
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(REPORT_PARTITIONS, [key])
     caplog.set_level(logging.DEBUG)

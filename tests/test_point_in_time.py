@@ -18,11 +18,11 @@ from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.ml.features import model_frame
-from passcompass_assets.core.ml.point_in_time import TERM_WEEK, scoring_rows
+from passcompass_assets.core.ml.own_students import validate
 from passcompass_assets.core.ml.training import train_and_gate
 from passcompass_assets.core.ml.training_data import TrainingData, own_training_rows, training_data
-from passcompass_assets.core.ml.validation import validate
 from passcompass_assets.core.periods import Period, upsert_period
+from passcompass_assets.core.records import TERM_WEEK, scoring_rows
 from passcompass_assets.core.reports.service import generate_report
 from passcompass_assets.features.dbt_project import run_dbt_build
 
@@ -186,7 +186,7 @@ def _rows_at(term: object, period: Period, day: date) -> pd.DataFrame:
     """The demo term's students as known on ``day``, validated as an upload would be, at their term position."""
     from passcompass_assets.core.datasets.demo import to_csv_bytes
     from passcompass_assets.core.ingest.validation import validate_csv
-    from passcompass_assets.core.ml.point_in_time import term_week
+    from passcompass_assets.core.records import term_week
 
     frame = validate_csv(to_csv_bytes(term.snapshot(day))).frame  # type: ignore[attr-defined]
     return frame.assign(grade_max=20.0, pass_mark=10.0, term_week=term_week(period, day), report_date=day)

@@ -11,10 +11,10 @@ from conftest import admin_token, bearer
 from fastapi.testclient import TestClient
 
 from passcompass_api.main import create_app
-from passcompass_assets.core.access.erasure import erase_student
 from passcompass_assets.core.db.tables import final_grades, record_versions, student_records
 from passcompass_assets.core.ingest import apply
 from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.privacy.erasure import erase_student
 from passcompass_assets.core.settings import Settings
 
 KEY = "the-institution-keeps-this-key"

@@ -12,8 +12,9 @@ import pytest
 from mlflow import MlflowClient
 
 from passcompass_assets.core.datasets.uci import load_uci_dir
+from passcompass_assets.core.db.migrate import upgrade
 from passcompass_assets.core.ingest.validation import validate_csv
-from passcompass_assets.core.ml.evaluation import StageEvaluation
+from passcompass_assets.core.ml.cross_validation import StageEvaluation
 from passcompass_assets.core.ml.gate import decide
 from passcompass_assets.core.ml.loader import load_champion
 from passcompass_assets.core.ml.pyfunc import pyfunc_input
@@ -34,10 +35,14 @@ def uci() -> pd.DataFrame:
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A fresh PASSCOMPASS_HOME, so MLflow's SQLite store and artifacts start empty."""
+    """A fresh PASSCOMPASS_HOME, so MLflow's SQLite store and artifacts start empty; its database migrated, as
+    the entry points do (``passcompass db upgrade``, the home's preparation)."""
     monkeypatch.setenv("PASSCOMPASS_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return Settings()
+    settings = Settings()
+    settings.ensure_dirs()
+    upgrade(settings.db_url)
+    return settings
 
 
 def client_for(settings: Settings) -> MlflowClient:

@@ -10,8 +10,9 @@ import pandas as pd
 
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.reports.build import ModelInfo, build_report
+from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.store import store_report
 
 

@@ -15,12 +15,11 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from passcompass_assets.core.access.audit import list_access, record_access
-from passcompass_assets.core.access.erasure import list_erasures
-from passcompass_assets.core.access.tables import access_log
-from passcompass_assets.core.db.tables import final_grades, record_versions, student_records, uploads
+from passcompass_assets.core.db.tables import access_log, final_grades, record_versions, student_records, uploads
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.periods import Period, upsert_period
+from passcompass_assets.core.privacy.erasure import list_erasures
 from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.outcomes import Evaluation, LeadTime, evaluation_paths, store_evaluation
 from passcompass_assets.core.reports.store import get_report, store_report

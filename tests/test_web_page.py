@@ -23,6 +23,7 @@ from passcompass_api.web.filters import day
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.ml.tracking import (
     CARD_HTML,
     CARD_JSON,
@@ -32,7 +33,7 @@ from passcompass_assets.core.ml.tracking import (
     experiment_id,
 )
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.core.reports.build import ModelInfo, build_report
+from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.store import store_report
 from passcompass_assets.core.settings import Settings
 

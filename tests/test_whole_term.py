@@ -85,7 +85,7 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
     # The end: final grades arrive; the sensor asks for evaluations and a retraining, which run.
     upload(final_grades_for(current.period_id, today=TODAY, students=STUDENTS), "final_grades")
     requests = final_grades_sensor(sensor).run_requests
-    evaluations = sorted(str(r.partition_key) for r in requests if r.job_name == "evaluate_reports")
+    evaluations = sorted(str(r.partition_key) for r in requests if r.job_name == "report_evaluation_job")
     assert evaluations == [f"{c}|{current.period_id}" for c in COURSES]
     assert [r.job_name for r in requests if r.job_name == "train_model"] == ["train_model"]
     for key in evaluations:

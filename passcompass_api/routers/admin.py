@@ -12,8 +12,8 @@ from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdPath, MaybeIdQuery
 from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, MeOut
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.audit import list_access
-from passcompass_assets.core.access.erasure import erase_student, list_erasures
 from passcompass_assets.core.access.roles import ADMIN, Principal
+from passcompass_assets.core.privacy.erasure import erase_student, list_erasures
 
 router = APIRouter(prefix="/api/v1", responses=AUTH_RESPONSES)
 

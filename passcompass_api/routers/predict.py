@@ -27,7 +27,7 @@ from passcompass_assets.core.errors import Problem, Rejected
 from passcompass_assets.core.ingest.validation import grades_within_scale, validate_csv
 from passcompass_assets.core.ml.integrity import ModelRefused
 from passcompass_assets.core.ml.loader import LoadedModel, load_model
-from passcompass_assets.core.ml.predict import Prediction, predict
+from passcompass_assets.core.reports.predict import Prediction, predict
 from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["predict"], responses=AUTH_RESPONSES)

@@ -21,9 +21,10 @@ from passcompass_api.security import (
 )
 from passcompass_assets.core.access.audit import REPORT_DOWNLOAD, record_access
 from passcompass_assets.core.access.roles import INSTRUCTOR, VIEWER, Principal
+from passcompass_assets.core.reports.period_choice import latest_report
 from passcompass_assets.core.reports.render import FORMATS, file_name
 from passcompass_assets.core.reports.requests import request_report as queue_report
-from passcompass_assets.core.reports.store import ReportRecord, latest_report, list_reports
+from passcompass_assets.core.reports.store import ReportRecord, list_reports
 from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=AUTH_RESPONSES)

@@ -1,1 +1,2 @@
-"""Domain logic free of Dagster: catalog, CSV validation, storage, database, model. Shared by API and assets."""
+"""Domain code free of Dagster, shared by the API, the Dagster assets and the CLI; its floors, and what each may
+import, are defined (and checked) in tests/test_architecture.py."""

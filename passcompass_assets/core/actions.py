@@ -18,8 +18,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.access.tokens import utc
 from passcompass_assets.core.db.tables import reports, student_actions
+from passcompass_assets.core.db.timestamps import utc
 
 ActionKind = Literal[
     "contacted", "tutoring_offered", "meeting_held", "referred", "acknowledged", "not_useful", "incorrectly_flagged"
@@ -168,25 +168,6 @@ def summaries(engine: Engine, course_id: str, period_id: str, user_ids: Iterable
             at = utc(row.recorded_at) or datetime.now(UTC)
             out[row.user_id] = ActionSummary((before.count if before else 0) + 1, row.kind, at)
     return out
-
-
-def count_actions(engine: Engine, course_id: str, period_id: str) -> dict[str, int]:
-    """How many actions of each kind the course's period has."""
-    c = student_actions.c
-    query = (
-        sa.select(c.kind, sa.func.count()).where(c.course_id == course_id, c.period_id == period_id).group_by(c.kind)
-    )
-    with engine.connect() as conn:
-        return {str(row[0]): int(row[1]) for row in conn.execute(query).all()}
-
-
-def acted_on(engine: Engine, course_id: str, period_id: str) -> set[str]:
-    """The students of the course's period with at least one action."""
-    c = student_actions.c
-    query = sa.select(c.user_id).where(c.course_id == course_id, c.period_id == period_id).distinct()
-    with engine.connect() as conn:
-        users: list[object] = list(conn.execute(query).scalars().all())
-    return {str(user) for user in users}
 
 
 def action_frame(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:

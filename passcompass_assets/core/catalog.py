@@ -29,6 +29,8 @@ Use = Literal["feature", "audit", "ignore"]
 KNOWN_FROM = ("start", "interim_1", "interim_2", "end")
 BUILT_IN = Path(__file__).with_name("feature_catalog.yaml")
 CATALOG_ENV = "PASSCOMPASS_CATALOG"
+# What identifies a student's record: one student in one course period (every table and frame keyed by student).
+RECORD_KEY: tuple[str, str, str] = ("user_id", "course_id", "period_id")
 
 
 class CatalogError(ValueError):

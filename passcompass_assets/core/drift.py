@@ -11,10 +11,11 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.keys import ReportKey, file_name
 from passcompass_assets.core.ml.features import as_floats
-from passcompass_assets.core.ml.point_in_time import TERM_WEEK, scoring_rows, term_week
 from passcompass_assets.core.ml.training_data import own_training_rows
 from passcompass_assets.core.periods import Period
+from passcompass_assets.core.records import TERM_WEEK, scoring_rows, term_week
 
 MIN_REFERENCE_ROWS = 50  # past students of the course at that week, for a distribution worth comparing with
 METHOD = re.compile(r"ValueDrift\(column=(?P<column>.+?),method=(?P<method>.+?),threshold=(?P<threshold>[\d.e-]+)\)")
@@ -120,8 +121,7 @@ def course_drift(
     reference = same_week(own_training_rows(engine, course_id, week=term_week(period, day)), term_week(period, day))
     if len(reference) < MIN_REFERENCE_ROWS or current.empty:
         return DriftSummary(columns=0, threshold=share_threshold)
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}|{period.period_id}|{day}")
-    html = reports_dir / "drift" / f"{safe}.html"
+    html = reports_dir / "drift" / f"{file_name(ReportKey(course_id, period.period_id, day).key)}.html"
     result = feature_drift(reference, current, html, share_threshold)
     result.html = str(html)
     return result

@@ -18,13 +18,14 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.db.tables import feedback_state
 from passcompass_assets.core.ingest.uploads import Upload, processed_since
+from passcompass_assets.core.keys import CoursePeriod
 from passcompass_assets.core.reports.store import reported_course_periods
 
 TRAIN = "train"
 
 
 def evaluation_scope(course_id: str, period_id: str) -> str:
-    return f"evaluate:{course_id}|{period_id}"
+    return f"evaluate:{CoursePeriod(course_id, period_id).key}"
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def read_table(
     period_id: str | None = None,
     known_by: date | None = None,
 ) -> pd.DataFrame:
-    """A dbt model (e.g. ``student_features``, ``training_set``), of one course (and period) when given, as a frame
+    """A dbt model (e.g. ``record_history``, ``training_set``), of one course (and period) when given, as a frame
     with the same dtypes on both dialects; of a history, only the versions known by ``known_by`` when given."""
     table = sa.table(
         name,

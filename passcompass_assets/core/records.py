@@ -4,25 +4,34 @@ The source is the history: every processed snapshot is a dated version (``record
 about a student "as of D" is, column by column, the value of the latest version dated on or before D whose upload
 carried that column (an upload that leaves a column out keeps the earlier value; an empty cell in a column it
 has clears it). ``student_records`` is the current state, a convenience for checks and drift.
+
+What the model learns from and what a report scores are built by one function, :func:`rows_as_of`: a training
+row is a labelled student of a past period as known on one of its report dates (:func:`training_rows`), a report
+row a student of the current period as known on the report's date (:func:`scoring_rows`). Both carry the term
+position the model knows (``term_week``: weeks since the period started) and leave out students who had withdrawn
+by then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.cadence import report_dates
+from passcompass_assets.core.catalog import RECORD_KEY, load_catalog
 from passcompass_assets.core.db.tables import courses, record_versions, student_records, uploads
+from passcompass_assets.core.periods import Period
 
-KEYS = ["user_id", "course_id", "period_id"]
 STATE = ["as_of_date", "enrolment_status", "withdrawal_date"]
 # The order versions are applied in: by the day they describe, then by arrival.
 VERSION_ORDER = ["valid_from", "source_seq"]
+TERM_WEEK = "term_week"  # weeks since the period started, on the row's date (a model input)
+REPORT_DATE = "report_date"
 
 
 def record_columns() -> list[str]:
@@ -48,10 +57,10 @@ def as_of(versions: pd.DataFrame, carried: dict[int, frozenset[str]], day: date 
         versions = versions[pd.to_datetime(versions["valid_from"]) <= pd.Timestamp(day)]
     if versions.empty:
         return versions.drop(columns=["source_seq"], errors="ignore").iloc[0:0]
-    versions = versions.sort_values([*KEYS, *VERSION_ORDER], kind="stable").reset_index(drop=True)
-    student = versions.groupby(KEYS, sort=False).ngroup().to_numpy()
+    versions = versions.sort_values([*RECORD_KEY, *VERSION_ORDER], kind="stable").reset_index(drop=True)
+    student = versions.groupby(list(RECORD_KEY), sort=False).ngroup().to_numpy()
     last_row = _last_position(student, np.ones(len(versions), dtype=bool))
-    out = versions.iloc[last_row][[*KEYS, "valid_from"]].reset_index(drop=True)
+    out = versions.iloc[last_row][[*RECORD_KEY, "valid_from"]].reset_index(drop=True)
     seqs = versions["source_seq"].to_numpy()
     distinct = np.unique(seqs)
     for column in [c for c in record_columns() if c in versions.columns]:
@@ -119,23 +128,6 @@ def enrolled(frame: pd.DataFrame, day: date) -> pd.Series:
     return ~(withdrawn & (when.isna() | (when <= pd.Timestamp(day))))
 
 
-def course_records(engine: Engine, course_id: str, period_id: str) -> pd.DataFrame:
-    """Current records of a course's students with the course's grade scale, by user id."""
-    query = (
-        sa.select(student_records, courses.c.grade_max, courses.c.pass_mark)
-        .join(
-            courses,
-            sa.and_(
-                courses.c.course_id == student_records.c.course_id, courses.c.period_id == student_records.c.period_id
-            ),
-        )
-        .where(student_records.c.course_id == course_id, student_records.c.period_id == period_id)
-        .order_by(student_records.c.user_id)
-    )
-    with engine.connect() as conn:
-        return pd.read_sql(query, conn)
-
-
 def records_of_courses(engine: Engine, course_ids: list[str], period_ids: list[str] | None = None) -> pd.DataFrame:
     """Current records of every student of these courses (of these periods, when given), as stored."""
     query = sa.select(student_records).where(student_records.c.course_id.in_(course_ids))
@@ -143,3 +135,50 @@ def records_of_courses(engine: Engine, course_ids: list[str], period_ids: list[s
         query = query.where(student_records.c.period_id.in_(period_ids))
     with engine.connect() as conn:
         return pd.read_sql(query, conn)
+
+
+def term_week(period: Period, day: date) -> float:
+    return round(max(0.0, (day - period.start_date).days / 7), 3)
+
+
+def rows_as_of(versions: pd.DataFrame, carried: dict[int, frozenset[str]], period: Period, day: date) -> pd.DataFrame:
+    """Every student still enrolled on ``day``, as known on ``day``, with the term position."""
+    rows = as_of(versions, carried, day)
+    rows = rows[enrolled(rows, day)].reset_index(drop=True)
+    rows[TERM_WEEK] = term_week(period, day)
+    rows[REPORT_DATE] = day
+    return rows
+
+
+def spanning_period(period_id: str, versions: pd.DataFrame) -> Period:
+    """A period never declared: from its first to its last snapshot (so its rows still have a term position)."""
+    days = pd.to_datetime(versions["valid_from"]).dt.date
+    start, end = min(days), max(days)
+    return Period(period_id, start, max(end, start + timedelta(days=1)), 3)
+
+
+def scoring_rows(engine: Engine, course_id: str, period: Period, day: date) -> pd.DataFrame:
+    """A course's students as a report on ``day`` scores them, with the course's grade scale."""
+    versions = read_versions(engine, course_id, period.period_id, until=day)
+    rows = rows_as_of(versions, carried_columns(engine, versions["source_seq"]), period, day)
+    return with_scale(engine, rows).sort_values("user_id").reset_index(drop=True)
+
+
+def training_rows(
+    history: pd.DataFrame,
+    carried: dict[int, frozenset[str]],
+    periods: dict[str, Period],
+    days: list[date] | None = None,
+) -> pd.DataFrame:
+    """``history``: versions of labelled students (with their final grade and course scale). One row per student
+    still enrolled on each report date of their period (or on ``days``), as known then."""
+    labels = [c for c in ("final_grade", "grade_max", "pass_mark") if c in history.columns]
+    frames = []
+    for (_course_id, period_id), versions in history.groupby(["course_id", "period_id"], sort=True):
+        period = periods.get(str(period_id)) or spanning_period(str(period_id), versions)
+        outcome = versions.drop_duplicates(["user_id"])[["user_id", *labels]]
+        for day in days if days is not None else report_dates(period):
+            rows = rows_as_of(versions.drop(columns=labels), carried, period, day)
+            if not rows.empty:
+                frames.append(rows.merge(outcome, on="user_id", how="inner"))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

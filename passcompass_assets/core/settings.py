@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         for path in (self.landing_dir, self.inbox_dir, self.inbox_dir / "rejected", self.reports_dir):
             path.mkdir(parents=True, exist_ok=True)
 
-    # --- Access control and data protection (core/access). Lists are comma-separated. ---------------------------
+    # --- Access control and data protection (core/access, core/privacy). Lists are comma-separated. -----------
     # Host headers the API answers (others get 400): names, "*.example.org" for a domain's hosts, "*" for any.
     trusted_hosts: str = "127.0.0.1,localhost,testserver"
     # Origins whose browser scripts may call the API (CORS); empty: none.

@@ -23,7 +23,8 @@ from passcompass_assets.core.cadence import next_report_date
 from passcompass_assets.core.courses import course_periods, get_course
 from passcompass_assets.core.db.tables import student_records
 from passcompass_assets.core.errors import Problem, Rejected
-from passcompass_assets.core.periods import Period, find_period, list_periods
+from passcompass_assets.core.periods import Period, find_period
+from passcompass_assets.core.reports.period_choice import period_to_show
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 from passcompass_assets.core.reports.term import TermTable, student_history, term_table
 
@@ -103,20 +104,6 @@ def _scale(engine: Engine, course_id: str, period_id: str, report: ReportRecord 
     return Scale(_float(grade_max), _float(pass_mark))
 
 
-def default_period(engine: Engine, course_id: str, today: date) -> str | None:
-    """The course's period to show: the current one it has a report or records in, else its latest report's, else
-    its most recent period."""
-    known = course_periods(engine, course_id)
-    reported = list_reports(engine, course_id)
-    current = [p.period_id for p in list_periods(engine) if p.contains(today)]
-    for period_id in current:
-        if period_id in known or any(r.period_id == period_id for r in reported):
-            return period_id
-    if reported:
-        return reported[0].period_id
-    return known[-1] if known else None
-
-
 def _filtered(table: TermTable, band: Band, show: Show, query: str) -> pd.DataFrame:
     frame = table.current
     mask = pd.Series(True, index=frame.index)
@@ -151,7 +138,7 @@ def course_page(
     page: int = 1,
 ) -> CoursePage | None:
     """The course page's data; None when the course is unknown (no records, no reports) in the period."""
-    period_id = period_id or default_period(engine, course_id, today)
+    period_id = period_to_show(engine, course_id, today, period_id).period_id
     if period_id is None:
         return None
     table = term_table(engine, reports_dir, course_id, period_id)
@@ -246,7 +233,7 @@ def student_page(
     engine: Engine, reports_dir: Path, course_id: str, period_id: str | None, user_id: str, today: date
 ) -> StudentPage | None:
     """The student page's data; None when the student is neither in the term's reports nor in its records."""
-    period_id = period_id or default_period(engine, course_id, today)
+    period_id = period_to_show(engine, course_id, today, period_id).period_id
     if period_id is None:
         return None
     table = term_table(engine, reports_dir, course_id, period_id)

@@ -16,7 +16,6 @@ from passcompass_assets.features.dbt_project import DBT_PROJECT, dbt_environ, en
 from passcompass_assets.resources import PlatformResource
 
 GROUP_NAME = "features"
-DBT_RESOURCE_KEY = "dbt"
 SOURCE_ASSET_KEYS = {
     "student_records": AssetKey("student_records"),
     "courses": AssetKey("student_records"),

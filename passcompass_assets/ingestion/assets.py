@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from passcompass_assets.core.access.redact import describe_error
+from passcompass_assets.core.db.redact import describe_error
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.quality import check_frame, row_key
 from passcompass_assets.core.ingest.uploads import Upload, find_upload, mark_upload, note_upload_error

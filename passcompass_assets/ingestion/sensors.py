@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from passcompass_assets.core.errors import Rejected
-from passcompass_assets.core.ingest.uploads import mark_upload, pending_uploads, receive_upload
+from passcompass_assets.core.ingest.uploads import UploadPolicy, mark_upload, pending_uploads
 from passcompass_assets.ingestion.assets import ingest_upload_job, uploads_partitions
 from passcompass_assets.resources import PlatformResource
 from passcompass_assets.work import RetryPolicy, Work, plan
@@ -58,21 +58,14 @@ def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource
     settings.ensure_dirs()
     files = sorted(p for p in settings.inbox_dir.glob("*.csv") if p.is_file() or p.is_symlink())
     received = rejected = 0
+    policy = UploadPolicy.from_settings(settings)
     for path in files:
         try:
             if path.is_symlink():
                 raise Rejected(415, "not_a_file", "a symbolic link; drop the file itself")
             if path.stat().st_size > settings.max_upload_bytes:
                 raise Rejected(413, "too_large", f"the file is larger than {settings.max_upload_bytes} bytes")
-            receipt = receive_upload(
-                platform.engine,
-                platform.landing,
-                path.read_bytes(),
-                default_period_id=settings.default_period_id,
-                source="inbox",
-                default_grade_max=settings.default_grade_max,
-                pseudonym_key=settings.pseudonym_key,
-            )
+            receipt = policy.receive(platform.engine, platform.landing, path.read_bytes(), source="inbox")
         except Rejected as exc:
             _reject(path, settings.inbox_dir / "rejected", exc.as_dict())
             context.log.warning(f"inbox file rejected: {exc.error}: {exc.detail}")

@@ -6,9 +6,10 @@ import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
 from passcompass_assets.core.feedback import evaluation_scope, latest_grades_seq, record
+from passcompass_assets.core.keys import CoursePeriod
 from passcompass_assets.core.periods import find_period
 from passcompass_assets.core.reports.outcomes import OutcomePolicy, evaluate_period, store_evaluation
-from passcompass_assets.monitoring.partitions import CoursePeriod, evaluation_partitions
+from passcompass_assets.monitoring.partitions import evaluation_partitions
 from passcompass_assets.resources import PlatformResource
 
 
@@ -86,8 +87,9 @@ def report_evaluation(context: dg.AssetExecutionContext, platform: PlatformResou
 
 
 report_evaluation_job = dg.define_asset_job(
-    "evaluate_reports",
+    "report_evaluation_job",
     selection=[report_evaluation],
     partitions_def=evaluation_partitions,
     executor_def=dg.in_process_executor,
+    description="Every report of one course period against its final grades (the report_evaluation asset).",
 )

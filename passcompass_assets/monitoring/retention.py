@@ -1,12 +1,12 @@
 """Retention, daily: each period's student-level data purged ``PASSCOMPASS_RETENTION_DAYS`` after it ends, and
-the access log's entries older than ``PASSCOMPASS_ACCESS_LOG_RETENTION_DAYS`` (core/access/retention.py).
+the access log's entries older than ``PASSCOMPASS_ACCESS_LOG_RETENTION_DAYS`` (core/privacy/retention.py).
 
 The run's metadata holds counts and period ids only.
 """
 
 import dagster as dg
 
-from passcompass_assets.core.access.retention import apply_retention
+from passcompass_assets.core.privacy.retention import apply_retention
 from passcompass_assets.resources import PlatformResource
 
 

@@ -5,10 +5,11 @@ from datetime import timedelta
 import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
-from passcompass_assets.core.feedback import due_evaluations, due_training
+from passcompass_assets.core.feedback import due_evaluations, due_training, evaluation_scope
+from passcompass_assets.core.keys import CoursePeriod
 from passcompass_assets.ml import train_model_job
 from passcompass_assets.monitoring.assets import report_evaluation_job
-from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS, CoursePeriod
+from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS
 from passcompass_assets.resources import PlatformResource
 from passcompass_assets.work import RetryPolicy, Work, failure_message, is_last_attempt, plan
 
@@ -27,9 +28,9 @@ def final_grades_sensor(context: dg.SensorEvaluationContext, platform: PlatformR
     settings = platform.settings
     work = [
         Work(
-            f"evaluate:{due.course_id}|{due.period_id}@{due.through_seq}",
+            f"{evaluation_scope(due.course_id, due.period_id)}@{due.through_seq}",
             report_evaluation_job.name,
-            CoursePeriod(due.course_id, due.period_id).partition_key,
+            CoursePeriod(due.course_id, due.period_id).key,
         )
         for due in due_evaluations(platform.engine)
     ]

@@ -4,9 +4,10 @@ import dagster as dg
 
 from passcompass_assets.core.alerts import send_alert
 from passcompass_assets.core.drift import course_drift
+from passcompass_assets.core.keys import ReportKey
 from passcompass_assets.core.notify import notify_report_ready
 from passcompass_assets.core.reports.service import generate_report, report_period
-from passcompass_assets.reporting.partitions import ReportKey, report_partitions
+from passcompass_assets.reporting.partitions import report_partitions
 from passcompass_assets.resources import ModelResource, PlatformResource
 from passcompass_assets.work import WORK_TAG
 

@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from passcompass_assets.core.keys import ReportKey
 from passcompass_assets.core.reports.requests import due_reports, finish_request, pending_requests
 from passcompass_assets.reporting.assets import period_report_job
-from passcompass_assets.reporting.partitions import REPORT_PARTITIONS, ReportKey
+from passcompass_assets.reporting.partitions import REPORT_PARTITIONS
 from passcompass_assets.resources import PlatformResource
 from passcompass_assets.work import ATTEMPT_TAG, WORK_TAG, RetryPolicy, Work, plan
 
@@ -14,7 +15,7 @@ RETRY_WINDOW = timedelta(days=7)  # failed scheduled reports older than this are
 
 
 def scheduled_work(key: ReportKey) -> Work:
-    return Work(f"report:{key.partition_key}", period_report_job.name, key.partition_key)
+    return Work(f"report:{key.key}", period_report_job.name, key.key)
 
 
 @dg.schedule(
@@ -31,13 +32,13 @@ def report_schedule(
     keys = [ReportKey(course_id, period_id, day) for course_id, period_id in due_reports(platform.engine, day)]
     if not keys:
         return dg.SkipReason(f"no report due on {day.isoformat()}")
-    context.instance.add_dynamic_partitions(REPORT_PARTITIONS, [key.partition_key for key in keys])
+    context.instance.add_dynamic_partitions(REPORT_PARTITIONS, [key.key for key in keys])
     # The run key makes the schedule idempotent (one report per course per report date); the work tag lets the
     # report sensor retry a run that fails.
     return [
         dg.RunRequest(
-            run_key=key.partition_key,
-            partition_key=key.partition_key,
+            run_key=key.key,
+            partition_key=key.key,
             tags={WORK_TAG: scheduled_work(key).key, ATTEMPT_TAG: "1"},
         )
         for key in keys
@@ -63,7 +64,7 @@ def report_request_sensor(context: dg.SensorEvaluationContext, platform: Platfor
     retry scheduled reports whose run failed; with back-off, a bounded number of times."""
     requests = {f"report-request:{r.request_id}": r for r in pending_requests(platform.engine)}
     work = [
-        Work(key, period_report_job.name, ReportKey(r.course_id, r.period_id, r.requested_at.date()).partition_key)
+        Work(key, period_report_job.name, ReportKey(r.course_id, r.period_id, r.requested_at.date()).key)
         for key, r in requests.items()
     ]
     decided = plan(

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.access.roles import Principal
-from passcompass_assets.core.access.tables import access_log
-from passcompass_assets.core.access.tokens import utc
+from passcompass_assets.core.db.tables import access_log
+from passcompass_assets.core.db.timestamps import utc
 
 REPORT_DOWNLOAD = "report.download"
 EVALUATION_DOWNLOAD = "evaluation.download"

@@ -20,23 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.access.roles import ADMIN, ALL_COURSES, COURSE_SCOPED, Principal, Role, parse_role
-from passcompass_assets.core.access.tables import api_tokens
+from passcompass_assets.core.db.tables import api_tokens
+from passcompass_assets.core.db.timestamps import utc
 
 PREFIX = "pc"
 TokenKind = Literal["api", "signin"]
 _DUMMY_HASH = hashlib.sha256(b"no such token").hexdigest()
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """A timestamp as an aware UTC datetime (SQLite hands stored ones back naive, queries may carry any offset)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # an offset pushing year 1 or 9999 past the calendar's end
-        return datetime.min.replace(tzinfo=UTC) if value.year == 1 else datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

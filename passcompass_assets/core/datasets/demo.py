@@ -439,10 +439,6 @@ class DemoManifest:
         return self.periods[1]
 
     @property
-    def snapshot_files(self) -> list[Path]:
-        return [f.path for f in self.files if f.kind == "students"]
-
-    @property
     def final_grade_files(self) -> list[Path]:
         return [f.path for f in self.files if f.kind == "final_grades"]
 

@@ -13,7 +13,7 @@ from functools import cache
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, ExceptionContext
 
-from passcompass_assets.core.access.redact import redact_driver_message
+from passcompass_assets.core.db.redact import redact_driver_message
 
 
 def _on_connect_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:

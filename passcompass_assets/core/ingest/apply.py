@@ -1,6 +1,6 @@
 """Apply a landed upload to ``student_records`` and ``final_grades``: one transaction per upload.
 
-Upsert rules (DESIGN.md): per (user_id, course_id, period_id) the latest upload (by arrival, ``seq``) wins, column
+Upsert rules: per (user_id, course_id, period_id) the latest upload (by arrival, ``seq``) wins, column
 by column; a column the upload leaves out keeps its value, an empty cell in a column it has clears it; re-applying
 an upload changes nothing. The state is always that of applying every processed upload in arrival order, whatever
 order the runs commit in: an upload applied after a newer one of the same course (a retried run, two runs racing)
@@ -32,10 +32,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from passcompass_assets.core.catalog import RECORD_KEY
 from passcompass_assets.core.db.tables import courses, final_grades, record_versions, student_records, uploads
 from passcompass_assets.core.ingest.landing import LandingStore
 
-KEYS = ("user_id", "course_id", "period_id")
 PROVENANCE = ("source_upload_id", "source_seq", "updated_at")
 SQLITE_BATCH = 5000
 COPY_CHUNK = 1024 * 1024
@@ -67,7 +67,7 @@ class Provenance:
 
 def _overwrite(new: sa.ColumnCollection | dict, columns: list[str]) -> dict:
     """SET clause: every column the upload has (keys excepted) takes the upload's value, empty or not."""
-    return {column: new[column] for column in columns if column not in KEYS}
+    return {column: new[column] for column in columns if column not in RECORD_KEY}
 
 
 def _not_older(table: sa.Table, incoming: dict[str, sa.ColumnElement[object]]) -> sa.ColumnElement[bool]:
@@ -85,7 +85,7 @@ def _upsert_sqlite(conn: Connection, table: sa.Table, data: pa.Table, provenance
     columns = [*data.column_names, *PROVENANCE]
     statement = sqlite.insert(table).values({c: sa.bindparam(c) for c in columns})
     statement = statement.on_conflict_do_update(
-        index_elements=list(KEYS),
+        index_elements=list(RECORD_KEY),
         set_=_overwrite(statement.excluded, columns),
         where=_not_older(table, {c: statement.excluded[c] for c in columns}),
     )
@@ -164,7 +164,7 @@ def _upsert_postgres(
 
     if all_courses_new:
         # In key order, index inserts walk the primary key's leaves in order: a quarter faster for a million rows.
-        order = pc.sort_indices(data, sort_keys=[(k, "ascending") for k in KEYS])
+        order = pc.sort_indices(data, sort_keys=[(k, "ascending") for k in RECORD_KEY])
         savepoint = conn.begin_nested()
         try:
             _copy(conn, table.name, _with_provenance(data, provenance), order)
@@ -183,7 +183,7 @@ def _upsert_postgres(
     _copy(conn, staging, data)
     conn.exec_driver_sql(f'ANALYZE "{staging}"')  # so the planner sizes the joins right
     new = sa.table(staging, *[sa.column(c) for c in columns])
-    same_key = sa.and_(*[table.c[k] == new.c[k] for k in KEYS])
+    same_key = sa.and_(*[table.c[k] == new.c[k] for k in RECORD_KEY])
     upload_id = sa.literal(provenance.upload_id, sa.String())
     seq = sa.literal(provenance.seq, sa.Integer())
     at = sa.literal(provenance.at, sa.DateTime(timezone=True))
@@ -230,7 +230,7 @@ def _latest_snapshots(data: pa.Table) -> pa.Table:
     current state takes the latest."""
     if "as_of_date" not in data.column_names or len(pc.unique(_keys(data))) == data.num_rows:
         return data
-    order = pc.sort_indices(data, sort_keys=[*[(k, "ascending") for k in KEYS], ("as_of_date", "ascending")])
+    order = pc.sort_indices(data, sort_keys=[*[(k, "ascending") for k in RECORD_KEY], ("as_of_date", "ascending")])
     ordered = data.take(order)
     keys = _keys(ordered).to_numpy(zero_copy_only=False)
     last = np.append(keys[1:] != keys[:-1], True)  # the last row of each student's run of rows
@@ -245,14 +245,14 @@ def _record_tables(data: pa.Table, kind: str) -> tuple[pa.Table, pa.Table]:
     students = latest.select(record_columns) if kind == "students" else latest.select(record_columns).slice(0, 0)
     data = latest
     if "final_grade" in data.column_names:
-        grades = data.filter(pc.is_valid(data["final_grade"])).select([*KEYS, "final_grade"])
+        grades = data.filter(pc.is_valid(data["final_grade"])).select([*RECORD_KEY, "final_grade"])
     else:
-        grades = data.select(list(KEYS)).slice(0, 0)
+        grades = data.select(list(RECORD_KEY)).slice(0, 0)
     return students, grades
 
 
 def _keys(data: pa.Table) -> pa.Array:
-    return pc.binary_join_element_wise(*[data[k] for k in KEYS], "\x1f")
+    return pc.binary_join_element_wise(*[data[k] for k in RECORD_KEY], "\x1f")
 
 
 def _versions(data: pa.Table, upload: sa.Row, recorded_at: datetime) -> pa.Table:
@@ -339,7 +339,7 @@ def apply_upload(
         if upload.kind == "students":
             _insert_versions(conn, _versions(data, upload, provenance.at), upload.seq)
         # A new course has no newer upload to respect.
-        replayed = 0 if all_new else _replay_newer(conn, store, upload, data.select(list(KEYS)))
+        replayed = 0 if all_new else _replay_newer(conn, store, upload, data.select(list(RECORD_KEY)))
         conn.execute(
             uploads.update()
             .where(uploads.c.upload_id == upload_id)

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from passcompass_assets.core.catalog import Catalog, load_catalog
+from passcompass_assets.core.catalog import RECORD_KEY, Catalog, load_catalog
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
 
-KEYS = ["user_id", "course_id", "period_id"]
 # Provenance columns the database adds next to the catalog's.
 BOOKKEEPING = {"source_upload_id", "source_seq", "updated_at"}
 
@@ -25,7 +24,7 @@ BOOKKEEPING = {"source_upload_id", "source_seq", "updated_at"}
 def row_key(columns: list[str]) -> list[str]:
     """What identifies a row: the student, course and period, and the date when it is there (an upload may hold
     several dated snapshots of a student; the current state holds one)."""
-    return [*KEYS, "as_of_date"] if "as_of_date" in columns else KEYS
+    return [*RECORD_KEY, "as_of_date"] if "as_of_date" in columns else list(RECORD_KEY)
 
 
 @dataclass
@@ -51,7 +50,7 @@ def _suite(catalog: Catalog, columns: list[str], keys: list[str]) -> list[Expect
         ),
         gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=keys),
     ]
-    expectations += [gx.expectations.ExpectColumnValuesToNotBeNull(column=key) for key in KEYS]
+    expectations += [gx.expectations.ExpectColumnValuesToNotBeNull(column=key) for key in RECORD_KEY]
     for name in columns:
         column = catalog.by_name.get(name)
         if column is None:
@@ -89,7 +88,7 @@ def check_frame(frame: pd.DataFrame, catalog: Catalog | None = None, keys: list[
         .get_batch(batch_parameters={"dataframe": plain})
     )
     suite = context.suites.add(
-        gx.ExpectationSuite(name="catalog", expectations=_suite(catalog, list(frame.columns), keys or KEYS))
+        gx.ExpectationSuite(name="catalog", expectations=_suite(catalog, list(frame.columns), keys or list(RECORD_KEY)))
     )
     result = batch.validate(suite)
     failures = [

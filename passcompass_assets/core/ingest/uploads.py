@@ -1,4 +1,5 @@
-"""Receiving an upload: validate, land the PII-free file, register it. Shared by the API and the inbox sensor.
+"""Receiving an upload: validate, land the PII-free file, register it. Shared by the API, the inbox sensor and the
+demo loader, under one :class:`UploadPolicy` built from the settings.
 
 Order matters for crash safety: the file is landed (atomically) before its registry row is committed, so a
 registered upload always has its file; an orphaned landed file is harmless (content-addressed, reused on retry).
@@ -22,6 +23,7 @@ from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.pseudonyms import pseudonymise
 from passcompass_assets.core.ingest.validation import UploadKind, grades_within_scale, validate_csv
+from passcompass_assets.core.settings import Settings
 
 log = logging.getLogger("passcompass.uploads")
 
@@ -93,6 +95,44 @@ def find_upload(engine: Engine, upload_id: str) -> Upload | None:
 def _find_by_key(engine: Engine, key: str) -> sa.Row | None:
     with engine.connect() as conn:
         return conn.execute(sa.select(uploads).where(uploads.c.content_key == key)).first()
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    """What the settings decide for every upload, whoever receives it (the API, the inbox, the demo loader)."""
+
+    default_period_id: str = "default"  # the period of rows and uploads that name none
+    default_grade_max: float = 20.0  # the scale of a course first seen in an upload
+    pseudonym_key: str | None = None  # user ids landed as their keyed hash when set
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadPolicy:
+        return cls(settings.default_period_id, settings.default_grade_max, settings.pseudonym_key)
+
+    def receive(
+        self,
+        engine: Engine,
+        store: LandingStore,
+        content: bytes,
+        *,
+        kind: UploadKind = "students",
+        course_id: str | None = None,
+        period_id: str | None = None,
+        source: str = "api",
+    ) -> Upload:
+        """:func:`receive_upload` under this policy."""
+        return receive_upload(
+            engine,
+            store,
+            content,
+            kind=kind,
+            course_id=course_id,
+            period_id=period_id,
+            default_period_id=self.default_period_id,
+            source=source,
+            default_grade_max=self.default_grade_max,
+            pseudonym_key=self.pseudonym_key,
+        )
 
 
 def receive_upload(

@@ -20,12 +20,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from passcompass_assets.core.catalog import Catalog, Column, header_key, load_catalog
+from passcompass_assets.core.catalog import RECORD_KEY, Catalog, Column, header_key, load_catalog
 from passcompass_assets.core.errors import MAX_PROBLEMS, Problem, Rejected
 from passcompass_assets.core.ingest.csv_reader import RawTable, read_csv_bytes
 
 UploadKind = Literal["students", "final_grades"]
-KEY_COLUMNS = ("user_id", "course_id", "period_id")
 MAX_ID_LENGTH = 128
 EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 # International (+..) or separated (555-123-4567, (555) 123 4567) phone numbers; a bare run of digits is a
@@ -69,10 +68,6 @@ class ValidatedUpload:
     @property
     def period_ids(self) -> list[str]:
         return sorted(pc.unique(self.table["period_id"]).to_pylist())
-
-    @property
-    def feature_columns(self) -> list[str]:
-        return [c for c in self.table.column_names if c not in (*KEY_COLUMNS, "as_of_date")]
 
 
 Values: TypeAlias = pa.Array | pa.ChunkedArray
@@ -271,7 +266,7 @@ def validate_table(
         problems.add_where(_where(pc.is_null(typed["final_grade"])), header_of["final_grade"], "final_grade is empty")
 
     # A student may appear once per course, period and date: several dated snapshots make a history backfill.
-    key_names = [*KEY_COLUMNS, *(["as_of_date"] if "as_of_date" in typed and kind == "students" else [])]
+    key_names = [*RECORD_KEY, *(["as_of_date"] if "as_of_date" in typed and kind == "students" else [])]
     keys = pa.table({k: typed[k] for k in key_names})
     # Distinct user ids (the usual case) cannot repeat a key; otherwise group by the key, then find the rows.
     if (
@@ -279,7 +274,7 @@ def validate_table(
         and keys.group_by(key_names).aggregate([]).num_rows < keys.num_rows
     ):
         duplicated = keys.to_pandas().duplicated(keep=False).to_numpy() & _where(pc.not_equal(typed["user_id"], ""))
-        where = "course, period and date" if len(key_names) > len(KEY_COLUMNS) else "course and period"
+        where = "course, period and date" if len(key_names) > len(RECORD_KEY) else "course and period"
         problems.add_where(duplicated, header_of["user_id"], f"the same student appears twice for this {where}")
 
     if problems.items:
@@ -289,7 +284,7 @@ def validate_table(
 
     ordered = [c.name for c in catalog.columns if c.name in typed]
     if kind == "final_grades":
-        ordered = [c for c in ordered if c in (*KEY_COLUMNS, "as_of_date", "final_grade")]
+        ordered = [c for c in ordered if c in (*RECORD_KEY, "as_of_date", "final_grade")]
     table = pa.table({name: typed[name] for name in ordered})
     return ValidatedUpload(kind=kind, table=table, dropped_columns=dropped, warnings=list(raw.warnings))
 

@@ -29,7 +29,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from passcompass_assets.core.catalog import load_catalog
-from passcompass_assets.core.ml.features import COURSE, DERIVED_FROM, PASS_FRACTION, TERM_WEEK
+from passcompass_assets.core.ml.features import COURSE, DERIVED_FROM, PASS_FRACTION
+from passcompass_assets.core.records import TERM_WEEK
 
 TOP_FACTORS = 3
 MIN_EFFECT = 0.01  # a factor must move the probability by at least one percentage point to be named

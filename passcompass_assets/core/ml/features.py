@@ -14,13 +14,13 @@ import pandas as pd
 
 from passcompass_assets.core.catalog import Column, load_catalog
 from passcompass_assets.core.ml.stages import Stage
+from passcompass_assets.core.records import TERM_WEEK  # weeks since the period started; always known
 
 INTERIM_GRADES = ("interim_grade_1", "interim_grade_2")
 GRADE_COLUMNS = (*INTERIM_GRADES, "previous_grade")
 SCALE_COLUMNS = ("grade_max", "pass_mark")
 PASS_FRACTION = "pass_fraction"  # helper input: the pass mark as a share of the scale; not a feature
 DERIVED_FROM = {"interim_trend": INTERIM_GRADES}  # what :func:`derive` computes from two inputs
-TERM_WEEK = "term_week"  # weeks since the period started (core/ml/point_in_time.py); always known
 COURSE = "course_id"  # the course itself: courses differ in how many fail, whatever their students do
 # The first weeks count as one: a rate over three days would be noise.
 MIN_WEEKS = 1.0

@@ -13,12 +13,19 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
-from passcompass_assets.core.ml.evaluation import StageData, StageEvaluation, evaluate_stage, make_folds, stage_data
+from passcompass_assets.core.ml.cross_validation import (
+    StageData,
+    StageEvaluation,
+    evaluate_stage,
+    make_folds,
+    stage_data,
+)
 from passcompass_assets.core.ml.explain import Typical, typical_values, wording_of
-from passcompass_assets.core.ml.features import SCALE_COLUMNS, TERM_WEEK, fail_label, usable_columns
+from passcompass_assets.core.ml.features import SCALE_COLUMNS, fail_label, usable_columns
 from passcompass_assets.core.ml.model import FailRiskModel, StageModel
 from passcompass_assets.core.ml.pipeline import SEED, build_classifier, build_regressor
 from passcompass_assets.core.ml.stages import STAGES, Stage, rows_supporting
+from passcompass_assets.core.records import TERM_WEEK
 
 N_SPLITS = 5
 MIN_ROWS = 30  # labelled students a stage needs before it is trained

@@ -1,12 +1,15 @@
 """The quality gate: promote only a model that clearly beats the naive predictor, and is not worse than the
 champion, measured the way it will be used. Every number behind the decision is in its reason.
 
-With labelled periods of its own, the institution's students decide (core/ml/validation.py: a period the model
+With labelled periods of its own, the institution's students decide (core/ml/own_students.py: a period the model
 did not see, else cross-validation on its one period): ROC AUC and Brier score against the naive predictor on
 the same rows, then the champion on those rows when it did not learn from them either. A challenger takes over
 unless it is worse than the champion beyond noise (the upper end of the 90 % interval of the Brier difference
 above :data:`NON_INFERIORITY`): it has learnt from more, and newer, data. Without own labels, the candidates'
 cross-validation on the training data decides, and reports say the model is not validated on the institution.
+
+The whole gate is here: the bars (:func:`decide`, :func:`decide_on_own_students`), the champion rescored on the
+challenger's rows (:func:`rescore_champion`, :func:`compare_with_champion`) and the decision (:func:`judge`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from passcompass_assets.core.ml.evaluation import StageEvaluation
-from passcompass_assets.core.ml.validation import Validation
+import numpy as np
+
+from passcompass_assets.core.ml.cross_validation import StageEvaluation
+from passcompass_assets.core.ml.fitting import FittedStages, student_groups
+from passcompass_assets.core.ml.loader import LoadedModel
+from passcompass_assets.core.ml.own_students import Validation, paired_brier_difference
 
 MIN_AUC_GAIN = 0.05  # ROC AUC at least this much above the naive predictor's (0.50 = chance at the start)
 MIN_BRIER_SKILL = 0.05  # Brier score at least 5 % below the naive predictor's
@@ -139,3 +146,56 @@ def decide_on_own_students(validation: Validation, comparison: ChampionCompariso
     if comparison.interval[1] > NON_INFERIORITY:
         return GateDecision(False, f"not promoted: {beats}, but may be worse than the champion: {versus}")
     return GateDecision(True, f"promoted: {beats}; not worse than the champion: {versus}")
+
+
+def rescore_champion(fitted: FittedStages, champion: LoadedModel) -> dict[str, dict[str, float]]:
+    """The champion, as deployed, scored on the held-out parts of the challenger's folds."""
+    scores: dict[str, dict[str, float]] = {}
+    for ev in fitted.evaluations:
+        subset, data = fitted.data[ev.stage.name]
+        probability = champion.model.fail_probability_at(subset, ev.stage.name)
+        if probability is not None:
+            scores[ev.stage.name] = ev.score_other(data, probability)
+    return scores
+
+
+def compare_with_champion(validation: Validation, champion: LoadedModel) -> ChampionComparison | None:
+    """The champion scored on the rows the challenger was judged on, when it did not learn from them either."""
+    if not validation.on_own_students or validation.inputs.empty:
+        return None
+    learnt_from = champion.model.metadata.get("periods")
+    if validation.method == "held-out period" and isinstance(learnt_from, list) and validation.held_out in learnt_from:
+        return None  # it learnt from the held-out period: its scores there would be in-sample
+    theirs = champion.score(validation.inputs)["fail_probability"].to_numpy(dtype=float)
+    judged = validation.rows
+    groups = student_groups(judged) if "report_date" in judged else None
+    difference, interval = paired_brier_difference(
+        judged["fail"].to_numpy(dtype=int),
+        judged["probability"].to_numpy(dtype=float),
+        np.nan_to_num(theirs, nan=float(judged["fail"].mean())),
+        groups if groups is not None else np.arange(len(judged)),
+    )
+    return ChampionComparison(champion.version, difference, interval, len(judged))
+
+
+def judge(
+    fitted: FittedStages, validation: Validation, champion: LoadedModel | None, unreadable: str | None = None
+) -> tuple[GateDecision, dict[str, dict[str, float]]]:
+    """The gate's decision on a challenger, and the champion's metrics per stage on the challenger's folds (for
+    the record). ``unreadable``: why a champion exists but could not be loaded."""
+    champion_metrics = rescore_champion(fitted, champion) if champion else {}
+    if validation.on_own_students:
+        comparison = compare_with_champion(validation, champion) if champion else None
+        decision = decide_on_own_students(validation, comparison)
+        if champion and comparison is None:
+            decision = GateDecision(decision.promoted, decision.reason + " (the champion learnt from these students)")
+    else:
+        decision = decide(
+            fitted.evaluations, champion_metrics or None, champion.version if champion else None, unreadable
+        )
+        if champion and champion_metrics and champion.model.data_fingerprint == fitted.fingerprint:
+            decision = GateDecision(
+                decision.promoted,
+                decision.reason + " (the champion was trained on this same data, so its scores here are in-sample)",
+            )
+    return decision, champion_metrics

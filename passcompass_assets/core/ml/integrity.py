@@ -3,7 +3,8 @@
 The MLflow store may be writable by more hands than PassCompass's database (an artifact bucket, a shared server),
 and a model file is a pickle: loading it runs code. So when a version is registered its files' SHA-256 is recorded
 in PassCompass's own database, and a version whose files differ, or that PassCompass never recorded, is refused
-before it is unpickled.
+before it is unpickled. The database is migrated by the entry points (``passcompass db upgrade``, the home's
+preparation), never from here.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ import mlflow.artifacts
 import sqlalchemy as sa
 from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
-from passcompass_assets.core.access.tables import model_digests
 from passcompass_assets.core.alerts import send_alert
 from passcompass_assets.core.db.engine import get_engine
-from passcompass_assets.core.db.migrate import ensure_schema
+from passcompass_assets.core.db.tables import model_digests
 from passcompass_assets.core.settings import Settings
 
 
@@ -54,7 +54,6 @@ def local_copy(settings: Settings, model: str, version: str, into: Path) -> Path
 def record_digest(settings: Settings, version: str, run_id: str | None, folder: Path) -> str:
     """Record the digest of a version just registered (its files as downloaded in ``folder``)."""
     sha256 = files_digest(folder)
-    ensure_schema(settings.db_url)
     with get_engine(settings.db_url).begin() as conn:
         conn.execute(sa.delete(model_digests).where(model_digests.c.version == version))
         conn.execute(
@@ -66,7 +65,6 @@ def record_digest(settings: Settings, version: str, run_id: str | None, folder: 
 
 
 def recorded_digest(settings: Settings, version: str) -> str | None:
-    ensure_schema(settings.db_url)
     with get_engine(settings.db_url).connect() as conn:
         return conn.scalar(sa.select(model_digests.c.sha256).where(model_digests.c.version == version))
 

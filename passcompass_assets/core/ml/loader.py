@@ -1,13 +1,14 @@
 """The one way to load a trained model from the MLflow registry, with what a report says about it.
 
 Reports use the champion; failing that, the newest registered version, marked low confidence. The quality gate
-compares a challenger with the champion only.
+compares a challenger with the champion only. :class:`ModelInfo` (version, gate state, metrics, and the confidence
+note a report carries) is the loader's word on a model, so the report layer reads it from here.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow.artifacts
@@ -19,11 +20,40 @@ from mlflow.exceptions import MlflowException
 from passcompass_assets.core.ml.integrity import local_copy, verify
 from passcompass_assets.core.ml.model import FailRiskModel
 from passcompass_assets.core.ml.tracking import CARD_HTML, CARD_JSON, CHAMPION, REGISTERED_MODEL, client_for
-from passcompass_assets.core.reports.build import ModelInfo
 from passcompass_assets.core.settings import Settings
 
 # The validation metrics a report header shows, per stage: ``<stage>.model.<metric>`` in MLflow.
 HEADER_METRICS = ("roc_auc", "brier", "accuracy", "grade_rmse")
+LOW_CONFIDENCE = (
+    "Low confidence: no model has passed the quality gate, so these probabilities are not validated "
+    "to be better than a naive guess. Use them with care."
+)
+NOT_VALIDATED = (
+    "Low confidence: not yet validated on this institution's students. The model passed its quality gate on "
+    "the data it had, but none of it was this institution's own labelled students at this point of a term. "
+    "Use the probabilities with care until a term's final grades are in."
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a report says about the model that scored it."""
+
+    version: str | None = None
+    promoted: bool = False
+    gate: str = "no model has been trained"  # the quality gate's state, in plain words
+    metrics: dict[str, float] = field(default_factory=dict)  # validation metrics shown in the header
+    validated: bool = True  # measured on the institution's own students (models from before say nothing)
+
+    @property
+    def confidence(self) -> str:
+        return "normal" if self.promoted and self.validated else "low"
+
+    @property
+    def warning(self) -> str | None:
+        if not self.promoted:
+            return LOW_CONFIDENCE
+        return None if self.validated else NOT_VALIDATED
 
 
 @dataclass

@@ -15,8 +15,9 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import ThreadpoolController
 
 from passcompass_assets.core.ml.explain import Typical, Wording, assess, top_factors
-from passcompass_assets.core.ml.features import SCALE_COLUMNS, TERM_WEEK, model_frame
+from passcompass_assets.core.ml.features import SCALE_COLUMNS, model_frame
 from passcompass_assets.core.ml.stages import STAGE_BY_NAME, STAGES, latest_stage
+from passcompass_assets.core.records import TERM_WEEK
 
 OUTPUT_COLUMNS = (
     "user_id",

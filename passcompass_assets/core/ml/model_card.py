@@ -18,8 +18,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.ml.fairness import FairnessAudit, audit, with_students
 from passcompass_assets.core.ml.fitting import FittedStages
+from passcompass_assets.core.ml.own_students import Validation
 from passcompass_assets.core.ml.training_data import TrainingData
-from passcompass_assets.core.ml.validation import Validation
 
 INTENDED_USE = (
     "Early warning for instructors and tutors: which students of a course are likely not to pass it, every few "

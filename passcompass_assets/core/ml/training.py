@@ -1,5 +1,5 @@
-"""Train a fail-risk model, evaluate it against the naive predictor and the champion on the same folds, log it
-to MLflow, and promote it only through the quality gate."""
+"""Train a fail-risk model, judge it (cross-validation, the institution's own students, the gate in
+core/ml/gate.py), log it to MLflow, and promote it only when the gate says so."""
 
 from __future__ import annotations
 
@@ -10,23 +10,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from passcompass_assets.core.ml.evaluation import StageEvaluation
-from passcompass_assets.core.ml.fitting import N_SPLITS, FittedStages, fit_and_evaluate, student_groups
-from passcompass_assets.core.ml.gate import (
-    MIN_AUC_GAIN,
-    MIN_BRIER_SKILL,
-    ChampionComparison,
-    GateDecision,
-    decide,
-    decide_on_own_students,
-)
-from passcompass_assets.core.ml.loader import LoadedModel, load_champion
+from passcompass_assets.core.ml.cross_validation import StageEvaluation
+from passcompass_assets.core.ml.fitting import N_SPLITS, fit_and_evaluate
+from passcompass_assets.core.ml.gate import MIN_AUC_GAIN, MIN_BRIER_SKILL, judge
+from passcompass_assets.core.ml.loader import load_champion
 from passcompass_assets.core.ml.model import FailRiskModel
 from passcompass_assets.core.ml.model_card import build_card, card_summary, render_card, validation_fairness
+from passcompass_assets.core.ml.own_students import Validation, validate
 from passcompass_assets.core.ml.pipeline import SEED
 from passcompass_assets.core.ml.tracking import CARD_HTML, CARD_JSON, log_training
 from passcompass_assets.core.ml.training_data import TrainingData
-from passcompass_assets.core.ml.validation import Validation, paired_brier_difference, validate
 from passcompass_assets.core.settings import Settings
 
 
@@ -93,36 +86,6 @@ def _stage_metrics(ev: StageEvaluation, champion: dict[str, float] | None) -> di
     }
 
 
-def rescore_champion(fitted: FittedStages, champion: LoadedModel) -> dict[str, dict[str, float]]:
-    """The champion, as deployed, scored on the held-out parts of the challenger's folds."""
-    scores: dict[str, dict[str, float]] = {}
-    for ev in fitted.evaluations:
-        subset, data = fitted.data[ev.stage.name]
-        probability = champion.model.fail_probability_at(subset, ev.stage.name)
-        if probability is not None:
-            scores[ev.stage.name] = ev.score_other(data, probability)
-    return scores
-
-
-def compare_with_champion(validation: Validation, champion: LoadedModel) -> ChampionComparison | None:
-    """The champion scored on the rows the challenger was judged on, when it did not learn from them either."""
-    if not validation.on_own_students or validation.inputs.empty:
-        return None
-    learnt_from = champion.model.metadata.get("periods")
-    if validation.method == "held-out period" and isinstance(learnt_from, list) and validation.held_out in learnt_from:
-        return None  # it learnt from the held-out period: its scores there would be in-sample
-    theirs = champion.score(validation.inputs)["fail_probability"].to_numpy(dtype=float)
-    judged = validation.rows
-    groups = student_groups(judged) if "report_date" in judged else None
-    difference, interval = paired_brier_difference(
-        judged["fail"].to_numpy(dtype=int),
-        judged["probability"].to_numpy(dtype=float),
-        np.nan_to_num(theirs, nan=float(judged["fail"].mean())),
-        groups if groups is not None else np.arange(len(judged)),
-    )
-    return ChampionComparison(champion.version, difference, interval, len(judged))
-
-
 def train_and_gate(data: TrainingData | pd.DataFrame, settings: Settings, *, n_repeats: int = 2) -> TrainingOutcome:
     """Train, validate on the institution's own students, log and register; move the ``champion`` alias only if
     the gate promotes. A bare frame (``passcompass train --data``) is training data with no students of the
@@ -138,21 +101,7 @@ def train_and_gate(data: TrainingData | pd.DataFrame, settings: Settings, *, n_r
         champion = load_champion(settings)
     except Exception as exc:  # e.g. pickled by an incompatible scikit-learn: it cannot serve reports either
         champion, unreadable = None, f"{type(exc).__name__}: {exc}"
-    champion_metrics = rescore_champion(fitted, champion) if champion else {}
-    if validation.on_own_students:
-        comparison = compare_with_champion(validation, champion) if champion else None
-        decision = decide_on_own_students(validation, comparison)
-        if champion and comparison is None:
-            decision = GateDecision(decision.promoted, decision.reason + " (the champion learnt from these students)")
-    else:
-        decision = decide(
-            fitted.evaluations, champion_metrics or None, champion.version if champion else None, unreadable
-        )
-        if champion and champion_metrics and champion.model.data_fingerprint == fitted.fingerprint:
-            decision = GateDecision(
-                decision.promoted,
-                decision.reason + " (the champion was trained on this same data, so its scores here are in-sample)",
-            )
+    decision, champion_metrics = judge(fitted, validation, champion, unreadable)
     reason = f"{decision.reason}. Training data: {data.note}. Validation: {validation.note}"
     if fitted.skipped:
         reason += " (stages not trained: " + "; ".join(f"{k}: {v}" for k, v in fitted.skipped.items()) + ")"

@@ -17,9 +17,8 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.datasets.uci import UCI_PERIOD_ID, UciDataUnavailable, initial_training_frame
 from passcompass_assets.core.marts import course_periods_of, read_table
-from passcompass_assets.core.ml.point_in_time import TERM_WEEK, training_rows
 from passcompass_assets.core.periods import list_periods
-from passcompass_assets.core.records import carried_columns
+from passcompass_assets.core.records import TERM_WEEK, carried_columns, training_rows
 from passcompass_assets.core.settings import Settings
 
 log = logging.getLogger("passcompass.training")

@@ -7,13 +7,14 @@ champion passed the gate), and per student the signals the model had.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
 
 from passcompass_assets.core.cadence import report_number, week_of_term
+from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.periods import Period
 
 BANDS = ("high", "medium", "low")
@@ -29,36 +30,6 @@ COLUMNS = [
     "signals_available",
     "data_as_of",
 ]
-LOW_CONFIDENCE = (
-    "Low confidence: no model has passed the quality gate, so these probabilities are not validated "
-    "to be better than a naive guess. Use them with care."
-)
-NOT_VALIDATED = (
-    "Low confidence: not yet validated on this institution's students. The model passed its quality gate on "
-    "the data it had, but none of it was this institution's own labelled students at this point of a term. "
-    "Use the probabilities with care until a term's final grades are in."
-)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a report says about the model that scored it."""
-
-    version: str | None = None
-    promoted: bool = False
-    gate: str = "no model has been trained"  # the quality gate's state, in plain words
-    metrics: dict[str, float] = field(default_factory=dict)  # validation metrics shown in the header
-    validated: bool = True  # measured on the institution's own students (models from before say nothing)
-
-    @property
-    def confidence(self) -> str:
-        return "normal" if self.promoted and self.validated else "low"
-
-    @property
-    def warning(self) -> str | None:
-        if not self.promoted:
-            return LOW_CONFIDENCE
-        return None if self.validated else NOT_VALIDATED
 
 
 @dataclass(frozen=True)

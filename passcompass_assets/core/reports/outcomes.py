@@ -25,7 +25,7 @@ from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.db.tables import courses, final_grades
 from passcompass_assets.core.ml.fairness import FairnessAudit, audit
 from passcompass_assets.core.ml.features import fail_label
-from passcompass_assets.core.ml.validation import expected_calibration_error
+from passcompass_assets.core.ml.own_students import expected_calibration_error
 from passcompass_assets.core.records import course_snapshot
 from passcompass_assets.core.reports.helped import HelpAnalysis, did_help_help
 from passcompass_assets.core.reports.render import templates

@@ -1,7 +1,7 @@
 """Which reports are due and which were asked for: the cadence, the request queue, and the period a report is for.
 
 The API puts requests in the queue, the report sensor takes them out; the CLI and the API choose a report's
-period with the same rule.
+period with the same rule (:func:`reportable_period`, from core/reports/period_choice.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from passcompass_assets.core.cadence import is_report_day
 from passcompass_assets.core.courses import course_periods, courses_by_period
 from passcompass_assets.core.db.tables import report_requests
 from passcompass_assets.core.errors import NotFound
-from passcompass_assets.core.periods import active_periods, list_periods
+from passcompass_assets.core.periods import list_periods
+from passcompass_assets.core.reports.period_choice import period_to_show
 
 
 @dataclass(frozen=True)
@@ -31,22 +32,21 @@ class ReportRequest:
     error: str | None = None
 
 
-def choose_period(engine: Engine, course_id: str, period_id: str | None, today: date) -> str:
-    """The named period, else the course's current one (its dates contain today), else its latest."""
+def reportable_period(engine: Engine, course_id: str, period_id: str | None, today: date) -> str:
+    """The period a report of the course is made in: the named one, else :func:`period_to_show`'s choice; it must
+    hold the course's data (:class:`NotFound` otherwise)."""
     periods = course_periods(engine, course_id)
     if not periods:
         raise NotFound(f"no data for course {course_id!r} yet")
-    if period_id is None:
-        current = {p.period_id for p in active_periods(engine, today)}
-        return next((p for p in periods if p in current), periods[-1])
-    if period_id not in periods:
-        raise NotFound(f"course {course_id!r} has no data in period {period_id!r}")
-    return period_id
+    chosen = period_to_show(engine, course_id, today, period_id).period_id
+    if chosen not in periods:
+        raise NotFound(f"course {course_id!r} has no data in period {chosen!r}")
+    return chosen
 
 
 def request_report(engine: Engine, course_id: str, period_id: str | None, today: date) -> ReportRequest:
     """Queue a report of the course now (in the chosen period); :class:`NotFound` when there is no such data."""
-    chosen = choose_period(engine, course_id, period_id, today)
+    chosen = reportable_period(engine, course_id, period_id, today)
     request_id, requested_at = str(uuid.uuid4()), datetime.now(UTC)
     values = {"request_id": request_id, "course_id": course_id, "period_id": chosen, "requested_at": requested_at}
     with engine.begin() as conn:
@@ -63,12 +63,6 @@ def pending_requests(engine: Engine) -> list[ReportRequest]:
     query = sa.select(report_requests).where(report_requests.c.status == "requested").order_by(report_requests.c.seq)
     with engine.connect() as conn:
         return [_request(row) for row in conn.execute(query)]
-
-
-def find_request(engine: Engine, request_id: str) -> ReportRequest | None:
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(report_requests).where(report_requests.c.request_id == request_id)).first()
-    return _request(row) if row else None
 
 
 def finish_request(engine: Engine, request_id: str, status: str, error: str | None = None) -> None:

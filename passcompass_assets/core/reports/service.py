@@ -14,10 +14,10 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.courses import Course, get_course
-from passcompass_assets.core.ml.point_in_time import scoring_rows, spanning_period
+from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.periods import Period, find_period
-from passcompass_assets.core.records import read_versions
-from passcompass_assets.core.reports.build import ModelInfo, build_report
+from passcompass_assets.core.records import read_versions, scoring_rows, spanning_period
+from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.store import ReportRecord, get_report, list_reports, report_for_work, store_report
 from passcompass_assets.core.settings import Settings
 

@@ -9,9 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.cadence import next_report_date
 from passcompass_assets.core.db.tables import reports
-from passcompass_assets.core.periods import Period, list_periods
 from passcompass_assets.core.reports.build import Report
 from passcompass_assets.core.reports.render import RENDERERS
 
@@ -115,34 +113,3 @@ def reported_course_periods(engine: Engine) -> set[tuple[str, str]]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(reports.c.course_id, reports.c.period_id).distinct())
         return {(row.course_id, row.period_id) for row in rows}
-
-
-@dataclass(frozen=True)
-class LatestReport:
-    record: ReportRecord | None
-    period: Period | None
-    next_due: date | None
-
-    def explanation(self, course_id: str) -> str:
-        if self.period is None:
-            return f"no report for course {course_id!r} yet, and no period is current"
-        due = f"; the next report is due on {self.next_due.isoformat()}" if self.next_due else ""
-        return f"no report for course {course_id!r} in period {self.period.period_id!r} yet{due}"
-
-
-def latest_report(engine: Engine, course_id: str, period_id: str | None, today: date) -> LatestReport:
-    """The most recent report of the named period, else of the current period (the one containing today);
-    a course whose periods have no dates falls back to its most recent report."""
-    known = {p.period_id: p for p in list_periods(engine)}
-    if period_id:
-        period = known.get(period_id)
-        records = list_reports(engine, course_id, period_id)
-    else:
-        current = [p for p in known.values() if p.contains(today)]
-        records = [r for r in list_reports(engine, course_id) if any(r.period_id == p.period_id for p in current)]
-        period = next((p for p in current if not records or p.period_id == records[0].period_id), None)
-        if not records and not current:
-            records = list_reports(engine, course_id)
-    if records:
-        return LatestReport(records[0], known.get(records[0].period_id), None)
-    return LatestReport(None, period, next_report_date(period, today) if period else None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from alembic import context
 
-from passcompass_assets.core.access import tables as access_tables  # noqa: F401 - registers its tables
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.db.tables import metadata
 

@@ -29,9 +29,9 @@ from passcompass_assets.core.ml.features import fail_label
 from passcompass_assets.core.ml.fitting import FittedStages, fit_and_evaluate, labelled_rows, student_groups
 from passcompass_assets.core.ml.model import FailRiskModel
 from passcompass_assets.core.ml.pipeline import SEED, build_classifier
-from passcompass_assets.core.ml.point_in_time import REPORT_DATE, TERM_WEEK
 from passcompass_assets.core.ml.stages import STAGES, latest_stage
 from passcompass_assets.core.ml.training_data import TrainingData, is_prior
+from passcompass_assets.core.records import REPORT_DATE, TERM_WEEK
 
 Method = Literal["held-out period", "cross-validation", "none"]
 BOOTSTRAP = 100
@@ -268,7 +268,7 @@ def _cross_validated(data: TrainingData, fitted: FittedStages, *, n_splits: int 
 
 def _refit(model: FailRiskModel, frame: pd.DataFrame) -> FailRiskModel:
     """The same stages, inputs and candidates as ``model``, fitted on ``frame``."""
-    from passcompass_assets.core.ml.evaluation import stage_data
+    from passcompass_assets.core.ml.cross_validation import stage_data
     from passcompass_assets.core.ml.model import StageModel
     from passcompass_assets.core.ml.stages import STAGE_BY_NAME, rows_supporting
 

@@ -37,20 +37,29 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from passcompass_assets.core.access.keys import keyed_hash
-from passcompass_assets.core.access.rewrite import (
+from passcompass_assets.core.db.tables import (
+    access_log,
+    courses,
+    erasures,
+    final_grades,
+    record_versions,
+    report_requests,
+    student_records,
+)
+from passcompass_assets.core.db.tables import uploads as uploads_table
+from passcompass_assets.core.db.timestamps import utc
+from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ingest.pseudonyms import stored_user_id
+from passcompass_assets.core.keys import CoursePeriod, file_name
+from passcompass_assets.core.marts import models_schema
+from passcompass_assets.core.periods import find_period
+from passcompass_assets.core.privacy.rewrite import (
     drop_rows,
     load_report,
     redact_evaluation,
     report_user_ids,
     write_report,
 )
-from passcompass_assets.core.access.tables import access_log, erasures
-from passcompass_assets.core.db.tables import courses, final_grades, record_versions, report_requests, student_records
-from passcompass_assets.core.db.tables import uploads as uploads_table
-from passcompass_assets.core.ingest.landing import LandingStore
-from passcompass_assets.core.ingest.pseudonyms import stored_user_id
-from passcompass_assets.core.marts import models_schema
-from passcompass_assets.core.periods import find_period
 from passcompass_assets.core.reports.outcomes import evaluate_period, store_evaluation
 from passcompass_assets.core.reports.store import list_reports
 from passcompass_assets.core.settings import Settings
@@ -204,16 +213,12 @@ def _rewrite_landed(
 # --- reports, evaluations, drift pages -------------------------------------------------------------------------
 
 
-def _safe(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
-
-
 def _drop_drift_pages(settings: Settings, pairs: set[tuple[str, str]], erasure: Erasure) -> None:
     folder = settings.reports_dir / "drift"
     if not folder.exists():
         return
     for course_id, period_id in pairs:
-        prefix = _safe(f"{course_id}|{period_id}|")
+        prefix = file_name(CoursePeriod(course_id, period_id).prefix)  # core/drift.py names its pages so
         for page in folder.glob("*.html"):
             if page.name.startswith(prefix):
                 page.unlink(missing_ok=True)
@@ -315,8 +320,6 @@ class ErasureRecord:
 
 def list_erasures(engine: Engine, scope: str | None = None, period_id: str | None = None) -> list[ErasureRecord]:
     """Recorded erasures and purges, newest first."""
-    from passcompass_assets.core.access.tokens import utc
-
     query = sa.select(erasures).order_by(erasures.c.at.desc())
     if scope:
         query = query.where(erasures.c.scope == scope)

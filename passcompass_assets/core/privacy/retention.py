@@ -1,5 +1,5 @@
 """Retention: a period's student-level data is kept ``PASSCOMPASS_RETENTION_DAYS`` after the period ends, then
-purged (:func:`~passcompass_assets.core.access.erasure.purge_period`); the access log keeps its entries
+purged (:func:`~passcompass_assets.core.privacy.erasure.purge_period`); the access log keeps its entries
 ``PASSCOMPASS_ACCESS_LOG_RETENTION_DAYS``. A scheduled Dagster job runs :func:`apply_retention` daily.
 
 A period without dates (known only from uploads) has no end, so it is never purged by age.
@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.access.audit import purge_access_log
-from passcompass_assets.core.access.erasure import STUDENT_TABLES, list_erasures, purge_period
-from passcompass_assets.core.access.rewrite import reports_generated_after
 from passcompass_assets.core.db.tables import uploads
 from passcompass_assets.core.periods import Period, list_periods
+from passcompass_assets.core.privacy.erasure import STUDENT_TABLES, list_erasures, purge_period
+from passcompass_assets.core.privacy.rewrite import reports_generated_after
 from passcompass_assets.core.settings import Settings
 
 

@@ -1,0 +1,87 @@
+"""Which period of a course to show or report on when the caller names none: decided here, once, with the reason.
+
+The report API's "latest", a report request (API and CLI), the course page and the student page all ask
+:func:`period_to_show`, so they agree on what "now" is for a course.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from sqlalchemy.engine import Engine
+
+from passcompass_assets.core.cadence import next_report_date
+from passcompass_assets.core.courses import course_periods
+from passcompass_assets.core.periods import Period, list_periods
+from passcompass_assets.core.reports.store import ReportRecord, list_reports
+
+Reason = Literal["requested", "current", "latest_data", "latest_report", "current_without_data", "none"]
+
+
+@dataclass(frozen=True)
+class PeriodChoice:
+    """The period to show (None: the course has nothing anywhere and no period is current) and why."""
+
+    period_id: str | None
+    reason: Reason
+
+    def note(self, course_id: str) -> str | None:
+        """Why this period, in plain words, when it is not simply the one asked for or the current one."""
+        if self.reason == "latest_data":
+            return f"No period is current for course {course_id}; showing {self.period_id}, the latest it has data in."
+        if self.reason == "latest_report":
+            return f"No period is current for course {course_id}; showing {self.period_id}, its latest report's."
+        if self.reason == "current_without_data":
+            return f"Course {course_id} has no data in the current period, {self.period_id}, yet."
+        if self.reason == "none":
+            return f"Course {course_id} has no data yet, and no period is current."
+        return None
+
+
+def period_to_show(engine: Engine, course_id: str, today: date, requested: str | None = None) -> PeriodChoice:
+    """The period named, else the first current period (its dates contain ``today``) the course has records or
+    reports in, else the course's latest period with records (the one an upload named most recently), else its
+    latest report's period, else the first current period even without the course's data (its next report date
+    can still be said), else none."""
+    if requested:
+        return PeriodChoice(requested, "requested")
+    with_records = course_periods(engine, course_id)
+    reported = list_reports(engine, course_id)  # newest first
+    current = [p.period_id for p in list_periods(engine) if p.contains(today)]
+    with_data = set(with_records) | {r.period_id for r in reported}
+    if chosen := next((p for p in current if p in with_data), None):
+        return PeriodChoice(chosen, "current")
+    if with_records:
+        return PeriodChoice(with_records[-1], "latest_data")
+    if reported:
+        return PeriodChoice(reported[0].period_id, "latest_report")
+    if current:
+        return PeriodChoice(current[0], "current_without_data")
+    return PeriodChoice(None, "none")
+
+
+@dataclass(frozen=True)
+class LatestReport:
+    record: ReportRecord | None
+    period: Period | None
+    next_due: date | None
+    choice: PeriodChoice
+
+    def explanation(self, course_id: str) -> str:
+        if self.choice.period_id is None:
+            return f"no report for course {course_id!r} yet, and no period is current"
+        due = f"; the next report is due on {self.next_due.isoformat()}" if self.next_due else ""
+        return f"no report for course {course_id!r} in period {self.choice.period_id!r} yet{due}"
+
+
+def latest_report(engine: Engine, course_id: str, period_id: str | None, today: date) -> LatestReport:
+    """The most recent report of the named period, else of the period :func:`period_to_show` chooses; without
+    one, when the next is due."""
+    choice = period_to_show(engine, course_id, today, period_id)
+    period = next((p for p in list_periods(engine) if p.period_id == choice.period_id), None)
+    records = list_reports(engine, course_id, choice.period_id) if choice.period_id else []
+    if records:
+        return LatestReport(records[0], period, None, choice)
+    return LatestReport(None, period, next_report_date(period, today) if period else None, choice)

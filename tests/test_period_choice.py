@@ -1,0 +1,91 @@
+"""One rule picks a course's period when none is named, and the report API, report requests and the course page
+follow it (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from passcompass_assets.core.errors import NotFound
+from passcompass_assets.core.ingest.apply import apply_upload
+from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.periods import Period, upsert_period
+from passcompass_assets.core.reports.build import build_report
+from passcompass_assets.core.reports.period_choice import latest_report, period_to_show
+from passcompass_assets.core.reports.requests import reportable_period
+from passcompass_assets.core.reports.store import store_report
+from passcompass_assets.core.workspace import course_page
+
+TODAY = date.today()
+CURRENT = Period("now", TODAY - timedelta(weeks=4), TODAY + timedelta(weeks=9), 3)
+PAST = Period("before", TODAY - timedelta(weeks=30), TODAY - timedelta(weeks=17), 3)
+
+
+def upload(engine, store, course: str, period: str) -> None:
+    csv = f"user_id,course_id,period_id\ns1,{course},{period}\n".encode()
+    apply_upload(engine, store, receive_upload(engine, store, csv).upload_id)
+
+
+def add_report(engine, settings, course: str, period: Period, day: date) -> str:
+    scored = pd.DataFrame(
+        {"user_id": ["s1"], "fail_probability": [0.7], "predicted_final_grade": [6.0], "top_factors": [""],
+         "signals_available": ["none"]}
+    )  # fmt: skip
+    report = build_report(
+        scored, course_id=course, period=period, as_of=day, model=None, risk_high=0.5, risk_medium=0.25
+    )
+    return store_report(engine, settings.reports_dir, report)
+
+
+def agreed(engine, settings, course: str) -> str | None:
+    """The period every caller shows for ``course``; fails unless the report API and the course page agree."""
+    choice = period_to_show(engine, course, TODAY)
+    assert latest_report(engine, course, None, TODAY).choice == choice
+    page = course_page(engine, settings.reports_dir, course, None, TODAY)
+    assert page is None or page.period_id == choice.period_id
+    return choice.period_id
+
+
+def test_each_reason(engine, settings, store):
+    assert period_to_show(engine, "math", TODAY).reason == "none"
+    assert latest_report(engine, "math", None, TODAY).explanation("math").endswith("no period is current")
+    with pytest.raises(NotFound):
+        reportable_period(engine, "math", None, TODAY)
+
+    upsert_period(engine, PAST)
+    upsert_period(engine, CURRENT)
+    waiting = latest_report(engine, "math", None, TODAY)
+    assert (waiting.choice.period_id, waiting.choice.reason) == ("now", "current_without_data")
+    assert waiting.record is None and waiting.next_due == CURRENT.start_date + timedelta(weeks=6)
+    assert "no data in the current period" in (waiting.choice.note("math") or "")
+
+    add_report(engine, settings, "math", PAST, PAST.end_date)  # a report without records (erased since)
+    assert period_to_show(engine, "math", TODAY).reason == "latest_report"
+    assert agreed(engine, settings, "math") == "before"
+
+    upload(engine, store, "math", "old-undated")
+    assert period_to_show(engine, "math", TODAY).reason == "latest_data"
+    assert agreed(engine, settings, "math") == "old-undated"
+    assert reportable_period(engine, "math", None, TODAY) == "old-undated"
+
+    upload(engine, store, "math", "now")
+    choice = period_to_show(engine, "math", TODAY)
+    assert (choice.period_id, choice.reason, choice.note("math")) == ("now", "current", None)
+    assert agreed(engine, settings, "math") == "now"
+    assert reportable_period(engine, "math", None, TODAY) == "now"
+
+    named = period_to_show(engine, "math", TODAY, "before")
+    assert (named.period_id, named.reason) == ("before", "requested")
+    assert latest_report(engine, "math", "before", TODAY).record is not None
+    with pytest.raises(NotFound):
+        reportable_period(engine, "math", "before", TODAY)  # a report needs records in the period
+
+
+def test_a_current_report_wins_over_newer_data_elsewhere(engine, settings, store):
+    upsert_period(engine, CURRENT)
+    add_report(engine, settings, "bio", CURRENT, CURRENT.start_date + timedelta(weeks=3))
+    upload(engine, store, "bio", "later-undated")
+    assert period_to_show(engine, "bio", TODAY).reason == "current"
+    assert agreed(engine, settings, "bio") == "now"
