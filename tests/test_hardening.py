@@ -1,0 +1,99 @@
+"""What an attacker and an unlucky day broke (issue 21), each on SQLite and PostgreSQL where storage is involved."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+
+from fastapi.testclient import TestClient
+
+from passcompass_api.main import create_app
+from passcompass_assets.core.access.tokens import create_token
+from passcompass_assets.core.reports.outcomes import Evaluation, LeadTime, evaluation_paths, store_evaluation
+
+# --- High 1: look-alike course ids never share an evaluation ----------------------------------------------------
+
+LOOK_ALIKES = ("sec.eval", "sec eval", "sec_eval")
+PERIOD = "p-eval"
+
+
+def _evaluation(course_id: str, flagged: str, period_id: str = PERIOD) -> Evaluation:
+    lead = LeadTime(1, 1, 1.0, 3.0, {flagged: date.today().isoformat()})
+    return Evaluation(course_id, period_id, date.today().isoformat(), 2, 0.5, [], lead)
+
+
+def _viewer(engine, course_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {create_token(engine, 'viewer', [course_id]).token}"}
+
+
+def _get_evaluation(client: TestClient, engine, course_id: str, period_id: str = PERIOD):
+    params = {"course_id": course_id, "period_id": period_id}
+    return client.get("/api/v1/evaluations", params=params, headers=_viewer(engine, course_id))
+
+
+def test_look_alike_courses_keep_their_own_evaluations(settings, engine):
+    store_evaluation(settings.reports_dir, _evaluation("sec.eval", "stu-of-sec-dot"))
+    paths = {course: evaluation_paths(settings.reports_dir, course, PERIOD)["json"] for course in LOOK_ALIKES}
+    assert len(set(paths.values())) == len(LOOK_ALIKES), "look-alike course ids share a folder"
+    assert len({evaluation_paths(settings.reports_dir, c, p)["json"] for c, p in [("a", "b__c"), ("a__b", "c")]}) == 2
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        # A viewer of a course with no evaluation of its own never reads its look-alike's.
+        for course in ("sec_eval", "sec eval"):
+            answer = _get_evaluation(client, engine, course)
+            assert answer.status_code == 404, (course, answer.text[:200])
+            assert "stu-of-sec-dot" not in answer.text
+        store_evaluation(settings.reports_dir, _evaluation("sec_eval", "stu-of-sec-underscore"))
+        for course, student in (("sec.eval", "stu-of-sec-dot"), ("sec_eval", "stu-of-sec-underscore")):
+            for fmt in ("json", "html"):
+                answer = client.get(
+                    "/api/v1/evaluations",
+                    params={"course_id": course, "period_id": PERIOD, "format": fmt},
+                    headers=_viewer(engine, course),
+                )
+                assert answer.status_code == 200, answer.text[:200]
+                other = "stu-of-sec-underscore" if student == "stu-of-sec-dot" else "stu-of-sec-dot"
+                if fmt == "json":
+                    assert student in answer.text and other not in answer.text
+                else:  # the page names its course (no student)
+                    assert f"evaluation: {course}," in answer.text
+            assert json.loads(paths[course].read_text())["course_id"] == course
+
+
+def _legacy_folder(reports_dir, course_id: str, period_id: str):
+    """Where versions before issue 21 kept a course period's evaluation (characters folded to ``_``)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}__{period_id}")
+    return reports_dir / "evaluations" / safe
+
+
+def test_an_evaluation_stored_by_an_earlier_version_is_served_only_to_its_own_course(settings, engine):
+    # As an earlier version left it: sec.eval's evaluation in the folded folder that sec_eval maps to as well.
+    store_evaluation(settings.reports_dir, _evaluation("sec.eval", "stu-of-sec-dot"))
+    current = evaluation_paths(settings.reports_dir, "sec.eval", PERIOD)["json"].parent
+    legacy = _legacy_folder(settings.reports_dir, "sec.eval", PERIOD)
+    shutil.move(current, legacy)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert _get_evaluation(client, engine, "sec_eval").status_code == 404
+        served = _get_evaluation(client, engine, "sec.eval")
+        assert served.status_code == 200 and "stu-of-sec-dot" in served.text
+        # Stored again (a new evaluation, an erasure's rewrite), it moves to its own key: the old copy goes.
+        store_evaluation(settings.reports_dir, _evaluation("sec.eval", "stu-later"))
+        assert not legacy.exists()
+        served = _get_evaluation(client, engine, "sec.eval")
+        assert served.status_code == 200 and "stu-later" in served.text and "stu-of-sec-dot" not in served.text
+
+
+def test_an_evaluation_file_naming_another_course_is_never_served(settings, engine):
+    """Whatever a folder holds, the course and period inside the file must be the ones asked for."""
+    store_evaluation(settings.reports_dir, _evaluation("sec.eval", "stu-of-sec-dot"))
+    source = evaluation_paths(settings.reports_dir, "sec.eval", PERIOD)
+    target = evaluation_paths(settings.reports_dir, "sec_eval", PERIOD)
+    target["json"].parent.mkdir(parents=True, exist_ok=True)
+    for fmt in ("json", "html"):
+        if source[fmt] != target[fmt]:
+            shutil.copy(source[fmt], target[fmt])
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        for fmt in ("json", "html"):
+            params = {"course_id": "sec_eval", "period_id": PERIOD, "format": fmt}
+            answer = client.get("/api/v1/evaluations", params=params, headers=_viewer(engine, "sec_eval"))
+            assert answer.status_code == 404 and "stu-of-sec-dot" not in answer.text
