@@ -97,3 +97,61 @@ def test_an_evaluation_file_naming_another_course_is_never_served(settings, engi
             params = {"course_id": "sec_eval", "period_id": PERIOD, "format": fmt}
             answer = client.get("/api/v1/evaluations", params=params, headers=_viewer(engine, "sec_eval"))
             assert answer.status_code == 404 and "stu-of-sec-dot" not in answer.text
+
+
+# --- High 2: an upload's memory follows its rows, and its courses and periods are bounded -----------------------
+
+
+def _many_keys_csv(rows: int) -> bytes:
+    """``rows`` students, each naming a course and a period of their own."""
+    return ("user_id,course_id,period_id,age\n" + "".join(f"s{i},c{i},p{i},17\n" for i in range(rows))).encode()
+
+
+def test_receiving_an_upload_never_builds_every_course_and_period_pair(engine, store):
+    import tracemalloc
+
+    from passcompass_assets.core.ingest.uploads import receive_upload
+
+    content = _many_keys_csv(1500)  # 2.25 million (course, period) pairs, 1,500 of which the rows hold
+    tracemalloc.start()
+    try:
+        receipt = receive_upload(engine, store, content, max_courses=2000, max_periods=2000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert receipt.rows == 1500 and len(receipt.course_ids) == 1500
+    assert peak < 40 * 1024 * 1024, f"{peak / 1e6:.0f} MB for a 40 KB upload"
+
+
+def _assert_refused_naming(response, column: str) -> None:
+    assert response.status_code == 422, response.text[:300]
+    body = response.json()
+    assert set(body) == {"error", "detail", "problems"} and body["error"] == "too_many_keys"
+    assert [p["column"] for p in body["problems"]] == [column]
+
+
+def test_an_upload_naming_too_many_courses_or_periods_is_refused(client, engine, settings):
+    settings.max_upload_courses, settings.max_upload_periods = 50, 5
+    many_courses = "user_id,Course\n" + "".join(f"s{i},c{i}\n" for i in range(51))
+    answer = client.post("/api/v1/uploads", files={"file": ("u.csv", many_courses.encode(), "text/csv")})
+    _assert_refused_naming(answer, "Course")
+    many_periods = "user_id,course_id,Term\n" + "".join(f"s{i},c,t{i}\n" for i in range(6))
+    answer = client.post("/api/v1/uploads", files={"file": ("u.csv", many_periods.encode(), "text/csv")})
+    _assert_refused_naming(answer, "Term")
+    assert stored_uploads(engine) == 0
+    # At the bound: accepted.
+    fits = "user_id,course_id,period_id\n" + "".join(f"s{i},c{i},t{i % 5}\n" for i in range(50))
+    answer = client.post("/api/v1/uploads", files={"file": ("u.csv", fits.encode(), "text/csv")})
+    assert answer.status_code == 202, answer.text[:300]
+    # Predict reads rows the same way (nothing is stored, but the lookups are the same).
+    rows = [{"user_id": f"s{i}", "course_id": f"c{i}", "period_id": f"p{i}", "age": 17} for i in range(51)]
+    _assert_refused_naming(client.post("/api/v1/predict", json=rows), "course_id")
+
+
+def stored_uploads(engine) -> int:
+    import sqlalchemy as sa
+
+    from passcompass_assets.core.db.tables import uploads
+
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(uploads)).scalar_one()

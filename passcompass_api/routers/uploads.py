@@ -85,6 +85,8 @@ class UploadRequest:
             default_period_id=self.settings.default_period_id,
             default_grade_max=self.settings.default_grade_max,
             pseudonym_key=self.settings.pseudonym_key,
+            max_courses=self.settings.max_upload_courses,
+            max_periods=self.settings.max_upload_periods,
         )
         response.status_code = status.HTTP_200_OK if receipt.is_duplicate else status.HTTP_202_ACCEPTED
         return UploadAccepted.model_validate(asdict(receipt))

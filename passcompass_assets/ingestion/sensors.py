@@ -72,6 +72,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource
                 source="inbox",
                 default_grade_max=settings.default_grade_max,
                 pseudonym_key=settings.pseudonym_key,
+                max_courses=settings.max_upload_courses,
+                max_periods=settings.max_upload_periods,
             )
         except Rejected as exc:
             _reject(path, settings.inbox_dir / "rejected", exc.as_dict())

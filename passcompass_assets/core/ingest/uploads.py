@@ -21,7 +21,13 @@ from passcompass_assets.core.db.tables import uploads
 from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.pseudonyms import pseudonymise
-from passcompass_assets.core.ingest.validation import UploadKind, grades_within_scale, validate_csv
+from passcompass_assets.core.ingest.validation import (
+    MAX_UPLOAD_COURSES,
+    MAX_UPLOAD_PERIODS,
+    UploadKind,
+    grades_within_scale,
+    validate_csv,
+)
 
 log = logging.getLogger("passcompass.uploads")
 
@@ -107,6 +113,8 @@ def receive_upload(
     source: str = "api",
     default_grade_max: float = 20.0,
     pseudonym_key: str | None = None,
+    max_courses: int = MAX_UPLOAD_COURSES,
+    max_periods: int = MAX_UPLOAD_PERIODS,
 ) -> Upload:
     """Validate and register an upload; raises :class:`Rejected` and stores nothing when invalid. With a
     ``pseudonym_key``, user ids are landed as their keyed hash (:mod:`~passcompass_assets.core.ingest.pseudonyms`)."""
@@ -115,10 +123,15 @@ def receive_upload(
         return _upload(existing, duplicate=True)
 
     validated = validate_csv(
-        content, kind=kind, course_id=course_id, period_id=period_id, default_period_id=default_period_id
+        content,
+        kind=kind,
+        course_id=course_id,
+        period_id=period_id,
+        default_period_id=default_period_id,
+        max_courses=max_courses,
+        max_periods=max_periods,
     )
-    pairs = [(c, p) for c in validated.course_ids for p in validated.period_ids]
-    tops = {pair: grade_max for pair, (grade_max, _) in scales(engine, pairs).items()}
+    tops = {pair: grade_max for pair, (grade_max, _) in scales(engine, validated.course_periods).items()}
     if problems := grades_within_scale(validated, tops, default_grade_max):
         raise Rejected(422, "invalid_values", f"{len(problems)} grade(s) are outside their course's scale", problems)
     landing_sha256 = store.put(pseudonymise(validated.table, pseudonym_key))

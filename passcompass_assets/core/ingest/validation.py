@@ -27,6 +27,9 @@ from passcompass_assets.core.ingest.csv_reader import RawTable, read_csv_bytes
 UploadKind = Literal["students", "final_grades"]
 KEY_COLUMNS = ("user_id", "course_id", "period_id")
 MAX_ID_LENGTH = 128
+# Distinct courses and periods one upload may name (Settings.max_upload_courses / max_upload_periods).
+MAX_UPLOAD_COURSES = 2000
+MAX_UPLOAD_PERIODS = 50
 EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 # International (+..) or separated (555-123-4567, (555) 123 4567) phone numbers; a bare run of digits is a
 # plausible student number and is not taken for a phone number.
@@ -69,6 +72,12 @@ class ValidatedUpload:
     @property
     def period_ids(self) -> list[str]:
         return sorted(pc.unique(self.table["period_id"]).to_pylist())
+
+    @property
+    def course_periods(self) -> list[tuple[str, str]]:
+        """The distinct (course, period) pairs the rows hold (never every course with every period)."""
+        pairs = self.table.select(["course_id", "period_id"]).group_by(["course_id", "period_id"]).aggregate([])
+        return list(zip(pairs["course_id"].to_pylist(), pairs["period_id"].to_pylist(), strict=True))
 
     @property
     def feature_columns(self) -> list[str]:
@@ -200,6 +209,17 @@ def _map_headers(header: list[str], catalog: Catalog) -> tuple[dict[int, str], l
     return kept, dropped, problems
 
 
+def _within_bounds(typed: dict[str, Values], header_of: dict[str, str], bounds: dict[str, int]) -> None:
+    """Refuse a file naming more distinct courses or periods than one upload may: each becomes a row, and a
+    column of the wrong thing (student numbers in the course column) would make thousands."""
+    for key, bound in bounds.items():
+        distinct = pc.count_distinct(typed[key]).as_py()
+        if distinct > bound:
+            setting = "PASSCOMPASS_MAX_UPLOAD_" + ("COURSES" if key == "course_id" else "PERIODS")
+            message = f"{distinct} different values of {key}; one upload may name at most {bound} ({setting})"
+            raise Rejected(422, "too_many_keys", message, [Problem(message, None, header_of[key])])
+
+
 def validate_table(
     raw: RawTable,
     *,
@@ -208,6 +228,8 @@ def validate_table(
     period_id: str | None = None,
     default_period_id: str = "default",
     catalog: Catalog | None = None,
+    max_courses: int = MAX_UPLOAD_COURSES,
+    max_periods: int = MAX_UPLOAD_PERIODS,
 ) -> ValidatedUpload:
     catalog = catalog or load_catalog()
     kept, dropped, header_problems = _map_headers(raw.header, catalog)
@@ -266,6 +288,7 @@ def validate_table(
         header_of.setdefault(key, key)
         if not fill:
             problems.add_where(_where(pc.equal(column, "")), header_of[key], f"{key} is empty")
+    _within_bounds(typed, header_of, {"course_id": max_courses, "period_id": max_periods})
     problems.add_where(_where(pc.equal(typed["user_id"], "")), header_of["user_id"], "user_id is empty")
     if kind == "final_grades":
         problems.add_where(_where(pc.is_null(typed["final_grade"])), header_of["final_grade"], "final_grade is empty")
@@ -302,6 +325,8 @@ def validate_csv(
     period_id: str | None = None,
     default_period_id: str = "default",
     catalog: Catalog | None = None,
+    max_courses: int = MAX_UPLOAD_COURSES,
+    max_periods: int = MAX_UPLOAD_PERIODS,
 ) -> ValidatedUpload:
     """Bytes of a CSV in, a validated upload out (or :class:`Rejected`)."""
     return validate_table(
@@ -311,6 +336,8 @@ def validate_csv(
         period_id=period_id,
         default_period_id=default_period_id,
         catalog=catalog,
+        max_courses=max_courses,
+        max_periods=max_periods,
     )
 
 
