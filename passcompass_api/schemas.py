@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from passcompass_assets.core.actions import NOTE_MAX, ActionKind
-from passcompass_assets.core.periods import Cadence
+from passcompass_assets.core.periods import Cadence, date_problem, term_problem
 
 
 class ProblemOut(BaseModel):
@@ -47,19 +47,30 @@ class Health(BaseModel):
     database: str
 
 
-class PeriodIn(BaseModel):
+class PeriodFields(BaseModel):
     start_date: date
     end_date: date
     cadence_weeks: Cadence = 3
 
+
+class PeriodIn(PeriodFields):
+    """A term to declare: dates within the calendar the platform plans for, at most two years apart."""
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def plausible_date(cls, day: date) -> date:
+        if problem := date_problem(day):
+            raise ValueError(problem)
+        return day
+
     @model_validator(mode="after")
     def ends_after_start(self) -> PeriodIn:
-        if self.end_date <= self.start_date:
-            raise ValueError("end_date must be after start_date")
+        if problem := term_problem(self.start_date, self.end_date):
+            raise ValueError(problem)
         return self
 
 
-class PeriodOut(PeriodIn):
+class PeriodOut(PeriodFields):  # as stored: a period an earlier version accepted is still listed
     period_id: str
     current: bool
     report_dates: list[date]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -155,3 +155,96 @@ def stored_uploads(engine) -> int:
 
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(uploads)).scalar_one()
+
+
+# --- Medium 7: no period, as declared or as stored, takes a page down ---------------------------------------------
+
+
+def _assert_error_shape(response, status: int, column: str | None = None) -> dict:
+    assert response.status_code == status, response.text[:300]
+    body = response.json()
+    assert set(body) == {"error", "detail", "problems"}
+    if column is not None:
+        assert column in [p["column"] for p in body["problems"]], body
+    return body
+
+
+def test_a_period_without_a_sane_end_is_refused(client):
+    today = date.today()
+    cases = [
+        ({"start_date": today.isoformat(), "end_date": "9999-12-31"}, "end_date"),
+        ({"start_date": "0001-01-01", "end_date": today.isoformat()}, "start_date"),
+        ({"start_date": today.isoformat(), "end_date": (today + timedelta(days=3 * 365)).isoformat()}, None),
+    ]
+    for body, column in cases:
+        _assert_error_shape(client.put("/api/v1/periods/open-ended", json=body), 422, column)
+    assert client.get("/api/v1/periods").json() == []
+    two_years = {"start_date": today.isoformat(), "end_date": (today + timedelta(days=730)).isoformat()}
+    assert client.put("/api/v1/periods/long-but-fine", json=two_years).status_code == 201
+
+
+def test_no_stored_period_breaks_a_page(client, engine):
+    """Periods an earlier version accepted (or a database edit made): every page still answers."""
+    import sqlalchemy as sa
+
+    from passcompass_assets.core.courses import set_course
+    from passcompass_assets.core.db.tables import periods
+
+    today = date.today()
+    # A start whose cadence does not land on date.max (stepping from it overflowed the calendar).
+    start = next(today - timedelta(days=d) for d in range(7, 14) if (date.max - today + timedelta(days=d)).days % 21)
+    with engine.begin() as conn:
+        conn.execute(
+            periods.insert(),
+            [
+                {"period_id": "forever", "start_date": start, "end_date": date.max,
+                 "cadence_weeks": 3},
+                {"period_id": "since-ever", "start_date": date.min, "end_date": today + timedelta(days=7),
+                 "cadence_weeks": 2},
+            ],
+        )  # fmt: skip
+    set_course(engine, "bio-101", "forever", 20, 10)
+    set_course(engine, "chem-101", "since-ever", 20, 10)
+    listed = client.get("/api/v1/periods")
+    assert listed.status_code == 200, listed.text[:300]
+    forever = next(p for p in listed.json() if p["period_id"] == "forever")
+    assert forever["report_dates"][0] == (start + timedelta(weeks=3)).isoformat()
+    assert forever["report_dates"][-1] == date.max.isoformat()
+    assert client.get("/").status_code == 200
+    for course in ("bio-101", "chem-101"):
+        latest = client.get("/api/v1/reports/latest", params={"course_id": course})
+        assert latest.status_code == 404 and latest.json()["error"] == "no_report_yet", latest.text[:300]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(periods)).scalar_one() == 2
+
+
+def test_cadence_never_steps_past_the_calendar():
+    from passcompass_assets.core.cadence import is_report_day, next_report_date, report_dates, report_number
+    from passcompass_assets.core.periods import Period
+
+    for period in (
+        Period("end-of-time", date.max - timedelta(days=30), date.max, 4),
+        Period("forever", date(2026, 9, 7), date.max, 3),
+        Period("since-ever", date.min, date(2026, 12, 20), 2),
+    ):
+        dates = report_dates(period)
+        assert dates[-1] == period.end_date and dates == sorted(set(dates))
+        assert next_report_date(period, date.max) == date.max if period.end_date == date.max else True
+        assert report_number(period, period.end_date) >= 1
+        assert is_report_day(period, period.end_date)
+    assert report_dates(Period("term", date(2026, 9, 7), date(2026, 12, 20), 3)) == [
+        date(2026, 9, 28), date(2026, 10, 19), date(2026, 11, 9), date(2026, 11, 30), date(2026, 12, 20),
+    ]  # fmt: skip
+
+
+def test_retention_of_a_period_ending_at_the_end_of_time(engine):
+    from passcompass_assets.core.access.retention import expired_periods
+    from passcompass_assets.core.db.tables import periods
+
+    with engine.begin() as conn:
+        conn.execute(
+            periods.insert().values(
+                period_id="forever", start_date=date(2026, 1, 5), end_date=date.max, cadence_weeks=3
+            )
+        )
+    assert expired_periods(engine, 30, date.today()) == []
