@@ -248,3 +248,61 @@ def test_retention_of_a_period_ending_at_the_end_of_time(engine):
             )
         )
     assert expired_periods(engine, 30, date.today()) == []
+
+
+# --- Medium 3: erasure and retention reach files a crash left unregistered ----------------------------------------
+
+
+def _land_without_registering(store, content: bytes) -> str:
+    """What a kill -9 between landing a file and writing its upload row leaves: the file, no row."""
+    from passcompass_assets.core.ingest.validation import validate_csv
+
+    return store.put(validate_csv(content).table)
+
+
+def _landed_files_holding(store, column: str, value: str) -> list[str]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    return [
+        path.name
+        for path in sorted(store.root.glob("*.parquet"))
+        if pc.any(pc.equal(pq.read_table(path).column(column).cast("string"), value)).as_py()
+    ]
+
+
+def test_erasure_reaches_a_landed_file_no_upload_names(settings, engine, store):
+    from passcompass_assets.core.access.erasure import erase_student
+    from passcompass_assets.core.ingest.apply import apply_upload
+    from passcompass_assets.core.ingest.uploads import receive_upload
+
+    registered = receive_upload(engine, store, b"user_id,course_id,age\nzq-orphan-1,bio,17\nkeep-1,bio,18\n")
+    apply_upload(engine, store, registered.upload_id)
+    orphan = _land_without_registering(store, b"user_id,course_id,age\nzq-orphan-1,bio,19\nkeep-2,bio,20\n")
+    assert len(_landed_files_holding(store, "user_id", "zq-orphan-1")) == 2
+
+    erased = erase_student(settings, engine, "zq-orphan-1", actor="test")
+    assert _landed_files_holding(store, "user_id", "zq-orphan-1") == []
+    assert not store.path_for(orphan).exists()
+    assert erased.counts["landing:unregistered_files"] == 1
+    assert erased.counts["landing:unregistered_rewritten"] == 1 and erased.counts["landing:files_rewritten"] == 1
+    assert erased.counts["landing:rows"] == 2
+    assert _landed_files_holding(store, "user_id", "keep-2")  # the other students of the file stay
+
+    # A retry of the crashed upload lands and registers it as new data (after the erasure).
+    again = receive_upload(engine, store, b"user_id,course_id,age\nzq-orphan-1,bio,19\nkeep-2,bio,20\n")
+    assert store.path_for(again.landing_sha256).exists()
+
+
+def test_retention_reaches_a_landed_file_no_upload_names(settings, engine, store):
+    from passcompass_assets.core.access.erasure import purge_period
+    from passcompass_assets.core.ingest.uploads import receive_upload
+
+    receive_upload(engine, store, b"user_id,course_id,period_id,age\ns1,bio,old-term,17\ns2,bio,new-term,18\n")
+    _land_without_registering(store, b"user_id,course_id,period_id,age\ns3,bio,old-term,17\ns4,bio,new-term,18\n")
+    assert len(_landed_files_holding(store, "period_id", "old-term")) == 2
+
+    purged = purge_period(settings, engine, "old-term")
+    assert _landed_files_holding(store, "period_id", "old-term") == []
+    assert len(_landed_files_holding(store, "period_id", "new-term")) == 2
+    assert purged.counts["landing:unregistered_files"] == 1 and purged.counts["landing:unregistered_rewritten"] == 1

@@ -1,7 +1,8 @@
 """Receiving an upload: validate, land the PII-free file, register it. Shared by the API and the inbox sensor.
 
 Order matters for crash safety: the file is landed (atomically) before its registry row is committed, so a
-registered upload always has its file; an orphaned landed file is harmless (content-addressed, reused on retry).
+registered upload always has its file; an orphaned landed file is harmless (content-addressed, reused on retry;
+erasure and retention read it like every other landed file).
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def receive_upload(
     tops = {pair: grade_max for pair, (grade_max, _) in scales(engine, validated.course_periods).items()}
     if problems := grades_within_scale(validated, tops, default_grade_max):
         raise Rejected(422, "invalid_values", f"{len(problems)} grade(s) are outside their course's scale", problems)
-    landing_sha256 = store.put(pseudonymise(validated.table, pseudonym_key))
+    landed = pseudonymise(validated.table, pseudonym_key)
+    landing_sha256 = store.put(landed)
     upload_id = str(uuid.uuid4())
     row = {
         "upload_id": upload_id,
@@ -159,6 +161,9 @@ def receive_upload(
         if (existing := _find_by_key(engine, key)) is not None:
             return _upload(existing, duplicate=True)
         raise
+    if not store.path_for(landing_sha256).exists():
+        # An erasure rewrote the file while it was not registered yet: this upload arrived after it, land it again.
+        store.put(landed)
     log.info(
         "upload received",
         extra={
