@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from passcompass_assets.core.actions import NOTE_MAX, ActionKind
 from passcompass_assets.core.periods import Cadence, date_problem, term_problem
@@ -47,6 +49,30 @@ class Health(BaseModel):
     database: str
 
 
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _written_as(pattern: re.Pattern[str], what: str) -> Callable[[object], object]:
+    """Only a date as written (ISO 8601): pydantic would also take a number as seconds since 1970 (``0``,
+    ``0.5``), which no one sending a date means."""
+
+    def check(value: object) -> object:
+        if isinstance(value, date):  # already a date (Python callers)
+            return value
+        if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return check
+
+
+IsoDate = Annotated[date, BeforeValidator(_written_as(ISO_DAY, "a date written YYYY-MM-DD"))]
+IsoDateTime = Annotated[
+    datetime, BeforeValidator(_written_as(ISO_MOMENT, "a date or time written YYYY-MM-DD[THH:MM[:SS][+HH:MM]]"))
+]
+
+
 class PeriodFields(BaseModel):
     start_date: date
     end_date: date
@@ -55,6 +81,9 @@ class PeriodFields(BaseModel):
 
 class PeriodIn(PeriodFields):
     """A term to declare: dates within the calendar the platform plans for, at most two years apart."""
+
+    start_date: IsoDate
+    end_date: IsoDate
 
     @field_validator("start_date", "end_date")
     @classmethod

@@ -391,3 +391,88 @@ def test_the_ingest_order_benchmark_runs_tiny(capsys):
     assert [row.split("|")[2].strip() for row in rows] == ["one at a time", "in order", "shuffled"]
     assert all(row.split("|")[-2].strip() == "yes" for row in rows), printed
 
+
+# --- Low: ids, header names, course text, dates, hosts, the inbox ---------------------------------------------
+
+
+def test_ids_that_could_never_be_opened_or_look_personal_are_refused(client, engine):
+    cases = [
+        (b"user_id,course_id\ns1,bio/101\n", {}, "course_id"),
+        (b"user_id,course_id\nctl\x01-1,c\n", {}, "user_id"),
+        (b"user_id,course_id,period_id\ns1,c,2026\x1fautumn\n", {}, "period_id"),
+        (b"user_id\ns1\n", {"course_id": "a/b"}, "course_id"),
+        (b"user_id\ns1\n", {"course_id": "someone@example.org"}, "course_id"),
+        (b"user_id\ns1\n", {"course_id": "c", "period_id": "+44 20 7946 0958"}, "period_id"),
+        (b"user_id\ns1\n", {"course_id": "c", "period_id": "p\x07"}, "period_id"),
+    ]
+    for content, form, column in cases:
+        answer = client.post("/api/v1/uploads", files={"file": ("u.csv", content, "text/csv")}, data=form)
+        body = _assert_error_shape(answer, 422, column)
+        assert body["error"] == "invalid_values"
+        assert "someone@" not in answer.text and "7946" not in answer.text
+    assert stored_uploads(engine) == 0
+
+
+def test_header_names_that_look_personal_are_never_stored(client, engine):
+    import sqlalchemy as sa
+
+    from passcompass_assets.core.db.tables import uploads
+
+    content = b"user_id,course_id,someone@example.org,+1 555 123 4567,Name\ns1,c,1,2,Ana\n"
+    answer = client.post("/api/v1/uploads", files={"file": ("u.csv", content, "text/csv")})
+    assert answer.status_code == 202, answer.text[:300]
+    dropped = answer.json()["dropped_columns"]
+    assert len(dropped) == 3 and dropped[2] == "Name"
+    assert "someone@" not in answer.text and "555 123" not in answer.text
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(uploads.c.dropped_columns)).scalar_one()
+    assert stored == dropped
+
+
+def test_course_ids_titles_and_periods_with_control_characters_are_refused(client):
+    good = {"period_id": "p1", "grade_max": 20, "pass_mark": 10, "title": "Biology / Chemistry"}
+    assert client.put("/api/v1/courses/bio-101", json=good).status_code == 201
+    for change, column in (
+        ({"title": "Bio\x00logy"}, "title"),
+        ({"title": "Bio\x07"}, "title"),
+        ({"period_id": "p\x00"}, "period_id"),
+        ({"period_id": "p/1"}, "period_id"),
+    ):
+        _assert_error_shape(client.put("/api/v1/courses/bio-101", json={**good, **change}), 422, column)
+    _assert_error_shape(client.put("/api/v1/courses/bio%01", json=good), 422, "course_id")
+    assert [c["title"] for c in client.get("/api/v1/courses").json()] == ["Biology / Chemistry"]
+
+
+def test_a_number_is_not_a_date(client):
+    today = date.today()
+    body = {"start_date": 0, "end_date": (today + timedelta(days=90)).isoformat()}
+    _assert_error_shape(client.put("/api/v1/periods/p1", json=body), 422, "start_date")
+    _assert_error_shape(client.get("/api/v1/audit", params={"since": "0.5"}), 422, "since")
+    assert client.get("/api/v1/audit", params={"since": today.isoformat()}).status_code == 200
+    assert client.get("/api/v1/audit", params={"since": f"{today.isoformat()}T08:00:00Z"}).status_code == 200
+    assert client.get("/api/v1/periods").json() == []
+
+
+def test_a_host_with_user_info_is_not_a_trusted_host(client):
+    for host in ("localhost:1@evil.example", "localhost/evil.example", "localhost:port"):
+        _assert_error_shape(client.get("/api/v1/health", headers={"Host": host}), 400)
+    assert client.get("/api/v1/health", headers={"Host": "localhost:8000"}).status_code == 200
+
+
+def test_the_inbox_never_reads_a_hard_link(engine, settings, tmp_path):
+    import os
+
+    import dagster as dg
+
+    from passcompass_assets.ingestion import inbox_sensor
+    from passcompass_assets.resources import PlatformResource
+
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_bytes(b"user_id,course_id,absences\nu-private,c,3\n")
+    os.link(elsewhere, settings.inbox_dir / "linked.csv")
+    with dg.instance_for_test() as instance:
+        inbox_sensor(dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()}))
+    error = json.loads((settings.inbox_dir / "rejected" / "linked.csv.error.json").read_text())
+    assert error["error"] == "not_a_file" and "hard link" in error["detail"]
+    assert elsewhere.read_bytes().startswith(b"user_id") and not (settings.inbox_dir / "linked.csv").exists()
+    assert stored_uploads(engine) == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -10,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 
 from passcompass_api.dependencies import get_db, get_settings
-from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, MeOut
+from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, IsoDateTime, MeOut
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.audit import list_access
 from passcompass_assets.core.access.erasure import erase_student, list_erasures
@@ -36,7 +35,7 @@ def me(principal: Annotated[Principal, Depends(require())]) -> MeOut:
 def audit(
     principal: Annotated[Principal, Depends(require(ADMIN))],
     engine: Annotated[Engine, Depends(get_db)],
-    since: datetime | None = None,
+    since: IsoDateTime | None = None,
     who: Annotated[str | None, Query(max_length=200, description="a principal, e.g. token:0a1b2c3d4e5f")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     course_id: Annotated[str | None, Query(max_length=128)] = None,

@@ -10,6 +10,7 @@ expressions are RE2, which runs in linear time, so no value can make a pattern b
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,6 +35,9 @@ EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 # International (+..) or separated (555-123-4567, (555) 123 4567) phone numbers; a bare run of digits is a
 # plausible student number and is not taken for a phone number.
 PHONE = r"^(\+\d[\d\s().\-]{6,}\d|\(?\d{2,4}\)?[\s.\-]\d{2,4}[\s.\-]\d{2,5})$"
+# What no id may hold: a slash (an id is a segment of the API's paths: /courses/{course_id}) or a control
+# character (C0, DEL, C1). Such an id could be stored but never opened.
+UNOPENABLE = r"[/\x00-\x1f\x7f-\x{9f}]"
 # What a number cell may hold: decimal notation with an optional exponent (no "1_000", "0x1F", "1,5" or words).
 NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 # The calendar date as written; a time and offset after it are ignored.
@@ -178,6 +182,8 @@ def _convert(column: Column, raw: Values, problems: _Problems, header: str) -> V
     # string (identifiers)
     too_long = _where(pc.greater(pc.utf8_length(raw), MAX_ID_LENGTH))
     problems.add_where(too_long, header, f"longer than {MAX_ID_LENGTH} characters")
+    unopenable = _where(pc.match_substring_regex(raw, UNOPENABLE))
+    problems.add_where(unopenable & ~too_long, header, "contains a slash or a control character; ids cannot")
     personal = _where(pc.match_substring_regex(raw, PHONE))
     if pc.any(pc.match_substring(raw, "@")).as_py():
         personal |= _where(pc.match_substring_regex(raw, EMAIL))
@@ -189,6 +195,35 @@ def _convert(column: Column, raw: Values, problems: _Problems, header: str) -> V
     return raw
 
 
+def id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an id (a course or period sent as a form field), or None. Never quotes it."""
+    if re.search(UNOPENABLE.replace("\\x{9f}", "\\x9f"), value):
+        return "contains a slash or a control character; ids cannot"
+    if re.search(PHONE, value) or re.search(EMAIL, value):
+        return "looks like an e-mail address or phone number; only opaque ids are accepted"
+    return None
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as a line of text (a title), or None: a control character (NUL cannot even
+    be stored on PostgreSQL) or a lone surrogate."""
+    if re.search(r"[\x00-\x1f\x7f-\x9f]", value):
+        return "contains a control character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    return None
+
+
+def dropped_name(name: str, position: int) -> str:
+    """How a dropped column is named in the upload's record: its header, unless the header itself looks like
+    personal data (an e-mail address or phone number as a column name), which is never stored."""
+    if re.search(PHONE, name.strip()) or re.search(EMAIL, name):
+        return f"(column {position + 1}: its name looks like an e-mail address or phone number)"
+    return name or f"(unnamed column {position + 1})"
+
+
 def _map_headers(header: list[str], catalog: Catalog) -> tuple[dict[int, str], list[str], list[Problem]]:
     lookup = catalog.header_lookup
     kept: dict[int, str] = {}
@@ -198,7 +233,7 @@ def _map_headers(header: list[str], catalog: Catalog) -> tuple[dict[int, str], l
     for position, name in enumerate(header):
         canonical = lookup.get(header_key(name))
         if canonical is None:
-            dropped.append(name or f"(unnamed column {position + 1})")
+            dropped.append(dropped_name(name, position))
         elif canonical in seen:
             problems.append(
                 Problem(f"duplicate column: {name!r} and {seen[canonical]!r} both mean {canonical}", 1, name)
@@ -282,6 +317,8 @@ def validate_table(
         fill = (form_value or fallback or "").strip()
         if "\x00" in fill:  # no id holds one, and PostgreSQL cannot store it
             raise Rejected(422, "invalid_values", f"{key} contains a NUL character", [Problem("NUL", None, key)])
+        if problem := id_problem(fill):  # a form field is checked as the column's cells are
+            raise Rejected(422, "invalid_values", f"the {key} field {problem}", [Problem(problem, None, key)])
         column = typed.get(key, pa.nulls(raw.rows, pa.string()))
         column = pc.if_else(pc.equal(pc.fill_null(column, ""), ""), fill, column)
         typed[key] = column
