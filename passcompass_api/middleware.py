@@ -23,6 +23,7 @@ Each reads the app's settings per request, and answers in the API's error shape 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
@@ -64,7 +65,14 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+# A Host header as RFC 9110 allows it: a name (or IPv4 address) or a bracketed IPv6 literal, then an optional
+# port. Anything else (``localhost:1@evil.example``: what a URL parser reads as user info) is not a host.
+HOST = re.compile(r"([a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])(:\d{1,5})?")
+
+
 def host_allowed(host: str, patterns: list[str]) -> bool:
+    if not HOST.fullmatch(host.strip().lower()):
+        return False
     name = host_name(host)
     for pattern in (p.lower() for p in patterns):
         if pattern == "*" or name == pattern:

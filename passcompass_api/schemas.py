@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from passcompass_assets.core.actions import NOTE_MAX, ActionKind
 from passcompass_assets.core.ingest.validation import MAX_ID_LENGTH
-from passcompass_assets.core.periods import Cadence
+from passcompass_assets.core.periods import Cadence, date_problem, term_problem
 
 # An id in a request body: bounded as an upload's ids are.
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
@@ -51,19 +53,57 @@ class Health(BaseModel):
     database: str
 
 
-class PeriodIn(BaseModel):
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _written_as(pattern: re.Pattern[str], what: str) -> Callable[[object], object]:
+    """Only a date as written (ISO 8601): pydantic would also take a number as seconds since 1970 (``0``,
+    ``0.5``), which no one sending a date means."""
+
+    def check(value: object) -> object:
+        if isinstance(value, date):  # already a date (Python callers)
+            return value
+        if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return check
+
+
+IsoDate = Annotated[date, BeforeValidator(_written_as(ISO_DAY, "a date written YYYY-MM-DD"))]
+IsoDateTime = Annotated[
+    datetime, BeforeValidator(_written_as(ISO_MOMENT, "a date or time written YYYY-MM-DD[THH:MM[:SS][+HH:MM]]"))
+]
+
+
+class PeriodFields(BaseModel):
     start_date: date
     end_date: date
     cadence_weeks: Cadence = 3
 
+
+class PeriodIn(PeriodFields):
+    """A term to declare: dates within the calendar the platform plans for, at most two years apart."""
+
+    start_date: IsoDate
+    end_date: IsoDate
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def plausible_date(cls, day: date) -> date:
+        if problem := date_problem(day):
+            raise ValueError(problem)
+        return day
+
     @model_validator(mode="after")
     def ends_after_start(self) -> PeriodIn:
-        if self.end_date <= self.start_date:
-            raise ValueError("end_date must be after start_date")
+        if problem := term_problem(self.start_date, self.end_date):
+            raise ValueError(problem)
         return self
 
 
-class PeriodOut(PeriodIn):
+class PeriodOut(PeriodFields):  # as stored: a period an earlier version accepted is still listed
     period_id: str
     current: bool
     report_dates: list[date]

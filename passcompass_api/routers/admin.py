@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdPath, MaybeIdQuery, SettingsDep
-from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, MeOut
+from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, IsoDateTime, MeOut
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.audit import list_access
 from passcompass_assets.core.access.roles import ADMIN, Principal
@@ -34,7 +33,7 @@ def me(principal: Annotated[Principal, Depends(require())]) -> MeOut:
 def audit(
     principal: Annotated[Principal, Depends(require(ADMIN))],
     engine: EngineDep,
-    since: datetime | None = None,
+    since: IsoDateTime | None = None,
     who: Annotated[str | None, Query(max_length=200, description="a principal, e.g. token:0a1b2c3d4e5f")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     course_id: IdOrBlankQuery = None,

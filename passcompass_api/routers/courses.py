@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdPath
 from passcompass_api.schemas import ErrorOut, Id
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.roles import ADMIN, Principal
 from passcompass_assets.core.courses import Course, list_courses, set_course
+from passcompass_assets.core.errors import Problem, Rejected
+from passcompass_assets.core.ingest.validation import id_problem, text_problem
 
 router = APIRouter(prefix="/api/v1/courses", tags=["courses"], responses=AUTH_RESPONSES)
 
@@ -28,6 +30,20 @@ class CourseIn(BaseModel):
         if self.pass_mark > self.grade_max:
             raise ValueError("pass_mark must be at most grade_max")
         return self
+
+    @field_validator("period_id")
+    @classmethod
+    def an_id(cls, value: str) -> str:
+        if problem := id_problem(value) or text_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def one_line_of_text(cls, value: str | None) -> str | None:
+        if value is not None and (problem := text_problem(value)):
+            raise ValueError(problem)
+        return value
 
 
 class CourseOut(BaseModel):
@@ -76,6 +92,8 @@ async def put_course(
 ) -> CourseOut:
     """Set a course's grade scale, pass mark and title. Grades above the scale are refused from then on; reports
     already made keep the scale they used, the next ones use this one (and say that it changed)."""
+    if problem := id_problem(course_id) or text_problem(course_id):
+        raise Rejected(422, "invalid_request", f"course_id {problem}", [Problem(problem, None, "course_id")])
     course, created = await run_in_threadpool(
         set_course, engine, course_id, body.period_id, body.grade_max, body.pass_mark, body.title
     )

@@ -12,7 +12,7 @@ from passcompass_api.schemas import ErrorOut
 from passcompass_api.security import AUTH_RESPONSES, require_course
 from passcompass_assets.core.access.audit import EVALUATION_DOWNLOAD, record_access
 from passcompass_assets.core.access.roles import INSTRUCTOR, VIEWER, Principal
-from passcompass_assets.core.reports.outcomes import evaluation_paths
+from passcompass_assets.core.reports.outcomes import evaluation_file_stem, find_evaluation
 
 router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"], responses=AUTH_RESPONSES)
 MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8"}
@@ -28,16 +28,17 @@ def get_evaluation(
     format: Literal["json", "html"] = "json",
 ) -> FileResponse:
     """Per report: accuracy, ROC AUC, Brier, high-risk precision and recall, grade RMSE; and the lead time."""
-    path = evaluation_paths(settings.reports_dir, course_id, period_id)[format]
-    if not path.exists():
+    found = find_evaluation(settings.reports_dir, course_id, period_id)
+    if found is None or not found[format].exists():
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             f"no evaluation for course {course_id!r} in period {period_id!r} yet: it is made once final grades arrive",
         )
+    path = found[format]
     target = f"evaluation:{course_id}|{period_id}?format={format}"
     record_access(engine, principal, EVALUATION_DOWNLOAD, target, course_id)
     disposition = "inline" if format == "json" else "attachment"
-    filename = f"passcompass_evaluation_{path.parent.name}.{format}"
+    filename = f"passcompass_evaluation_{evaluation_file_stem(course_id, period_id)}.{format}"
     return FileResponse(
         path, media_type=MEDIA[format], headers={"Content-Disposition": f'{disposition}; filename="{filename}"'}
     )

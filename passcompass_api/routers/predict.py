@@ -121,12 +121,17 @@ async def post_predict(
         content = await read_csv_file(file, settings.max_upload_bytes)
     else:
         content = _csv_of_rows(await request.body())
-    validated = await run_in_threadpool(validate_csv, content, default_period_id=settings.default_period_id)
+    validated = await run_in_threadpool(
+        validate_csv,
+        content,
+        default_period_id=settings.default_period_id,
+        max_courses=settings.max_upload_courses,
+        max_periods=settings.max_upload_periods,
+    )
     hidden = [c for c in validated.course_ids if not principal.may_see(c)]
     if hidden:
         raise forbidden(f"course(s) not granted to you: {', '.join(hidden)}")
-    pairs = [(c, p) for c in validated.course_ids for p in validated.period_ids]
-    tops = {pair: top for pair, (top, _) in scales(engine, pairs).items()}
+    tops = {pair: top for pair, (top, _) in scales(engine, validated.course_periods).items()}
     if problems := grades_within_scale(validated, tops, settings.default_grade_max):
         raise Rejected(422, "invalid_values", f"{len(problems)} grade(s) are outside their course's scale", problems)
     model = await run_in_threadpool(_champion, settings)

@@ -13,7 +13,7 @@ from passcompass_api.deps import EngineDep, IdOrBlankForm, LandingDep, SettingsD
 from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadStatus
 from passcompass_api.security import AUTH_RESPONSES, RATE_RESPONSES, limited, require
 from passcompass_assets.core.access.roles import UPLOADER, Principal
-from passcompass_assets.core.ingest.uploads import find_upload, receive_upload
+from passcompass_assets.core.ingest.uploads import UploadPolicy, find_upload
 from passcompass_assets.core.ingest.validation import UploadKind
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"], responses=AUTH_RESPONSES)
@@ -38,16 +38,13 @@ class UploadRequest:
     async def receive(self, kind: UploadKind, response: Response) -> UploadAccepted:
         content = await read_csv_file(self.file, self.settings.max_upload_bytes)
         receipt = await run_in_threadpool(
-            receive_upload,
+            UploadPolicy.from_settings(self.settings).receive,
             self.engine,
             self.landing,
             content,
             kind=kind,
             course_id=self.course_id,
             period_id=self.period_id,
-            default_period_id=self.settings.default_period_id,
-            default_grade_max=self.settings.default_grade_max,
-            pseudonym_key=self.settings.pseudonym_key,
         )
         response.status_code = status.HTTP_200_OK if receipt.is_duplicate else status.HTTP_202_ACCEPTED
         return UploadAccepted.model_validate(asdict(receipt))

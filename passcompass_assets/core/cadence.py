@@ -9,17 +9,18 @@ from datetime import date, timedelta
 
 from passcompass_assets.core.periods import Period
 
+# More scheduled dates than any declarable term has (two years every two weeks: 52); a period stored before
+# the bounds (one ending 9999-12-31) gets its first ones, never a list of 139,000.
+MAX_REPORT_DATES = 200
+
 
 def report_dates(period: Period) -> list[date]:
-    """Scheduled report dates: start + k cadences (k >= 1) within the period, and the period's last day."""
+    """Scheduled report dates: start + k cadences (k >= 1) within the period, and the period's last day.
+    Counted, not stepped: a date past the calendar's last day is never made."""
     step = timedelta(weeks=period.cadence_weeks)
-    dates = []
-    day = period.start_date + step
-    while day < period.end_date:
-        dates.append(day)
-        day += step
-    dates.append(period.end_date)
-    return dates
+    days = (period.end_date - period.start_date).days
+    count = min(max(0, (days - 1) // step.days), MAX_REPORT_DATES)  # start + k * step < end
+    return [*(period.start_date + k * step for k in range(1, count + 1)), period.end_date]
 
 
 def is_report_day(period: Period, day: date) -> bool:

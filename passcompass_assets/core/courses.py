@@ -73,9 +73,17 @@ def set_course(
 
 
 def scales(engine: Engine, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:
-    """(grade_max, pass_mark) of the known courses among ``pairs``."""
-    known = {(c.course_id, c.period_id): (c.grade_max, c.pass_mark) for c in list_courses(engine)}
-    return {pair: known[pair] for pair in pairs if pair in known}
+    """(grade_max, pass_mark) of the known courses among ``pairs`` (only those courses are read)."""
+    wanted = set(pairs)
+    names = sorted({course_id for course_id, _ in wanted})
+    found: dict[tuple[str, str], tuple[float, float]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(names), 500):  # bounded parameter lists
+            query = sa.select(courses.c.course_id, courses.c.period_id, courses.c.grade_max, courses.c.pass_mark)
+            for row in conn.execute(query.where(courses.c.course_id.in_(names[start : start + 500]))):
+                if (row.course_id, row.period_id) in wanted:
+                    found[(row.course_id, row.period_id)] = (row.grade_max, row.pass_mark)
+    return found
 
 
 def course_ids(engine: Engine, period_id: str) -> list[str]:

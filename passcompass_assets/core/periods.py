@@ -14,6 +14,27 @@ from passcompass_assets.core.db.tables import periods
 
 Cadence = Literal[2, 3, 4]  # weeks between reports
 CADENCES: tuple[Cadence, ...] = (2, 3, 4)
+# What a term can be: its dates within these years, and at most two years long (an end of 9999-12-31 is a
+# typo or an attack, and made every page that lists report dates fail).
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2199, 12, 31)
+MAX_TERM_DAYS = 731
+
+
+def date_problem(day: date) -> str | None:
+    """Why a period cannot start or end on ``day``, or None."""
+    if not EARLIEST <= day <= LATEST:
+        return f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}"
+    return None
+
+
+def term_problem(start: date, end: date) -> str | None:
+    """Why a period cannot run from ``start`` to ``end``, or None."""
+    if end <= start:
+        return "end_date must be after start_date"
+    if (end - start).days > MAX_TERM_DAYS:
+        return f"a period may last at most {MAX_TERM_DAYS} days (two years)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -30,8 +51,11 @@ class Period:
 def upsert_period(engine: Engine, period: Period) -> None:
     if period.cadence_weeks not in CADENCES:
         raise ValueError(f"cadence_weeks must be one of {CADENCES}")
-    if period.end_date <= period.start_date:
-        raise ValueError("end_date must be after start_date")
+    for name, day in (("start_date", period.start_date), ("end_date", period.end_date)):
+        if problem := date_problem(day):
+            raise ValueError(f"{name} {problem}")
+    if problem := term_problem(period.start_date, period.end_date):
+        raise ValueError(problem)
     values = {
         "period_id": period.period_id,
         "start_date": period.start_date,

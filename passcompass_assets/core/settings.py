@@ -16,6 +16,10 @@ class Settings(BaseSettings):
     # Operational database; the embedded default is a SQLite file under ``home``.
     database_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Distinct courses and periods one upload (or predict request) may name: a file is a course's or a term's
+    # export, and every course it names becomes a row (a typo'd column would make thousands).
+    max_upload_courses: int = 2000
+    max_upload_periods: int = 50
     default_period_id: str = "default"
     # Grade scale of a course first seen in an upload (the UCI data: 0-20, pass at 10).
     default_grade_max: float = 20.0

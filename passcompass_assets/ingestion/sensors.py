@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from passcompass_assets.core.errors import Rejected
+from passcompass_assets.core.ingest.inbox import read_dropped_file
 from passcompass_assets.core.ingest.uploads import UploadPolicy, mark_upload, pending_uploads
 from passcompass_assets.ingestion.assets import ingest_upload_job, uploads_partitions
 from passcompass_assets.resources import PlatformResource
@@ -51,7 +52,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource
     """Register every ``*.csv`` dropped into ``PASSCOMPASS_HOME/inbox/`` like an API upload.
 
     An accepted file is removed (its PII-free normalised copy is in the landing store); a rejected one is removed
-    too, its error written to ``inbox/rejected/NAME.error.json``. A symbolic link is rejected, never followed.
+    too, its error written to ``inbox/rejected/NAME.error.json``. A symbolic or hard link is rejected, never
+    followed.
     Writers should drop files atomically (write, then rename). The upload sensor then launches the runs.
     """
     settings = platform.settings
@@ -61,11 +63,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource
     policy = UploadPolicy.from_settings(settings)
     for path in files:
         try:
-            if path.is_symlink():
-                raise Rejected(415, "not_a_file", "a symbolic link; drop the file itself")
-            if path.stat().st_size > settings.max_upload_bytes:
-                raise Rejected(413, "too_large", f"the file is larger than {settings.max_upload_bytes} bytes")
-            receipt = policy.receive(platform.engine, platform.landing, path.read_bytes(), source="inbox")
+            content = read_dropped_file(path, settings.max_upload_bytes)
+            receipt = policy.receive(platform.engine, platform.landing, content, source="inbox")
         except Rejected as exc:
             _reject(path, settings.inbox_dir / "rejected", exc.as_dict())
             context.log.warning(f"inbox file rejected: {exc.error}: {exc.detail}")

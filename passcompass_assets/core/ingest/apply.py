@@ -3,10 +3,11 @@
 Upsert rules: per (user_id, course_id, period_id) the latest upload (by arrival, ``seq``) wins, column
 by column; a column the upload leaves out keeps its value, an empty cell in a column it has clears it; re-applying
 an upload changes nothing. The state is always that of applying every processed upload in arrival order, whatever
-order the runs commit in: an upload applied after a newer one of the same course (a retried run, two runs racing)
-writes its rows, then the newer uploads' rows for the same students are written again on top, in arrival order,
-in the same transaction. That is rare and costs a replay; the usual in-order apply costs one query to find
-nothing to replay.
+order the runs commit in: an upload applied after a newer one of the same course (a retried run, runs racing, a
+backlog) writes its rows, then the rows of the students a newer upload also holds are made again from their
+history of snapshots (``record_versions``, this upload's included) in arrival order, in the same transaction.
+Only those students' histories are read; no newer upload is read or written again. Final grades need no such
+step: a stored grade a newer upload wrote is kept. The usual in-order apply costs one query to find nothing.
 
 Writers take turns: on PostgreSQL a table lock that readers do not notice, on SQLite its single writer. So an
 upsert is a few set operations instead of a million single-row conflicts: the rows are ``COPY``'d into a
@@ -51,8 +52,10 @@ class AppliedUpload:
     student_rows: int
     grade_rows: int
     course_ids: list[str]
+    # Newer uploads sharing students and columns with this one (it was applied out of order): the students' rows
+    # were made again from their history.
     replayed_uploads: int = 0
-    period_ids: list[str] | None = None  # newer uploads written again on top (this one was applied out of order)
+    period_ids: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,9 @@ def _not_older(table: sa.Table, incoming: dict[str, sa.ColumnElement[object]]) -
     return sa.or_(old.is_(None), new.is_(None), new >= old)
 
 
-def _upsert_sqlite(conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance) -> None:
+def _upsert_sqlite(
+    conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance, only_newer: bool = False
+) -> None:
     """One ``INSERT .. ON CONFLICT`` executed for every row, the rows as plain tuples: Arrow converts the values
     to what SQLAlchemy would store (ISO dates, 0/1), so no per-row type processing runs (3 times faster)."""
     columns = [*data.column_names, *PROVENANCE]
@@ -87,7 +92,10 @@ def _upsert_sqlite(conn: Connection, table: sa.Table, data: pa.Table, provenance
     statement = statement.on_conflict_do_update(
         index_elements=list(RECORD_KEY),
         set_=_overwrite(statement.excluded, columns),
-        where=_not_older(table, {c: statement.excluded[c] for c in columns}),
+        where=sa.and_(
+            _not_older(table, {c: statement.excluded[c] for c in columns}),
+            table.c.source_seq <= statement.excluded.source_seq if only_newer else sa.true(),
+        ),
     )
     compiled = statement.compile(dialect=conn.dialect)
     order = [columns.index(name) for name in compiled.positiontup or ()]
@@ -158,7 +166,12 @@ def _with_provenance(data: pa.Table, provenance: Provenance) -> pa.Table:
 
 
 def _upsert_postgres(
-    conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance, all_courses_new: bool
+    conn: Connection,
+    table: sa.Table,
+    data: pa.Table,
+    provenance: Provenance,
+    all_courses_new: bool,
+    only_newer: bool = False,
 ) -> None:
     from psycopg2.errors import UniqueViolation
 
@@ -190,6 +203,8 @@ def _upsert_postgres(
     incoming = {c: new.c[c] for c in columns} | {"source_upload_id": upload_id, "source_seq": seq, "updated_at": at}
     values = _overwrite(incoming, [*columns, *PROVENANCE])
     guard = _not_older(table, {c: new.c[c] for c in columns})
+    if only_newer:
+        guard = sa.and_(guard, table.c.source_seq <= seq)
     updated = conn.execute(table.update().where(same_key, guard).values(values)).rowcount
     if updated < data.num_rows:  # some keys are new (or their rows are newer than this upload's)
         select = sa.select(*[new.c[c] for c in columns], upload_id, seq, at).where(~sa.exists().where(same_key))
@@ -197,14 +212,22 @@ def _upsert_postgres(
 
 
 def upsert(
-    conn: Connection, table: sa.Table, data: pa.Table, provenance: Provenance, *, all_courses_new: bool = False
+    conn: Connection,
+    table: sa.Table,
+    data: pa.Table,
+    provenance: Provenance,
+    *,
+    all_courses_new: bool = False,
+    only_newer: bool = False,
 ) -> None:
+    """``only_newer``: a stored row a newer upload wrote stays (final grades: the newest upload's grade wins
+    whatever order the uploads are applied in)."""
     if not data.num_rows:
         return
     if conn.dialect.name == "postgresql":
-        _upsert_postgres(conn, table, data, provenance, all_courses_new)
+        _upsert_postgres(conn, table, data, provenance, all_courses_new, only_newer)
     else:
-        _upsert_sqlite(conn, table, data, provenance)
+        _upsert_sqlite(conn, table, data, provenance, only_newer)
 
 
 def _ensure_courses(conn: Connection, data: pa.Table, grade_max: float, pass_mark: float) -> bool:
@@ -220,9 +243,13 @@ def _ensure_courses(conn: Connection, data: pa.Table, grade_max: float, pass_mar
 
 def _take_turn(conn: Connection) -> None:
     """Writers of the records take turns; readers are not blocked. PostgreSQL: both tables, always in this order
-    (no two writers deadlock); SQLite has one writer at a time anyway."""
+    (no two writers deadlock). SQLite has one writer at a time: its write lock is taken first (``BEGIN
+    IMMEDIATE``, waiting out the busy timeout), before any read, so a transaction that read and then wants to
+    write never finds another writer's newer snapshot (``database is locked`` at once, the timeout unused)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f'LOCK TABLE "{student_records.name}", "{final_grades.name}" IN SHARE ROW EXCLUSIVE MODE')
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _latest_snapshots(data: pa.Table) -> pa.Table:
@@ -298,22 +325,100 @@ def _insert_versions(conn: Connection, versions: pa.Table, seq: int) -> None:
         conn.exec_driver_sql(statement.string, list(zip(*[values[i] for i in order], strict=True)))
 
 
-def _replay_newer(conn: Connection, store: LandingStore, upload: sa.Row, applied: pa.Table) -> int:
-    """Write again, in arrival order, the rows that newer processed uploads of the same courses hold for the
-    students just written; how many uploads that took."""
-    newer = conn.execute(
-        sa.select(uploads).where(uploads.c.status == "processed", uploads.c.seq > upload.seq).order_by(uploads.c.seq)
-    ).all()
-    newer = [u for u in newer if set(u.course_ids) & set(upload.course_ids)]
-    keys = _keys(applied)
-    for later in newer:
-        data = store.get_table(later.landing_sha256)
-        data = data.filter(pc.is_in(_keys(data), value_set=keys))
-        students, grades = _record_tables(data, later.kind)
-        provenance = Provenance(later.upload_id, later.seq, datetime.now(UTC))
-        upsert(conn, student_records, students, provenance)
-        upsert(conn, final_grades, grades, provenance)
-    return len(newer)
+def _overtaken_keys(conn: Connection, upload: sa.Row, students: pa.Table) -> pa.Array:
+    """The upload's students that a newer, already applied upload also holds (their rows came from it)."""
+    newer = sa.select(record_versions.c.user_id, record_versions.c.course_id, record_versions.c.period_id).where(
+        record_versions.c.source_seq > upload.seq,
+        record_versions.c.course_id.in_(list(upload.course_ids)),
+        record_versions.c.period_id.in_(list(upload.period_ids)),
+    )
+    rows = conn.execute(newer.distinct()).all()
+    if not rows:  # the usual, in-order apply: one indexed query finds nothing
+        return pa.array([], pa.string())
+    found = pa.table({k: pa.array([row[i] for row in rows], pa.string()) for i, k in enumerate(RECORD_KEY)})
+    return pc.unique(pc.filter(_keys(students), pc.is_in(_keys(students), value_set=_keys(found))))
+
+
+def _seq(version: dict[str, object]) -> int:
+    return int(str(version["source_seq"]))
+
+
+def _fold(history: list[dict[str, object]], carried: dict[int, list[str]]) -> tuple[dict[str, object], int, str]:
+    """A student's row as applying their snapshots one upload at a time in arrival order makes it (the upsert's
+    rules: the columns an upload carried; a snapshot dated before the stored one changes nothing); with the seq
+    and id of the upload that wrote it last."""
+    state: dict[str, object] = {}
+    seq, upload_id = 0, ""
+    for version in history:
+        columns = carried[_seq(version)]
+        if state and "as_of_date" in columns:
+            old, new = state.get("as_of_date"), version["as_of_date"]
+            if old is not None and new is not None and new < old:  # type: ignore[operator]
+                continue
+        state.update({c: version[c] for c in columns})
+        seq, upload_id = _seq(version), str(version["source_upload_id"])
+    return state, seq, upload_id
+
+
+def _recompute_overtaken(conn: Connection, upload: sa.Row, students: pa.Table) -> int:
+    """Rows of students a newer upload already wrote, made again from their history of snapshots (including this
+    upload's, just recorded) in arrival order: the state as if every upload had been applied in that order. Only
+    those students are read, and no newer upload is written again, so applying out of order costs the history
+    of the students it shares with newer uploads (it was every newer upload of the course, read and written
+    again). How many newer uploads share students and columns with this one (those that can change its rows)."""
+    if not students.num_rows:
+        return 0
+    overtaken = _overtaken_keys(conn, upload, students)
+    if not len(overtaken):
+        return 0
+    parts = [key.split("\x1f") for key in overtaken.to_pylist()]
+    wanted = {tuple(p) for p in parts}
+    record = [
+        c.name for c in student_records.c if c.name not in (*RECORD_KEY, *PROVENANCE) and c.name in record_versions.c
+    ]
+    history: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    stored: dict[tuple[str, ...], dict[str, object]] = {}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for user_id, course_id, period_id in parts:
+        groups.setdefault((course_id, period_id), []).append(user_id)
+    for (course_id, period_id), users in groups.items():
+        for start in range(0, len(users), 500):
+            chunk = users[start : start + 500]
+            same = (record_versions.c.course_id == course_id, record_versions.c.period_id == period_id)
+            versions = sa.select(record_versions).where(*same, record_versions.c.user_id.in_(chunk))
+            # Each upload's latest snapshot of the student last (an undated one counts as the latest).
+            order = [record_versions.c.source_seq, record_versions.c.as_of_date.is_(None), record_versions.c.as_of_date]
+            for row in conn.execute(versions.order_by(*order)).mappings():
+                history.setdefault((row["user_id"], row["course_id"], row["period_id"]), []).append(dict(row))
+            current = sa.select(student_records).where(
+                student_records.c.course_id == course_id,
+                student_records.c.period_id == period_id,
+                student_records.c.user_id.in_(chunk),
+            )
+            for row in conn.execute(current).mappings():
+                stored[(row["user_id"], row["course_id"], row["period_id"])] = dict(row)
+    seqs = sorted({_seq(v) for versions in history.values() for v in versions})
+    carried: dict[int, list[str]] = {}
+    for start in range(0, len(seqs), 500):
+        query = sa.select(uploads.c.seq, uploads.c.columns).where(uploads.c.seq.in_(seqs[start : start + 500]))
+        carried.update({row.seq: [c for c in row.columns or () if c in record] for row in conn.execute(query)})
+    now = datetime.now(UTC)
+    recomputed: list[dict[str, object]] = []
+    for key in sorted(wanted & history.keys() & stored.keys()):
+        latest = {_seq(v): v for v in history[key]}  # per upload, its latest snapshot (ordered last above)
+        state, seq, upload_id = _fold([latest[s] for s in sorted(latest)], carried)
+        # A column no snapshot carried keeps what is stored (written before the history was kept).
+        values = {**stored[key], **state, "source_seq": seq, "source_upload_id": upload_id, "updated_at": now}
+        recomputed.append({**{f"key_{k}": values[k] for k in RECORD_KEY}, **values})
+    same_key = sa.and_(*[student_records.c[k] == sa.bindparam(f"key_{k}") for k in RECORD_KEY])
+    columns: dict[str, sa.BindParameter[object]] = {
+        c.name: sa.bindparam(c.name) for c in student_records.c if c.name not in RECORD_KEY
+    }
+    for start in range(0, len(recomputed), SQLITE_BATCH):
+        conn.execute(student_records.update().where(same_key).values(columns), recomputed[start : start + SQLITE_BATCH])
+    own = set(carried.get(upload.seq, ()))
+    newer = {_seq(v) for key in wanted for v in history.get(key, []) if _seq(v) > upload.seq}
+    return len({seq for seq in newer if own & set(carried.get(seq, ()))})
 
 
 def apply_upload(
@@ -335,11 +440,11 @@ def apply_upload(
         _take_turn(conn)
         all_new = _ensure_courses(conn, data, grade_max, pass_mark)
         upsert(conn, student_records, students, provenance, all_courses_new=all_new)
-        upsert(conn, final_grades, grades, provenance, all_courses_new=all_new)
+        upsert(conn, final_grades, grades, provenance, all_courses_new=all_new, only_newer=True)
         if upload.kind == "students":
             _insert_versions(conn, _versions(data, upload, provenance.at), upload.seq)
         # A new course has no newer upload to respect.
-        replayed = 0 if all_new else _replay_newer(conn, store, upload, data.select(list(RECORD_KEY)))
+        replayed = 0 if all_new else _recompute_overtaken(conn, upload, students)
         conn.execute(
             uploads.update()
             .where(uploads.c.upload_id == upload_id)

@@ -45,6 +45,14 @@ class LandingStore:
         _fsync_dir(self.root)
         return digest
 
+    def shas(self) -> list[str]:
+        """Every landed file's SHA-256, registered by an upload or not (a crash between landing a file and
+        writing its upload row leaves one that no row names)."""
+        if not self.root.exists():
+            return []
+        names = (path.name.removesuffix(".parquet") for path in self.root.glob("*.parquet"))
+        return sorted(name for name in names if len(name) == 64 and all(c in "0123456789abcdef" for c in name))
+
     def get_table(self, sha256: str) -> pa.Table:
         return pq.read_table(self.path_for(sha256))
 

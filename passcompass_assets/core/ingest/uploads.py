@@ -2,7 +2,8 @@
 demo loader, under one :class:`UploadPolicy` built from the settings.
 
 Order matters for crash safety: the file is landed (atomically) before its registry row is committed, so a
-registered upload always has its file; an orphaned landed file is harmless (content-addressed, reused on retry).
+registered upload always has its file; an orphaned landed file is harmless (content-addressed, reused on retry;
+erasure and retention read it like every other landed file).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from passcompass_assets.core.db.tables import uploads
 from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.pseudonyms import pseudonymise
-from passcompass_assets.core.ingest.validation import UploadKind, grades_within_scale, validate_csv
+from passcompass_assets.core.ingest.validation import (
+    MAX_UPLOAD_COURSES,
+    MAX_UPLOAD_PERIODS,
+    UploadKind,
+    grades_within_scale,
+    validate_csv,
+)
 from passcompass_assets.core.settings import Settings
 
 log = logging.getLogger("passcompass.uploads")
@@ -104,10 +111,18 @@ class UploadPolicy:
     default_period_id: str = "default"  # the period of rows and uploads that name none
     default_grade_max: float = 20.0  # the scale of a course first seen in an upload
     pseudonym_key: str | None = None  # user ids landed as their keyed hash when set
+    max_courses: int = MAX_UPLOAD_COURSES  # distinct courses one upload may name
+    max_periods: int = MAX_UPLOAD_PERIODS  # distinct periods one upload may name
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UploadPolicy:
-        return cls(settings.default_period_id, settings.default_grade_max, settings.pseudonym_key)
+        return cls(
+            settings.default_period_id,
+            settings.default_grade_max,
+            settings.pseudonym_key,
+            settings.max_upload_courses,
+            settings.max_upload_periods,
+        )
 
     def receive(
         self,
@@ -132,6 +147,8 @@ class UploadPolicy:
             source=source,
             default_grade_max=self.default_grade_max,
             pseudonym_key=self.pseudonym_key,
+            max_courses=self.max_courses,
+            max_periods=self.max_periods,
         )
 
 
@@ -147,6 +164,8 @@ def receive_upload(
     source: str = "api",
     default_grade_max: float = 20.0,
     pseudonym_key: str | None = None,
+    max_courses: int = MAX_UPLOAD_COURSES,
+    max_periods: int = MAX_UPLOAD_PERIODS,
 ) -> Upload:
     """Validate and register an upload; raises :class:`Rejected` and stores nothing when invalid. With a
     ``pseudonym_key``, user ids are landed as their keyed hash (:mod:`~passcompass_assets.core.ingest.pseudonyms`)."""
@@ -155,13 +174,19 @@ def receive_upload(
         return _upload(existing, duplicate=True)
 
     validated = validate_csv(
-        content, kind=kind, course_id=course_id, period_id=period_id, default_period_id=default_period_id
+        content,
+        kind=kind,
+        course_id=course_id,
+        period_id=period_id,
+        default_period_id=default_period_id,
+        max_courses=max_courses,
+        max_periods=max_periods,
     )
-    pairs = [(c, p) for c in validated.course_ids for p in validated.period_ids]
-    tops = {pair: grade_max for pair, (grade_max, _) in scales(engine, pairs).items()}
+    tops = {pair: grade_max for pair, (grade_max, _) in scales(engine, validated.course_periods).items()}
     if problems := grades_within_scale(validated, tops, default_grade_max):
         raise Rejected(422, "invalid_values", f"{len(problems)} grade(s) are outside their course's scale", problems)
-    landing_sha256 = store.put(pseudonymise(validated.table, pseudonym_key))
+    landed = pseudonymise(validated.table, pseudonym_key)
+    landing_sha256 = store.put(landed)
     upload_id = str(uuid.uuid4())
     row = {
         "upload_id": upload_id,
@@ -186,6 +211,9 @@ def receive_upload(
         if (existing := _find_by_key(engine, key)) is not None:
             return _upload(existing, duplicate=True)
         raise
+    if not store.path_for(landing_sha256).exists():
+        # An erasure rewrote the file while it was not registered yet: this upload arrived after it, land it again.
+        store.put(landed)
     log.info(
         "upload received",
         extra={

@@ -10,6 +10,7 @@ expressions are RE2, which runs in linear time, so no value can make a pattern b
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,10 +27,16 @@ from passcompass_assets.core.ingest.csv_reader import RawTable, read_csv_bytes
 
 UploadKind = Literal["students", "final_grades"]
 MAX_ID_LENGTH = 128
+# Distinct courses and periods one upload may name (Settings.max_upload_courses / max_upload_periods).
+MAX_UPLOAD_COURSES = 2000
+MAX_UPLOAD_PERIODS = 50
 EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 # International (+..) or separated (555-123-4567, (555) 123 4567) phone numbers; a bare run of digits is a
 # plausible student number and is not taken for a phone number.
 PHONE = r"^(\+\d[\d\s().\-]{6,}\d|\(?\d{2,4}\)?[\s.\-]\d{2,4}[\s.\-]\d{2,5})$"
+# What no id may hold: a slash (an id is a segment of the API's paths: /courses/{course_id}) or a control
+# character (C0, DEL, C1). Such an id could be stored but never opened.
+UNOPENABLE = r"[/\x00-\x1f\x7f-\x{9f}]"
 # What a number cell may hold: decimal notation with an optional exponent (no "1_000", "0x1F", "1,5" or words).
 NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 # The calendar date as written; a time and offset after it are ignored.
@@ -68,6 +75,12 @@ class ValidatedUpload:
     @property
     def period_ids(self) -> list[str]:
         return sorted(pc.unique(self.table["period_id"]).to_pylist())
+
+    @property
+    def course_periods(self) -> list[tuple[str, str]]:
+        """The distinct (course, period) pairs the rows hold (never every course with every period)."""
+        pairs = self.table.select(["course_id", "period_id"]).group_by(["course_id", "period_id"]).aggregate([])
+        return list(zip(pairs["course_id"].to_pylist(), pairs["period_id"].to_pylist(), strict=True))
 
 
 Values: TypeAlias = pa.Array | pa.ChunkedArray
@@ -164,6 +177,8 @@ def _convert(column: Column, raw: Values, problems: _Problems, header: str) -> V
     # string (identifiers)
     too_long = _where(pc.greater(pc.utf8_length(raw), MAX_ID_LENGTH))
     problems.add_where(too_long, header, f"longer than {MAX_ID_LENGTH} characters")
+    unopenable = _where(pc.match_substring_regex(raw, UNOPENABLE))
+    problems.add_where(unopenable & ~too_long, header, "contains a slash or a control character; ids cannot")
     personal = _where(pc.match_substring_regex(raw, PHONE))
     if pc.any(pc.match_substring(raw, "@")).as_py():
         personal |= _where(pc.match_substring_regex(raw, EMAIL))
@@ -175,6 +190,35 @@ def _convert(column: Column, raw: Values, problems: _Problems, header: str) -> V
     return raw
 
 
+def id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an id (a course or period sent as a form field), or None. Never quotes it."""
+    if re.search(UNOPENABLE.replace("\\x{9f}", "\\x9f"), value):
+        return "contains a slash or a control character; ids cannot"
+    if re.search(PHONE, value) or re.search(EMAIL, value):
+        return "looks like an e-mail address or phone number; only opaque ids are accepted"
+    return None
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as a line of text (a title), or None: a control character (NUL cannot even
+    be stored on PostgreSQL) or a lone surrogate."""
+    if re.search(r"[\x00-\x1f\x7f-\x9f]", value):
+        return "contains a control character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    return None
+
+
+def dropped_name(name: str, position: int) -> str:
+    """How a dropped column is named in the upload's record: its header, unless the header itself looks like
+    personal data (an e-mail address or phone number as a column name), which is never stored."""
+    if re.search(PHONE, name.strip()) or re.search(EMAIL, name):
+        return f"(column {position + 1}: its name looks like an e-mail address or phone number)"
+    return name or f"(unnamed column {position + 1})"
+
+
 def _map_headers(header: list[str], catalog: Catalog) -> tuple[dict[int, str], list[str], list[Problem]]:
     lookup = catalog.header_lookup
     kept: dict[int, str] = {}
@@ -184,7 +228,7 @@ def _map_headers(header: list[str], catalog: Catalog) -> tuple[dict[int, str], l
     for position, name in enumerate(header):
         canonical = lookup.get(header_key(name))
         if canonical is None:
-            dropped.append(name or f"(unnamed column {position + 1})")
+            dropped.append(dropped_name(name, position))
         elif canonical in seen:
             problems.append(
                 Problem(f"duplicate column: {name!r} and {seen[canonical]!r} both mean {canonical}", 1, name)
@@ -195,6 +239,17 @@ def _map_headers(header: list[str], catalog: Catalog) -> tuple[dict[int, str], l
     return kept, dropped, problems
 
 
+def _within_bounds(typed: dict[str, Values], header_of: dict[str, str], bounds: dict[str, int]) -> None:
+    """Refuse a file naming more distinct courses or periods than one upload may: each becomes a row, and a
+    column of the wrong thing (student numbers in the course column) would make thousands."""
+    for key, bound in bounds.items():
+        distinct = pc.count_distinct(typed[key]).as_py()
+        if distinct > bound:
+            setting = "PASSCOMPASS_MAX_UPLOAD_" + ("COURSES" if key == "course_id" else "PERIODS")
+            message = f"{distinct} different values of {key}; one upload may name at most {bound} ({setting})"
+            raise Rejected(422, "too_many_keys", message, [Problem(message, None, header_of[key])])
+
+
 def validate_table(
     raw: RawTable,
     *,
@@ -203,6 +258,8 @@ def validate_table(
     period_id: str | None = None,
     default_period_id: str = "default",
     catalog: Catalog | None = None,
+    max_courses: int = MAX_UPLOAD_COURSES,
+    max_periods: int = MAX_UPLOAD_PERIODS,
 ) -> ValidatedUpload:
     catalog = catalog or load_catalog()
     kept, dropped, header_problems = _map_headers(raw.header, catalog)
@@ -255,12 +312,15 @@ def validate_table(
         fill = (form_value or fallback or "").strip()
         if "\x00" in fill:  # no id holds one, and PostgreSQL cannot store it
             raise Rejected(422, "invalid_values", f"{key} contains a NUL character", [Problem("NUL", None, key)])
+        if problem := id_problem(fill):  # a form field is checked as the column's cells are
+            raise Rejected(422, "invalid_values", f"the {key} field {problem}", [Problem(problem, None, key)])
         column = typed.get(key, pa.nulls(raw.rows, pa.string()))
         column = pc.if_else(pc.equal(pc.fill_null(column, ""), ""), fill, column)
         typed[key] = column
         header_of.setdefault(key, key)
         if not fill:
             problems.add_where(_where(pc.equal(column, "")), header_of[key], f"{key} is empty")
+    _within_bounds(typed, header_of, {"course_id": max_courses, "period_id": max_periods})
     problems.add_where(_where(pc.equal(typed["user_id"], "")), header_of["user_id"], "user_id is empty")
     if kind == "final_grades":
         problems.add_where(_where(pc.is_null(typed["final_grade"])), header_of["final_grade"], "final_grade is empty")
@@ -297,6 +357,8 @@ def validate_csv(
     period_id: str | None = None,
     default_period_id: str = "default",
     catalog: Catalog | None = None,
+    max_courses: int = MAX_UPLOAD_COURSES,
+    max_periods: int = MAX_UPLOAD_PERIODS,
 ) -> ValidatedUpload:
     """Bytes of a CSV in, a validated upload out (or :class:`Rejected`)."""
     return validate_table(
@@ -306,6 +368,8 @@ def validate_csv(
         period_id=period_id,
         default_period_id=default_period_id,
         catalog=catalog,
+        max_courses=max_courses,
+        max_periods=max_periods,
     )
 
 

@@ -6,7 +6,8 @@ Where a student's data lives, and what an erasure does there:
   marts, any later table with that column): its rows deleted;
 - the landing store: each landed file holding the student is rewritten without those rows (content-addressed, so
   under a new name; the uploads that named the old file name the new one, with their new row count), the old
-  file deleted;
+  file deleted; files no upload names (a crash between landing a file and registering it) as well, and the
+  report counts them (``landing:unregistered_files``, ``landing:unregistered_rewritten``);
 - reports: each report with the student re-rendered from its JSON without the row, its counts updated, same id;
 - evaluations: computed again without the student (or, where no final grades remain, its first flags redacted);
 - drift pages of the student's course periods (Evidently's plots of the course's values): deleted, the next
@@ -181,10 +182,13 @@ def _rewrite_landed(
     columns: list[str],
     uploads_filter: Callable[[sa.Row], bool] = lambda row: True,
 ) -> None:
-    """Rewrite every landed file holding rows ``remove`` marks, without them; re-point its uploads."""
+    """Rewrite every landed file holding rows ``remove`` marks, without them; re-point its uploads. Files no
+    upload names (a crash between landing and registering) are read too: the report counts them."""
     with engine.connect() as conn:
         rows = conn.execute(sa.select(uploads_table.c.landing_sha256, uploads_table.c.period_ids)).all()
-    candidates = sorted({row.landing_sha256 for row in rows if uploads_filter(row)})
+    unregistered = set(store.shas()) - {row.landing_sha256 for row in rows}
+    erasure.add("landing:unregistered_files", len(unregistered))
+    candidates = sorted({row.landing_sha256 for row in rows if uploads_filter(row)} | unregistered)
     for sha in candidates:
         path = store.path_for(sha)
         if not path.exists():
@@ -198,13 +202,17 @@ def _rewrite_landed(
         marked = pc.fill_null(remove(table), False)
         kept = table.filter(pc.invert(marked))
         new_sha = store.put(kept)
+        if sha in unregistered and new_sha != sha:
+            # Gone before any row is re-pointed: an upload registering this very file meanwhile either is
+            # re-pointed below or finds its file missing and lands it again (receive_upload).
+            path.unlink(missing_ok=True)
         with engine.begin() as conn:
             conn.execute(
                 uploads_table.update()
                 .where(uploads_table.c.landing_sha256 == sha)
                 .values(landing_sha256=new_sha, rows=kept.num_rows)
             )
-        erasure.add("landing:files_rewritten", 1)
+        erasure.add("landing:unregistered_rewritten" if sha in unregistered else "landing:files_rewritten", 1)
         erasure.add("landing:rows", table.num_rows - kept.num_rows)
         if new_sha != sha:
             path.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ A period without dates (known only from uploads) has no end, so it is never purg
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -33,7 +33,8 @@ class RetentionOutcome:
 
 def expired_periods(engine: Engine, keep_days: int, today: date) -> list[Period]:
     """Periods that ended more than ``keep_days`` before ``today``."""
-    return [p for p in list_periods(engine) if p.end_date + timedelta(days=keep_days) < today]
+    # Counted back from today: a period ending on the calendar's last day cannot be stepped past it.
+    return [p for p in list_periods(engine) if (today - p.end_date).days > keep_days]
 
 
 def needs_purge(engine: Engine, period_id: str) -> bool:

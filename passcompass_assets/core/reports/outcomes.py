@@ -8,8 +8,10 @@ outcomes of the flagged students, descriptive only (core/reports/helped.py).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -229,18 +231,62 @@ def _fairness(judged: list[pd.DataFrame], state: pd.DataFrame, policy: OutcomePo
     )
 
 
-def evaluation_paths(reports_dir: Path, course_id: str, period_id: str) -> dict[str, Path]:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}__{period_id}")
-    folder = reports_dir / "evaluations" / safe
+def evaluation_key(course_id: str, period_id: str) -> str:
+    """The folder of a course period's evaluation: a hash of the exact ids, so no two course periods share one
+    (folding characters did: ``sec.eval`` and ``sec_eval``, ``a``/``b__c`` and ``a__b``/``c``)."""
+    return hashlib.sha256(json.dumps([course_id, period_id]).encode()).hexdigest()[:40]
+
+
+def evaluation_file_stem(course_id: str, period_id: str) -> str:
+    """A readable name for a download (characters folded to ``_``): a name, never a key."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{course_id}__{period_id}")
+
+
+def _legacy_folder(reports_dir: Path, course_id: str, period_id: str) -> Path:
+    """Where versions before the hashed key kept it: the folded name, which look-alike ids share."""
+    return reports_dir / "evaluations" / evaluation_file_stem(course_id, period_id)
+
+
+def _paths(folder: Path) -> dict[str, Path]:
     return {"json": folder / "evaluation.json", "html": folder / "evaluation.html"}
 
 
+def evaluation_paths(reports_dir: Path, course_id: str, period_id: str) -> dict[str, Path]:
+    """Where the evaluation of a course period is stored (JSON and HTML)."""
+    return _paths(reports_dir / "evaluations" / evaluation_key(course_id, period_id))
+
+
+def _names(path: Path, course_id: str, period_id: str) -> bool:
+    """Whether the evaluation JSON at ``path`` is the one of this course period."""
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(values, dict) and (values.get("course_id"), values.get("period_id")) == (course_id, period_id)
+
+
+def find_evaluation(reports_dir: Path, course_id: str, period_id: str) -> dict[str, Path] | None:
+    """The stored evaluation of exactly this course period, or None. The course and period inside the file are
+    checked: a file in an earlier version's folded folder may be a look-alike course's."""
+    for paths in (
+        evaluation_paths(reports_dir, course_id, period_id),
+        _paths(_legacy_folder(reports_dir, course_id, period_id)),
+    ):
+        if _names(paths["json"], course_id, period_id):
+            return paths
+    return None
+
+
 def store_evaluation(reports_dir: Path, evaluation: Evaluation) -> dict[str, Path]:
-    """Write the evaluation as JSON and as an HTML page with a chart (replacing an earlier evaluation)."""
+    """Write the evaluation as JSON and as an HTML page with a chart (replacing an earlier evaluation, also one an
+    earlier version kept in its folded folder)."""
     paths = evaluation_paths(reports_dir, evaluation.course_id, evaluation.period_id)
     paths["json"].parent.mkdir(parents=True, exist_ok=True)
     values = evaluation.as_dict()
     paths["json"].write_text(json.dumps(values, indent=1), encoding="utf-8")
     html = templates.get_template("evaluation.html").render(evaluation=values, reports=values["reports"])
     paths["html"].write_text(html, encoding="utf-8")
+    legacy = _legacy_folder(reports_dir, evaluation.course_id, evaluation.period_id)
+    if _names(legacy / "evaluation.json", evaluation.course_id, evaluation.period_id):
+        shutil.rmtree(legacy)  # the old copy may still name students this one no longer does (an erasure)
     return paths
