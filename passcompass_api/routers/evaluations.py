@@ -28,6 +28,7 @@ def get_evaluation(
     course_id: Annotated[str, Query(min_length=1, max_length=128)],
     period_id: Annotated[str, Query(min_length=1, max_length=128)],
     format: Literal["json", "html"] = "json",
+    download: bool = False,
 ) -> FileResponse:
     """Per report: accuracy, ROC AUC, Brier, high-risk precision and recall, grade RMSE; and the lead time."""
     path = evaluation_paths(settings.reports_dir, course_id, period_id)[format]
@@ -38,7 +39,7 @@ def get_evaluation(
         )
     target = f"evaluation:{course_id}|{period_id}?format={format}"
     record_access(engine, principal, EVALUATION_DOWNLOAD, target, course_id)
-    disposition = "inline" if format == "json" else "attachment"
+    disposition = "attachment" if download else "inline"  # a page to read; ``?download=1`` saves it
     filename = f"passcompass_evaluation_{path.parent.name}.{format}"
     return FileResponse(
         path, media_type=MEDIA[format], headers={"Content-Disposition": f'{disposition}; filename="{filename}"'}
