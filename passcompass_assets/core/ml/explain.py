@@ -215,6 +215,7 @@ def top_factors(
         _candidates(strength, ~actionable, 4),
         strength,
         own,
+        {n: typical[n] for n in names if n in typical},
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -63,6 +63,9 @@ _GAP_NAMES: Final = {
 }
 _STUDY_BANDS: Final = {1: "less than 2 hours", 2: "2 to 5 hours", 3: "5 to 10 hours", 4: "more than 10 hours"}
 NOT_ENOUGH_DATA: Final = "not enough data"
+COURSE_WORD: Final = "course"
+TYPICAL_WORD: Final = "typical student"
+MIN_COURSE: Final = 5  # students with a value in the course at that week, for a course median to mean something
 RAISES: Final = "raises risk"
 
 
@@ -149,52 +152,56 @@ class Facts:
     course: float | str | None
     weeks: float | None
     grade_max: float
+    against: str = "course"  # or "typical student": whom ``course`` describes
 
 
 def sentence(column: Column, facts: Facts) -> str:
     """One input of one student in plain words, in the course's units, beside the course at the same week."""
     name, value, course = column.name, facts.value, facts.course
+    # Beside the course's students at the same week; a course too small for that, beside the typical student
+    # the model learnt from at that week.
+    c_, cm, ms = (
+        (", course ", ", course median ", ", most students ")
+        if facts.against == COURSE_WORD
+        else (", typical student ",) * 3
+    )
     if column.type == "boolean" or isinstance(value, str):
-        return _categorical(column, value, course)
+        return _categorical(column, value, course, ms)
     assert isinstance(value, float)
     known = isinstance(course, float) and math.isfinite(course)
     c = float(course) if known else math.nan  # type: ignore[arg-type]
     if name in INTERIM_GRADES:
         label = "First interim grade" if name == "interim_grade_1" else "Second interim grade"
-        return f"{label} {_grade(value, facts.grade_max)}" + (f", course {_grade(c, facts.grade_max)}" if known else "")
+        return f"{label} {_grade(value, facts.grade_max)}" + (f"{c_}{_grade(c, facts.grade_max)}" if known else "")
     if name == "absences":
         often = f" in {_weeks(facts.weeks)} ({_how_often(value, facts.weeks)})" if facts.weeks else ""
-        return f"Absent {_times(value)}{often}" + (f", course median {number(c)}" if known else "")
+        return f"Absent {_times(value)}{often}" + (f"{cm}{number(c)}" if known else "")
     if name == "lms_logins":
         during = f" in {_weeks(facts.weeks)}" if facts.weeks else " so far"
-        return f"Logged in to the learning platform {_times(value)}{during}" + (
-            f", course median {number(c)}" if known else ""
-        )
+        return f"Logged in to the learning platform {_times(value)}{during}" + (f"{cm}{number(c)}" if known else "")
     if name == "lms_active_minutes":
         during = f" in {_weeks(facts.weeks)}" if facts.weeks else " so far"
-        return f"Active on the learning platform {_duration(value)}{during}" + (
-            f", course median {_duration(c)}" if known else ""
-        )
+        return f"Active on the learning platform {_duration(value)}{during}" + (f"{cm}{_duration(c)}" if known else "")
     if name == "attendance_rate":
-        return f"Attendance {_percent(value)}" + (f", course {_percent(c)}" if known else "")
+        return f"Attendance {_percent(value)}" + (f"{c_}{_percent(c)}" if known else "")
     if name == "assignment_completion":
-        return f"Handed in {_percent(value)} of assignments" + (f", course {_percent(c)}" if known else "")
+        return f"Handed in {_percent(value)} of assignments" + (f"{c_}{_percent(c)}" if known else "")
     if name == "quiz_average":
-        return f"Quiz average {_percent(value)}" + (f", course {_percent(c)}" if known else "")
+        return f"Quiz average {_percent(value)}" + (f"{c_}{_percent(c)}" if known else "")
     if name == "previous_grade":
-        return f"Grade in the previous course {_percent(value)}" + (f", course {_percent(c)}" if known else "")
+        return f"Grade in the previous course {_percent(value)}" + (f"{c_}{_percent(c)}" if known else "")
     if name == "study_hours_per_week":
-        return f"Studies {number(value)} hours a week" + (f", course median {number(c)}" if known else "")
+        return f"Studies {number(value)} hours a week" + (f"{cm}{number(c)}" if known else "")
     if name == "study_time" and round(value) in _STUDY_BANDS:
-        most = f", most students {_STUDY_BANDS[round(c)]}" if known and round(c) in _STUDY_BANDS else ""
+        most = f"{ms}{_STUDY_BANDS[round(c)]}" if known and round(c) in _STUDY_BANDS else ""
         return f"Studies {_STUDY_BANDS[round(value)]} a week{most}"
     if name == "past_failures":
         failed = f"Failed {number(value)} course{'' if round(value) == 1 else 's'} before"
-        return failed + (f", most students {'none' if round(c) == 0 else number(c)}" if known else "")
-    return _numeric(column, value, c if known else None, facts.weeks)
+        return failed + (f"{ms}{'none' if round(c) == 0 else number(c)}" if known else "")
+    return _numeric(column, value, c if known else None, facts.weeks, (c_, cm))
 
 
-def _numeric(column: Column, value: float, course: float | None, weeks: float | None) -> str:
+def _numeric(column: Column, value: float, course: float | None, weeks: float | None, words: tuple[str, str]) -> str:
     label, percent = _plain(column.description)
     shown = _percent(value) if percent else number(value, 1)
     if column.max is not None and column.min is not None and column.max <= 10 and not percent:
@@ -202,11 +209,11 @@ def _numeric(column: Column, value: float, course: float | None, weeks: float | 
     during = f" in {_weeks(weeks)}" if column.accumulates and weeks else ""
     compared = ""
     if course is not None:
-        compared = f", course {_percent(course)}" if percent else f", course median {number(course, 1)}"
+        compared = f"{words[0]}{_percent(course)}" if percent else f"{words[1]}{number(course, 1)}"
     return f"{_capitalised(label)}: {shown}{during}{compared}"
 
 
-def _categorical(column: Column, value: float | str, course: float | str | None) -> str:
+def _categorical(column: Column, value: float | str, course: float | str | None, ms: str) -> str:
     def said(v: float | str | None) -> str:
         if column.type == "boolean":
             return "yes" if isinstance(v, float) and v >= 0.5 else "no"
@@ -215,34 +222,36 @@ def _categorical(column: Column, value: float | str, course: float | str | None)
     text = f"{_capitalised(column.description)}: {said(value)}"
     known = course is not None and not (isinstance(course, float) and math.isnan(course))
     if known and said(course) != said(value):
-        text += f", most students {said(course)}"
+        text += f"{ms}{said(course)}"
     return text
 
 
 # --- the course at the same week ----------------------------------------------------------------------------------
 
 
-def course_values(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+def course_values(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per row of ``frame`` (raw values, the course's units), each input's value in the row's course at the row's
-    week of term: the median of numbers, the most frequent category. Missing where nobody in it has a value."""
+    week of term (the median of numbers, the most frequent category; missing where nobody in it has a value), and
+    how many students of it have one."""
     catalog = load_catalog().by_name
     keys = [frame[COURSE].astype(str) if COURSE in frame else pd.Series("", index=frame.index)]
     if TERM_WEEK in frame:
         keys.append(pd.to_numeric(frame[TERM_WEEK], errors="coerce").round().fillna(-1.0))
-    out = {}
+    values_out, counts_out = {}, {}
     for name in names:
         column = catalog.get(name)
         if column is None or name not in frame:
-            out[name] = pd.Series(np.nan, index=frame.index)
+            values_out[name] = pd.Series(np.nan, index=frame.index)
+            counts_out[name] = pd.Series(0, index=frame.index)
             continue
         if is_categorical(column):
             values = frame[name].astype(object).where(frame[name].notna(), None)
-            mode = values.groupby(keys).transform(lambda s: s.mode().iloc[0] if s.notna().any() else None)
-            out[name] = mode
+            values_out[name] = values.groupby(keys).transform(lambda s: s.mode().iloc[0] if s.notna().any() else None)
         else:
             values = as_floats(frame[name], yes_no=column.type == "boolean")
-            out[name] = values.groupby(keys).transform("median")
-    return pd.DataFrame(out, index=frame.index)
+            values_out[name] = values.groupby(keys).transform("median")
+        counts_out[name] = values.notna().groupby(keys).transform("sum")
+    return pd.DataFrame(values_out, index=frame.index), pd.DataFrame(counts_out, index=frame.index)
 
 
 # --- a student's factors ------------------------------------------------------------------------------------------
@@ -258,6 +267,7 @@ class Choice:
     background: np.ndarray  # rows x candidates
     strength: np.ndarray  # rows x units: probability points, > 0 raises the risk
     effects: dict[str, np.ndarray]  # input name -> per row, its own effect
+    typical: dict[str, float | str] = field(default_factory=dict)  # the typical training student, model's scale
 
 
 @dataclass(frozen=True)
@@ -285,7 +295,8 @@ def word_factors(
     it contradicts, nor one at the course's own value."""
     catalog = load_catalog().by_name
     names = sorted({n for unit in choice.units for n in unit} | {c for c in columns if c in catalog})
-    context = course_values(raw if context is None else context, names).loc[raw.index]
+    course, counts = course_values(raw if context is None else context, names)
+    course, counts = course.loc[raw.index], counts.loc[raw.index]
     values = {n: _values(raw, catalog[n]) for n in names if n in catalog}
     weeks = (
         pd.to_numeric(raw[TERM_WEEK], errors="coerce").clip(lower=1.0).to_numpy(dtype=float)
@@ -306,9 +317,16 @@ def word_factors(
             value = values[name][i]
             if value is None or (isinstance(value, float) and not math.isfinite(value)):
                 return None
-            course = context[name].iat[i]
-            course = None if course is None or (isinstance(course, float) and math.isnan(course)) else course
-            return Facts(value, course, week, float(grade_max[i]))
+            if counts[name].iat[i] >= MIN_COURSE:
+                against, compared = COURSE_WORD, course[name].iat[i]
+            else:  # too few in the course to speak of it: the typical training student at this week
+                against, compared = (
+                    TYPICAL_WORD,
+                    _raw_typical(choice.typical.get(name), catalog[name], week, grade_max[i]),
+                )
+            if compared is None or (isinstance(compared, float) and math.isnan(compared)):
+                compared = None
+            return Facts(value, compared, week, float(grade_max[i]), against)
 
         said = [_factor(choice, k, i, facts, directions, catalog, "reason") for k in choice.reasons[i] if k >= 0]
         picked = sorted([f for f in said if f is not None][:top], key=lambda f: AREAS.index(str(f["area"])))
@@ -322,6 +340,19 @@ def word_factors(
         missing = [gap_name(c) for c in gap_columns if facts(c.name) is None]
         gaps[i] = f"No data yet on {', '.join(missing)}" if missing else ""
     return Worded(reasons, backgrounds, factors, gaps)
+
+
+def _raw_typical(
+    typical: float | str | None, column: Column, weeks: float | None, grade_max: float
+) -> float | str | None:
+    """The typical student's value (on the model's scale) in the course's units."""
+    if typical is None or isinstance(typical, str):
+        return typical
+    if column.name in INTERIM_GRADES:
+        return float(typical) * grade_max
+    if column.accumulates:
+        return float(typical) * max(weeks, 1.0) if weeks else None
+    return float(typical)
 
 
 def _values(raw: pd.DataFrame, column: Column) -> list[float | str | None]:
