@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from html import unescape
 from datetime import date, timedelta
+from html import unescape
 
 import pandas as pd
 
