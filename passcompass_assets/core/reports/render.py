@@ -95,7 +95,11 @@ def to_html(report: Report) -> bytes:
         quality=wording.quality_words(report.header.model_quality),
         figures=wording.quality_table(report.header.model_quality, report.header.model_metrics),
         drift=wording.drift_words(report.header.drift),
-        gate=wording.gate_words(report.header.quality_gate, report.header.quality_gate.startswith("passed")),
+        gate=wording.gate_words(
+            report.header.quality_gate,
+            report.header.quality_gate.startswith("passed"),
+            validated=report.header.warning is None,
+        ),
     )
     return html.encode("utf-8")
 

@@ -539,10 +539,15 @@ def quality_table(quality: dict[str, object] | None, metrics: dict[str, float] |
     return rows
 
 
-def gate_words(gate: str, promoted: bool) -> str:
-    """The quality gate's state in a sentence; its technical reasoning stays in the appendix's table."""
-    if promoted:
+def gate_words(gate: str, promoted: bool, validated: bool = True) -> str:
+    """The quality gate's state in a sentence; its technical reasoning stays in the appendix."""
+    if promoted and validated:
         return "It passed the quality gate: on this institution's own students it did better than a simple rule."
+    if promoted:
+        return (
+            "It passed the quality gate on the data it learnt from, none of it yet this institution's own students "
+            "at this point of a term."
+        )
     if gate.startswith("no model"):
         return "No model has been trained yet."
     return "It has not passed the quality gate, so its probabilities are not shown to beat a simple rule."
