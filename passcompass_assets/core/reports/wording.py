@@ -560,7 +560,7 @@ def drift_words(drift: dict[str, object] | None) -> str:
     catalog = load_catalog().by_name
     listed = drift.get("drifted_columns")
     names = [str(n) for n in listed] if isinstance(listed, list) else []
-    said = [catalog[n].description if n in catalog else n.replace("_", " ") for n in names]
+    said = [_plain(catalog[n].description)[0] if n in catalog else n.replace("_", " ") for n in names]
     total = _whole(drift.get("columns"))
     if not said:
         return f"None of the {total} inputs compared differs from the students the model learnt from."
