@@ -61,8 +61,8 @@ def cmd_process_pending(settings: Settings, _: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _quietly(settings: Settings, doing: str) -> Iterator[TextIO]:
-    """Dagster's and the libraries' own output goes to ``home/logs/commands.log``; the command says ``doing`` and
-    its result on the terminal it yields."""
+    """Dagster's and the libraries' own output goes to ``home/logs/commands.log``; the command says ``doing`` on the
+    terminal it yields (and its result once the block is over: the terminal is the standard output again)."""
     from passcompass_assets import supervisor
 
     log = settings.resolved_home / "logs" / "commands.log"
@@ -78,7 +78,8 @@ def _gate_words(model: dict[str, object]) -> list[str]:
         said = f"Model version {version} passed the quality gate: reports use it from now on."
     else:
         said = f"Model version {version} did not pass the quality gate: reports keep using the model they had."
-    return [said, f"Why: {first}.", f"Its model card: /api/v1/models/{version}/card"]
+    why = "; ".join(part.split(": ")[0] for part in first.split("; "))  # the figures are on the model card
+    return [said, f"Why: {why}.", f"Its figures: /api/v1/models/{version}/card"]
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
@@ -87,13 +88,13 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
         return _train_offline(settings, Path(args.data), args)
     from passcompass_assets.operations import train
 
-    with _quietly(settings, "Training: dbt features, the model, its validation and the quality gate") as terminal:
+    with _quietly(settings, "Training: dbt features, the model, its validation and the quality gate"):
         outcome = train(settings)
     model = outcome.metadata.get("fail_risk_model")
     if not outcome.success or not isinstance(model, dict):
         print("The training run failed: see the Dagster UI or the log named above.", file=sys.stderr)
         return 1
-    print(json.dumps(model, default=str) if args.json else "\n".join(_gate_words(model)), file=terminal)
+    print(json.dumps(model, default=str) if args.json else "\n".join(_gate_words(model)))
     return 0
 
 
@@ -120,7 +121,7 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
 
     as_of = date.fromisoformat(args.as_of) if args.as_of else None
     try:
-        with _quietly(settings, f"Making the report of {args.course_id}") as terminal:
+        with _quietly(settings, f"Making the report of {args.course_id}"):
             record = report(settings, args.course_id, args.period_id, as_of)
     except (Rejected, RuntimeError) as exc:
         print(str(exc), file=sys.stderr)
@@ -128,12 +129,11 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     summary = str(record.header.get("summary") or "")
     print(
         f"Report {record.report_number} of {record.course_id} ({record.period_id}), {day(record.report_date)}, "
-        f"week {record.week_of_term}: {summary}.",
-        file=terminal,
+        f"week {record.week_of_term}: {summary}."
     )
     if record.warning:
-        print(record.warning, file=terminal)
-    print(f"Read it: /api/v1/reports/{record.report_id}?format=html (report id {record.report_id})", file=terminal)
+        print(record.warning)
+    print(f"Read it: /api/v1/reports/{record.report_id}?format=html (report id {record.report_id})")
     return 0
 
 
@@ -141,16 +141,16 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     """Score a course period's reports against its final grades, in process (what the final-grades sensor runs)."""
     from passcompass_assets.operations import evaluate
 
-    with _quietly(settings, f"Evaluating the reports of {args.course_id} ({args.period_id})") as terminal:
+    with _quietly(settings, f"Evaluating the reports of {args.course_id} ({args.period_id})"):
         outcome = evaluate(settings, args.course_id, args.period_id)
     evaluation = outcome.metadata.get("report_evaluation")
     if not outcome.success or not isinstance(evaluation, dict):
         print("The evaluation failed: are there final grades and reports for it? See the log named above.",
               file=sys.stderr)  # fmt: skip
         return 1
-    print(_evaluation_words(evaluation), file=terminal)
+    print(_evaluation_words(evaluation))
     query = f"course_id={args.course_id}&period_id={args.period_id}&format=html"
-    print(f"Read it: /api/v1/evaluations?{query}", file=terminal)
+    print(f"Read it: /api/v1/evaluations?{query}")
     return 0
 
 
