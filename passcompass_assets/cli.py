@@ -6,16 +6,17 @@ Heavy imports (Dagster, MLflow, uvicorn) happen inside the subcommand that needs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import getpass
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from passcompass_assets.core.settings import Settings
 
@@ -58,22 +59,42 @@ def cmd_process_pending(settings: Settings, _: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+@contextlib.contextmanager
+def _quietly(settings: Settings, doing: str) -> Iterator[TextIO]:
+    """Dagster's and the libraries' own output goes to ``home/logs/commands.log``; the command says ``doing`` on the
+    terminal it yields (and its result once the block is over: the terminal is the standard output again)."""
+    from passcompass_assets import supervisor
+
+    log = settings.resolved_home / "logs" / "commands.log"
+    with supervisor.output_to(log) as terminal:
+        print(f"{doing} (the full log: {log})", file=terminal, flush=True)
+        yield terminal
+
+
+def _gate_words(model: dict[str, object]) -> list[str]:
+    version, reason = model.get("model_version"), str(model.get("reason") or "")
+    first = reason.split(". ")[0].removeprefix("promoted: ").removeprefix("not promoted: ")
+    if model.get("promoted"):
+        said = f"Model version {version} passed the quality gate: reports use it from now on."
+    else:
+        said = f"Model version {version} did not pass the quality gate: reports keep using the model they had."
+    why = "; ".join(part.split(": ")[0] for part in first.split("; "))  # the figures are on the model card
+    return [said, f"Why: {why}.", f"Its figures: /api/v1/models/{version}/card"]
+
+
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     """Run the ``train_model`` job (dbt, then the gate), or train offline on UCI-format files in ``--data``."""
     if args.data:
         return _train_offline(settings, Path(args.data), args)
     from passcompass_assets.operations import train
 
-    outcome = train(settings)
+    with _quietly(settings, "Training: dbt features, the model, its validation and the quality gate"):
+        outcome = train(settings)
     model = outcome.metadata.get("fail_risk_model")
     if not outcome.success or not isinstance(model, dict):
-        print("the train_model run failed: see the Dagster UI (or its log above)", file=sys.stderr)
+        print("The training run failed: see the Dagster UI or the log named above.", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(model, default=str))
-    else:
-        decision = "PROMOTED" if model["promoted"] else "NOT PROMOTED"
-        print(f"model version {model['model_version']}: {decision}: {model['reason']}")
+    print(json.dumps(model, default=str) if args.json else "\n".join(_gate_words(model)))
     return 0
 
 
@@ -95,16 +116,24 @@ def _train_offline(settings: Settings, data: Path, args: argparse.Namespace) -> 
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     """Generate one course report now, in process, through the job the schedule launches."""
     from passcompass_assets.core.errors import Rejected
+    from passcompass_assets.core.ml.wording import day
     from passcompass_assets.operations import report
 
     as_of = date.fromisoformat(args.as_of) if args.as_of else None
     try:
-        record = report(settings, args.course_id, args.period_id, as_of)
+        with _quietly(settings, f"Making the report of {args.course_id}"):
+            record = report(settings, args.course_id, args.period_id, as_of)
     except (Rejected, RuntimeError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    summary = {k: getattr(record, k) for k in ("report_id", "course_id", "period_id", "band_counts", "confidence")}
-    print(json.dumps({**summary, "report_date": record.report_date.isoformat(), "model_version": record.model_version}))
+    summary = str(record.header.get("summary") or "")
+    print(
+        f"Report {record.report_number} of {record.course_id} ({record.period_id}), {day(record.report_date)}, "
+        f"week {record.week_of_term}: {summary}."
+    )
+    if record.warning:
+        print(record.warning)
+    print(f"Read it: /api/v1/reports/{record.report_id}?format=html (report id {record.report_id})")
     return 0
 
 
@@ -112,15 +141,31 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     """Score a course period's reports against its final grades, in process (what the final-grades sensor runs)."""
     from passcompass_assets.operations import evaluate
 
-    outcome = evaluate(settings, args.course_id, args.period_id)
+    with _quietly(settings, f"Evaluating the reports of {args.course_id} ({args.period_id})"):
+        outcome = evaluate(settings, args.course_id, args.period_id)
     evaluation = outcome.metadata.get("report_evaluation")
     if not outcome.success or not isinstance(evaluation, dict):
-        print(
-            "the evaluation run failed: are there final grades and reports for it? See the Dagster UI", file=sys.stderr
-        )
+        print("The evaluation failed: are there final grades and reports for it? See the log named above.",
+              file=sys.stderr)  # fmt: skip
         return 1
-    print(json.dumps(evaluation, default=str))
+    print(_evaluation_words(evaluation))
+    query = f"course_id={args.course_id}&period_id={args.period_id}&format=html"
+    print(f"Read it: /api/v1/evaluations?{query}")
     return 0
+
+
+def _evaluation_words(evaluation: dict[str, object]) -> str:
+    def share(key: str) -> str:
+        value = evaluation.get(key)
+        return f"{value:.0%}" if isinstance(value, float) else "none"
+
+    said = (
+        f"{evaluation.get('reports_evaluated')} reports against {evaluation.get('students_with_final_grade')} final "
+        f"grades: {share('failure_rate')} of the students did not pass; the reports flagged "
+        f"{share('share_of_failing_flagged')} of them high risk"
+    )
+    weeks = evaluation.get("median_lead_weeks")
+    return said + (f", a median of {weeks:g} weeks before the end." if isinstance(weeks, float) else ".")
 
 
 def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
@@ -130,7 +175,8 @@ def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
     prepare_home(settings)
     today = date.fromisoformat(args.today) if args.today else None
     if args.bootstrap:
-        bootstrap_demo(settings, today)
+        with _quietly(settings, "Loading the demo terms and replaying them") as terminal:
+            bootstrap_demo(settings, today, say=lambda line: print(line, file=terminal, flush=True))
     else:
         print(f"demo terms registered: {load_demo(settings, today)} uploads received")
     return 0

@@ -11,18 +11,26 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+from sqlalchemy.engine import Engine
 
-from passcompass_assets.core.actions import record_action
+from passcompass_assets.core.actions import action_frame, record_action
 from passcompass_assets.core.cadence import report_dates
 from passcompass_assets.core.courses import course_ids
-from passcompass_assets.core.datasets.demo import DEMO_ACTOR, demo_actions, generate_demo
+from passcompass_assets.core.datasets.demo import (
+    DEMO_ACTOR,
+    DemoAction,
+    DemoFile,
+    DemoManifest,
+    demo_actions,
+    generate_demo,
+)
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import Upload, UploadPolicy, find_upload, mark_upload, pending_uploads
 from passcompass_assets.core.keys import CoursePeriod, ReportKey
-from passcompass_assets.core.periods import Period, active_periods, upsert_period
+from passcompass_assets.core.periods import Period, active_periods, list_periods, upsert_period
 from passcompass_assets.core.reports.requests import reportable_period
-from passcompass_assets.core.reports.store import ReportRecord, list_reports
+from passcompass_assets.core.reports.store import ReportRecord, list_reports, report_on
 from passcompass_assets.core.reports.term import report_rows
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.definitions import defs
@@ -95,7 +103,8 @@ def report(settings: Settings, course_id: str, period_id: str | None = None, as_
     key = ReportKey(course_id, reportable_period(engine, course_id, period_id, as_of), as_of)
     if not execute("period_report", key.key, REPORT_PARTITIONS).success:
         raise RuntimeError(f"the report run for {key.key} failed: see the Dagster UI")
-    return list_reports(engine, key.course_id, key.period_id)[0]
+    made = report_on(engine, key.course_id, key.period_id, as_of)  # one report per course and date
+    return made if made is not None else list_reports(engine, key.course_id, key.period_id)[0]
 
 
 def evaluate(settings: Settings, course_id: str, period_id: str) -> JobOutcome:
@@ -104,59 +113,112 @@ def evaluate(settings: Settings, course_id: str, period_id: str) -> JobOutcome:
     return execute("report_evaluation_job", CoursePeriod(course_id, period_id).key, EVALUATION_PARTITIONS)
 
 
-def load_demo(settings: Settings, today: date | None = None) -> int:
-    """Generate the synthetic demo terms under home and register them as a client would: the periods, then every
-    snapshot and final-grade file as an upload (the upload sensor, or :func:`process_pending`, applies them)."""
-    today = today or date.today()
+def _demo_terms(settings: Settings, today: date) -> DemoManifest:
+    """Generate the demo terms under home and declare their periods; the files are not received yet."""
     engine = get_engine(settings.db_url)
     manifest = generate_demo(settings.resolved_home / "demo" / today.isoformat(), today=today)
     for period in manifest.periods:
         upsert_period(engine, Period(period.period_id, period.start_date, period.end_date, period.cadence_weeks))
+    return manifest
+
+
+def _receive(settings: Settings, files: list[DemoFile]) -> int:
+    engine = get_engine(settings.db_url)
     store, policy = LandingStore(settings.landing_dir), UploadPolicy.from_settings(settings)
-    for demo_file in manifest.files:
+    for demo_file in files:
         policy.receive(engine, store, demo_file.path.read_bytes(), kind=demo_file.kind, source="demo")
-    return len(manifest.files)
+    return len(files)
+
+
+def load_demo(settings: Settings, today: date | None = None) -> int:
+    """Generate the synthetic demo terms under home and register them as a client would: the periods, then every
+    snapshot and final-grade file as an upload (the upload sensor, or :func:`process_pending`, applies them)."""
+    return _receive(settings, _demo_terms(settings, today or date.today()).files)
 
 
 def bootstrap_demo(settings: Settings, today: date | None = None, say: Callable[[str], None] = print) -> None:
-    """A living platform from nothing: the demo terms ingested, a model trained, and for every course of the current
-    term a report on each of its cadence dates so far and one as of today (later ones follow the schedule), with a
-    few recorded actions on the highest-risk students."""
+    """A living platform from nothing, the whole loop replayed: last term as it ran (a first model from what was
+    known before it, a report per cadence date, staff acting on the flagged students), its final grades (how right
+    were the reports? did help help?), a model retrained on them; then every course of the current term with a
+    report on each of its cadence dates so far and one as of today, and a few recorded actions."""
     today = today or date.today()
     prepare_home(settings)
-    load_demo(settings, today)
+    engine = get_engine(settings.db_url)
+    manifest = _demo_terms(settings, today)
+    held = [f for f in manifest.files if f.kind == "final_grades"]  # last term's grades arrive at its end
 
     def ingested(done: int, total: int) -> None:
         if done % 5 == 0 or done == total:
             say(f"  ingested {done}/{total} uploads")
 
+    _receive(settings, [f for f in manifest.files if f not in held])
     process_pending(settings, ingested)
-    say("  training the model (dbt features, cross-validation, quality gate)")
+    past = manifest.past.period_id
+    say("  last term as it ran: a first model from what was known before it (the public prior, if any)")
     train(settings)
-    engine = get_engine(settings.db_url)
-    # The term's cadence dates so far as well (point in time: each as it was known then), so the course pages show
-    # risk moving over the term; then today's.
-    due = [
-        (period.period_id, c, day)
-        for period in active_periods(engine, today)
-        for c in course_ids(engine, period.period_id)
-        for day in [*(d for d in report_dates(period) if d < today), today]
-    ]
-    for done, (period_id, course_id, day) in enumerate(due, start=1):
-        say(f"  report {done}/{len(due)}: {course_id} as of {day.isoformat()}")
-        made = report(settings, course_id, period_id, day)
-        if day == today:
-            record_demo_actions(settings, made)
-    if due:
+    reported = _term_reports(settings, engine, past, None, say)
+    for record in _first_reports(reported):
+        record_demo_actions(settings, record, flagged_only=True)
+    _receive(settings, held)
+    process_pending(settings, ingested)
+    for course_id in sorted({r.course_id for r in reported}):
+        say(f"  how right were last term's reports? evaluating {course_id}")
+        evaluate(settings, course_id, past)
+    say("  training the model on last term's final grades (dbt features, validation, quality gate)")
+    train(settings)
+    current = [p for p in active_periods(engine, today) if p.period_id != past]
+    made = [r for period in current for r in _term_reports(settings, engine, period.period_id, today, say)]
+    for record in made:
+        if record.report_date == today:
+            record_demo_actions(settings, record)
+    if made:
         say("  recorded a few demo actions on flagged students (the course pages show them)")
 
 
-def record_demo_actions(settings: Settings, record: ReportRecord) -> int:
-    """The demo's actions on the highest-risk students of ``record`` (core/datasets/demo.py); how many."""
+def _term_reports(
+    settings: Settings, engine: Engine, period_id: str, today: date | None, say: Callable[[str], None]
+) -> list[ReportRecord]:
+    """A report per course on each cadence date of the period (up to ``today``, and one as of today); each as it
+    was known then (point in time). None when no model could be trained."""
+    period = next((p for p in list_periods(engine) if p.period_id == period_id), None)
+    if period is None:
+        return []
+    days = [d for d in report_dates(period) if today is None or d < today] + ([today] if today else [])
+    due = [(c, day) for c in course_ids(engine, period_id) for day in days]
+    made = []
+    for done, (course_id, day) in enumerate(due, start=1):
+        say(f"  report {done}/{len(due)}: {course_id} as of {day.isoformat()}")
+        try:
+            made.append(report(settings, course_id, period_id, day))
+        except RuntimeError:
+            say("  no model to report with (no data to learn from yet): skipped")
+            return made
+    return made
+
+
+def _first_reports(records: list[ReportRecord]) -> list[ReportRecord]:
+    """Each course's first two reports: staff act on what they flag."""
+    by_course: dict[str, list[ReportRecord]] = {}
+    for record in sorted(records, key=lambda r: r.report_date):
+        by_course.setdefault(record.course_id, []).append(record)
+    return [r for records in by_course.values() for r in records[:2]]
+
+
+def record_demo_actions(settings: Settings, record: ReportRecord, *, flagged_only: bool = False) -> int:
+    """The demo's actions on the highest-risk students of ``record`` (core/datasets/demo.py); how many. With
+    ``flagged_only`` (a past term): every student the report flagged high is contacted, dated days after it."""
     engine = get_engine(settings.db_url)
     now = datetime.now(UTC)
-    ranked = report_rows(settings.reports_dir, record)["user_id"].tolist()  # highest risk first
+    rows = report_rows(settings.reports_dir, record)
+    ranked = rows["user_id"].tolist()  # highest risk first
     actions = demo_actions(ranked)
+    if flagged_only:
+        now = datetime.combine(record.report_date, datetime.min.time(), UTC) + timedelta(days=10)
+        flagged = rows.loc[rows["risk_band"] == "high", "user_id"].tolist()
+        already = set(action_frame(engine, record.course_id, record.period_id)["user_id"])
+        actions = [a for a in demo_actions(flagged) if a.user_id not in already] + [
+            DemoAction(u, "contacted", None, 9) for u in flagged[4:] if u not in already
+        ]
     for action in actions:
         record_action(
             engine,

@@ -238,9 +238,8 @@ def test_cadence_never_steps_past_the_calendar():
 
 
 def test_retention_of_a_period_ending_at_the_end_of_time(engine):
-    from passcompass_assets.core.access.retention import expired_periods
-
     from passcompass_assets.core.db.tables import periods
+    from passcompass_assets.core.privacy.retention import expired_periods
 
     with engine.begin() as conn:
         conn.execute(
@@ -273,10 +272,9 @@ def _landed_files_holding(store, column: str, value: str) -> list[str]:
 
 
 def test_erasure_reaches_a_landed_file_no_upload_names(settings, engine, store):
-    from passcompass_assets.core.access.erasure import erase_student
-
     from passcompass_assets.core.ingest.apply import apply_upload
     from passcompass_assets.core.ingest.uploads import receive_upload
+    from passcompass_assets.core.privacy.erasure import erase_student
 
     registered = receive_upload(engine, store, b"user_id,course_id,age\nzq-orphan-1,bio,17\nkeep-1,bio,18\n")
     apply_upload(engine, store, registered.upload_id)
@@ -297,9 +295,8 @@ def test_erasure_reaches_a_landed_file_no_upload_names(settings, engine, store):
 
 
 def test_retention_reaches_a_landed_file_no_upload_names(settings, engine, store):
-    from passcompass_assets.core.access.erasure import purge_period
-
     from passcompass_assets.core.ingest.uploads import receive_upload
+    from passcompass_assets.core.privacy.erasure import purge_period
 
     receive_upload(engine, store, b"user_id,course_id,period_id,age\ns1,bio,old-term,17\ns2,bio,new-term,18\n")
     _land_without_registering(store, b"user_id,course_id,period_id,age\ns3,bio,old-term,17\ns4,bio,new-term,18\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,10 @@ from passcompass_assets.core.ml.fitting import FittedStages, fit_and_evaluate
 from passcompass_assets.core.ml.model import OUTPUT_COLUMNS, FailRiskModel
 from passcompass_assets.core.ml.pipeline import SPARSE_K, build_classifier
 from passcompass_assets.core.ml.stages import STAGES
+from passcompass_assets.core.ml.wording import AREAS
+from passcompass_assets.core.periods import Period
+from passcompass_assets.core.reports.build import build_report
+from passcompass_assets.core.reports.render import RENDERERS, to_html, to_json
 
 UCI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"
 # The course is an input on purpose (courses differ in how many fail); identities, dates and labels never are.
@@ -113,28 +119,66 @@ def _factors(text: str) -> list[str]:
     return text.split(FACTOR_SEPARATOR) if text else []
 
 
-def test_top_factors_are_plain_words_from_the_catalog(model: FailRiskModel, uci: pd.DataFrame) -> None:
-    descriptions = {c.description for c in load_catalog().columns}
+def test_reasons_are_short_sentences_in_the_courses_units(model: FailRiskModel, uci: pd.DataFrame) -> None:
     out = model.predict(uci)
     factors = out["top_factors"].map(_factors)
     assert factors.map(len).between(0, 3).all()
-    at_risk = factors[out["fail_probability"] >= 0.5]
-    assert (at_risk.map(len) >= 1).all()
-    for named in factors:
-        for factor in named:
-            assert factor.endswith(("(raises risk)", "(lowers risk)"))
-            assert any(factor.startswith(d) for d in descriptions), factor
+    at_risk = out["fail_probability"] >= 0.5
+    assert (factors[at_risk].map(len) >= 1).all()
+    for named, structured in zip(factors, out["factors"], strict=True):
+        reasons = [f for f in json.loads(structured) if f["kind"] == "reason"]
+        assert [f["text"] for f in reasons] == named  # the sentence beside its structured factor
+        for factor in reasons:
+            # Only what raises the risk, never a value the platform lacks, on the risky side of the course.
+            assert factor["direction"] == "raises risk" and factor["effect"] >= 0.01
+            assert factor["value"] is not None and factor["area"] in AREAS
+            assert len(factor["text"].split()) <= 14 and "nan" not in factor["text"].lower()
+            assert "(raises risk)" not in factor["text"] and "% of the scale" not in factor["text"]
+        areas = [AREAS.index(f["area"]) for f in reasons]
+        assert areas == sorted(areas)  # grouped by area
+    grade = out["top_factors"].str.extract(r"Second interim grade (\d+)/20, course (\d+)/20").dropna().astype(int)
+    assert len(grade) > 100 and (grade[0] < grade[1]).all()  # a grade named as a reason is below the course's
     weakest = uci.assign(interim_grade_1=3.0, interim_grade_2=2.0, past_failures=3).head(1)
     scored = model.predict(weakest)
-    named = _factors(scored["top_factors"].iloc[0])
-    # The two interim grades go together in training: one factor, with the values a teacher reads.
-    assert named[0].startswith("first interim grade 15 % of the scale") and named[0].endswith("(raises risk)")
-    assert "second interim grade 10 % of the scale" in named[0]
+    # One student alone is no course to compare with: the typical student the model learnt from instead.
+    assert _factors(scored["top_factors"].iloc[0])[0].startswith("Second interim grade 2/20, typical student 1")
     # Past failures are background: a fact the student brings along, never among the reasons to act on.
     early = weakest.assign(interim_grade_1=np.nan, interim_grade_2=np.nan)  # no grade yet: the boosted trees
-    assert not any("past course failures" in f for f in _factors(model.predict(early)["top_factors"].iloc[0]))
+    assert not any("Failed" in f for f in _factors(model.predict(early)["top_factors"].iloc[0]))
     background = _factors(model.predict(early)["background_factors"].iloc[0])
-    assert any(f.startswith("past course failures 3") and f.endswith("(raises risk)") for f in background)
+    assert "Failed 3 courses before, typical student none" in background
+
+
+def test_a_course_lacking_inputs_reads_no_nan_in_any_format(model: FailRiskModel, uci: pd.DataFrame) -> None:
+    """A course whose uploads have no absences, and a student of whom nothing is known: "no data yet on
+    absences", "not enough data", never ``nan`` (CSV, JSON, HTML)."""
+    course = uci[uci["course_id"] == uci["course_id"].iloc[0]].drop(columns=["absences"]).head(60).copy()
+    course["term_week"] = 8.0
+    nothing = [c for c in course.columns if c not in ("user_id", "course_id", "period_id", "grade_max", "pass_mark")]
+    course.loc[course.index[0], nothing] = np.nan
+    course.loc[course.index[0], "term_week"] = 8.0
+    scored = model.predict(course).assign(user_id=course["user_id"].to_numpy())
+    first = scored.iloc[0]
+    assert np.isnan(first["fail_probability"]) and first["signals_available"] == "not enough data for a prediction"
+    assert (scored["data_gaps"].iloc[1:] == "No data yet on absences").all()
+    assert not scored["top_factors"].str.contains("bsen").any()
+    period = Period("p", date(2026, 9, 7), date(2026, 12, 7), 3)
+    report = build_report(
+        scored, course_id="c", period=period, as_of=date(2026, 11, 2), model=None, risk_high=0.5, risk_medium=0.25
+    )
+    assert report.header.not_enough_data == 1 and report.header.week_of_term == 8
+    assert report.students["risk_band"].isna().sum() == 1
+    for fmt, render in RENDERERS.items():
+        text = render(report).decode()
+        assert "nan" not in text.lower().replace("financ", ""), fmt
+        assert "None" not in text, fmt
+    html = " ".join(to_html(report).decode().split())
+    assert "No data yet on absences" in html and ">not enough data<" in html
+    assert "with not enough data for a prediction" in html
+    rows = json.loads(to_json(report))["rows"]
+    unknown = next(r for r in rows if r["fail_probability"] is None)
+    assert unknown["risk_band"] is None and unknown["factors"] == []
+    assert all(isinstance(f["course_value"], float) for r in rows for f in r["factors"] if f["kind"] == "reason")
 
 
 @pytest.mark.parametrize("stage", ["no_interim", "interim_1", "interim_2"])

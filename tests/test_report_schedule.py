@@ -26,7 +26,10 @@ def test_report_dates_of_a_13_week_period(cadence, weeks):
     period = Period("p", START, END, cadence)
     assert report_dates(period) == [START + timedelta(weeks=w) for w in weeks] + [END]
     assert report_number(period, START + timedelta(weeks=weeks[1])) == 2
-    assert week_of_term(period, START + timedelta(weeks=cadence)) == cadence + 1
+    # The README's weeks 3, 6, 9: the day that closes week N is week N; the day after it, week N + 1.
+    assert week_of_term(period, START + timedelta(weeks=cadence)) == cadence
+    assert week_of_term(period, START + timedelta(weeks=cadence, days=1)) == cadence + 1
+    assert week_of_term(period, START) == week_of_term(period, START + timedelta(days=7)) == 1
     assert next_report_date(period, START) == START + timedelta(weeks=cadence)
     assert next_report_date(period, END + timedelta(days=1)) is None
 

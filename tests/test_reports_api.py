@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
+from html import unescape
 
 import pandas as pd
 
@@ -62,7 +63,7 @@ def test_report_formats_and_csv_neutralisation(client, engine, settings):
     report_id = add_report(engine, settings, period, date(2026, 9, 28), model=model)
 
     as_json = client.get(f"/api/v1/reports/{report_id}").json()
-    assert as_json["report_number"] == 1 and as_json["week_of_term"] == 4
+    assert as_json["report_number"] == 1 and as_json["week_of_term"] == 3
     assert as_json["band_counts"] == {"high": 2, "medium": 1, "low": 1}
     assert as_json["confidence"] == "normal" and as_json["model_version"] == "3"
     assert [r["fail_probability"] for r in as_json["rows"]] == [0.9, 0.6, 0.4, 0.1]
@@ -84,10 +85,23 @@ def test_report_formats_and_csv_neutralisation(client, engine, settings):
 
     html = client.get(f"/api/v1/reports/{report_id}?format=html")
     assert html.headers["content-type"].startswith("text/html")
+    assert html.headers["content-disposition"].startswith("inline")  # a page to read in the browser
+    saved = client.get(f"/api/v1/reports/{report_id}", params={"format": "html", "download": 1})
+    assert saved.headers["content-disposition"] == 'attachment; filename="passcompass_math_p1_2026-09-28.html"'
     assert "<svg" in html.text and "http" not in html.text.split("<body>")[1].split("Report ")[0]
     assert "Low confidence" not in html.text
-    assert '<tr><td>=HYPERLINK(&#34;x&#34;)</td><td class="high">high</td><td class="num">90 %</td>' in html.text
-    assert html.text.count("<tr><td>") == 4 and "first interim grade low; past course failures high" in html.text
+    assert '<th scope="row" data-label="Student">=HYPERLINK(&#34;x&#34;)</th>' in html.text
+    assert (
+        '<td data-label="Risk" class="band high">high</td><td data-label="Fail probability" class="num">90 %</td>'
+        in html.text
+    )
+    assert html.text.count('<th scope="row"') == 4 and "first interim grade low" in html.text
+    # Leads with the students and a summary; the model's figures are an appendix with their names.
+    text = " ".join(unescape(html.text).split())
+    assert "4 students, 2 at high risk, the term's first report." in text
+    assert text.index('id="summary"') < text.index("Students, highest risk first") < text.index('id="model-quality"')
+    assert "Mon 28 Sep 2026, week 3" in text and "2026-09-28" not in text.split("<body>")[1]
+    assert "None" not in text and "nan" not in text.lower().replace("financ", "")
 
 
 def test_report_without_promoted_model_says_low_confidence(client, engine, settings):
@@ -117,7 +131,8 @@ def test_latest_report_404_then_choice_across_periods(client, engine, settings):
     named = client.get("/api/v1/reports/latest", params={"course_id": "math", "period_id": "before"}).json()
     assert named["period_id"] == "before"
     html = client.get("/api/v1/reports/latest", params={"course_id": "math", "format": "html"})
-    assert html.status_code == 200 and "attachment" in html.headers["content-disposition"]
+    assert html.status_code == 200 and html.headers["content-disposition"].startswith("inline")
+    assert "<h1>math: who may fail</h1>" in html.text
     listed = client.get("/api/v1/reports", params={"course_id": "math"}).json()
     assert [r["period_id"] for r in listed] == ["now", "before"]
     assert client.get("/api/v1/reports/nope").status_code == 404
@@ -129,3 +144,25 @@ def test_request_a_report(client, engine, store):
     assert client.post("/api/v1/reports", params={"course_id": "unknown"}).status_code == 404
     response = client.post("/api/v1/reports", params={"course_id": "math"})
     assert response.status_code == 202 and response.json()["period_id"] == "default"
+
+
+def test_one_report_per_course_and_date_numbered_by_the_terms_report_dates(client, engine, settings):
+    period = Period("p1", date(2026, 9, 7), date(2026, 12, 7), 3)
+    upsert_period(engine, period)
+    first = add_report(engine, settings, period, date(2026, 9, 28))
+    on_demand = add_report(engine, settings, period, date(2026, 10, 14))  # between two scheduled dates
+    again = add_report(engine, settings, period, date(2026, 10, 14))  # asked again for the same date
+    assert again == on_demand  # replaced in place: the same id and address
+    listed = client.get("/api/v1/reports", params={"course_id": "math"}).json()
+    assert [(r["report_date"], r["report_number"], r["week_of_term"]) for r in listed] == [
+        ("2026-10-14", 2, 6),
+        ("2026-09-28", 1, 3),
+    ]
+    # A report for an earlier date made later (a backfill) takes its place; the later ones move up.
+    add_report(engine, settings, period, date(2026, 9, 21))
+    numbers = {
+        r["report_id"]: r["report_number"] for r in client.get("/api/v1/reports", params={"course_id": "math"}).json()
+    }
+    assert numbers[first] == 2 and numbers[on_demand] == 3 and len(numbers) == 3
+    body = client.get(f"/api/v1/reports/{on_demand}").json()
+    assert body["report_number"] == 2  # the file keeps the number it was made with

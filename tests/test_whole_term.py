@@ -5,6 +5,7 @@ help"; retraining through champion/challenger; drift; alerts received by a local
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 import dagster as dg
@@ -63,6 +64,8 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
         for course_id in COURSES:
             row = report(settings, course_id, current.period_id, day)
             assert row.report_date == day and row.model_version == "1" and row.confidence == "normal"
+            # Report N is the term's N-th report date, in the README's weeks 3, 6, 9, 12 and the last week.
+            assert (row.report_number, row.week_of_term) == (number + 1, [3, 6, 9, 12, 13][number])
         if number < 2:  # staff act on the first two reports' high-risk students of the first course
             rows = json.loads(list_reports(engine, COURSES[0])[0].file(settings.reports_dir, "json").read_text())
             flagged = [r["user_id"] for r in rows["rows"] if r["risk_band"] == "high"]
@@ -72,6 +75,23 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
                 assert client.post("/api/v1/actions", json=body).status_code == 201
                 contacted.add(user_id)
     assert contacted
+    # Asking again for a date replaces its report (same id and number): one report per course and date.
+    before = {r.report_date: r for r in list_reports(engine, COURSES[0], current.period_id)}
+    again = report(settings, COURSES[0], current.period_id, schedule[1])
+    assert (again.report_id, again.report_number) == (before[schedule[1]].report_id, 2)
+    after = list_reports(engine, COURSES[0], current.period_id)
+    assert sorted(r.report_date for r in after) == schedule and sorted(r.report_number for r in after) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    second = json.loads(again.file(settings.reports_dir, "json").read_text())
+    assert second["summary"].startswith(
+        f"{second['students']} students, {second['band_counts']['high']} at high risk, "
+    )
+    assert second["summary"].endswith(f"{second['new_high']} new since the last report") and second["new_high"] >= 0
     page = client.get(f"/courses/{COURSES[0]}", params={"period_id": current.period_id})
     assert page.status_code == 200 and "5 reports this term." in page.text  # the trajectories have five points
     assert "contacted · " in page.text or "flag not useful · " in page.text
@@ -97,11 +117,14 @@ def test_whole_term(settings, engine, store, client, dagster_home, webhook, monk
     params = {"course_id": COURSES[0], "period_id": current.period_id}
     evaluation = client.get("/api/v1/evaluations", params=params).json()
     html = client.get("/api/v1/evaluations", params={**params, "format": "html"})
-    assert html.status_code == 200 and "<svg" in html.text
+    assert html.status_code == 200 and "<svg" in html.text and html.headers["content-disposition"].startswith("inline")
+    assert "None" not in html.text, html.text[html.text.find("None") - 300 : html.text.find("None") + 50]
+    assert not re.search(r"\d{4}-\d\d-\d\d", html.text.split("<body>")[1])
     missing = client.get("/api/v1/evaluations", params={**params, "course_id": "demo-biology"})
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     reports = evaluation["reports"]
-    assert [r["report_date"] for r in reports] == [d.isoformat() for d in schedule]
+    assert [r["report_date"] for r in reports] == [d.isoformat() for d in schedule]  # each date once
+    assert [(r["report_number"], r["week_of_term"]) for r in reports] == [(1, 3), (2, 6), (3, 9), (4, 12), (5, 13)]
     assert all(r["roc_auc"] > 0.6 for r in reports)
     assert reports[-1]["roc_auc"] >= reports[0]["roc_auc"]  # more is known later in the term
     helped = evaluation["help"]  # did help help: the actions beside the outcomes, descriptive only

@@ -26,6 +26,7 @@ def get_evaluation(
     course_id: IdQuery,
     period_id: IdQuery,
     format: Literal["json", "html"] = "json",
+    download: bool = False,
 ) -> FileResponse:
     """Per report: accuracy, ROC AUC, Brier, high-risk precision and recall, grade RMSE; and the lead time."""
     found = find_evaluation(settings.reports_dir, course_id, period_id)
@@ -37,7 +38,7 @@ def get_evaluation(
     path = found[format]
     target = f"evaluation:{course_id}|{period_id}?format={format}"
     record_access(engine, principal, EVALUATION_DOWNLOAD, target, course_id)
-    disposition = "inline" if format == "json" else "attachment"
+    disposition = "attachment" if download else "inline"  # a page to read; ``?download=1`` saves it
     filename = f"passcompass_evaluation_{evaluation_file_stem(course_id, period_id)}.{format}"
     return FileResponse(
         path, media_type=MEDIA[format], headers={"Content-Disposition": f'{disposition}; filename="{filename}"'}

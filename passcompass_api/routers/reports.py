@@ -52,13 +52,14 @@ def _summary(record: ReportRecord, request: Request) -> ReportSummary:
 
 
 def _download(
-    record: ReportRecord, fmt: Format, settings: Settings, engine: Engine, principal: Principal
+    record: ReportRecord, fmt: Format, settings: Settings, engine: Engine, principal: Principal, download: bool = False
 ) -> FileResponse:
     path = record.file(settings.reports_dir, fmt)
     if not path.exists():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the report's file is missing from the report store")
     record_access(engine, principal, REPORT_DOWNLOAD, f"report:{record.report_id}?format={fmt}", record.course_id)
-    disposition = "inline" if fmt == "json" else "attachment"
+    # HTML and JSON open in the browser; a CSV (or ``?download=1``) is saved as a file.
+    disposition = "attachment" if download or fmt == "csv" else "inline"
     name = file_name(record.course_id, record.period_id, record.report_date, fmt)
     return FileResponse(
         path, media_type=FORMATS[fmt], headers={"Content-Disposition": f'{disposition}; filename="{name}"'}
@@ -90,6 +91,7 @@ def get_latest_report(
     course_id: IdQuery,
     period_id: IdOrBlankQuery = None,
     format: Format = "json",
+    download: bool = False,
 ) -> FileResponse | JSONResponse:
     """The most recent report of the current period (or of ``period_id``)."""
     latest = latest_report(engine, course_id, period_id, date.today())
@@ -103,7 +105,7 @@ def get_latest_report(
                 "next_report_due": latest.next_due.isoformat() if latest.next_due else None,
             },
         )
-    return _download(latest.record, format, settings, engine, principal)
+    return _download(latest.record, format, settings, engine, principal, download)
 
 
 @router.get("/{report_id}", response_class=FileResponse, response_model=None, responses={404: {"model": ErrorOut}})
@@ -113,8 +115,9 @@ def get_report_by_id(
     engine: EngineDep,
     settings: SettingsDep,
     format: Format = "json",
+    download: bool = False,
 ) -> FileResponse:
-    return _download(access.record, format, settings, engine, access.principal)
+    return _download(access.record, format, settings, engine, access.principal, download)
 
 
 @router.post(

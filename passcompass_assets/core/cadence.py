@@ -5,6 +5,7 @@ Cron cannot say "every three weeks from this term's start"; these functions can,
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 from passcompass_assets.core.periods import Period
@@ -33,9 +34,16 @@ def next_report_date(period: Period, day: date) -> date | None:
 
 
 def report_number(period: Period, day: date) -> int:
-    """1 for the first scheduled report; an on-demand report counts with the scheduled ones before it."""
+    """The scheduled report dates up to ``day``: a stored report is numbered by the term's report dates instead
+    (core/reports/store.py); this is the number when nothing is stored yet."""
     return max(1, sum(d <= day for d in report_dates(period)))
 
 
+def week_number(weeks_elapsed: float) -> int:
+    """The week of term a day falls in, from the weeks elapsed since the start: the day that closes week N
+    (start + 7 N days) is still week N, so the reports of a three-week cadence fall in weeks 3, 6, 9."""
+    return max(1, math.ceil(round(weeks_elapsed, 6)))
+
+
 def week_of_term(period: Period, day: date) -> int:
-    return max(1, (day - period.start_date).days // 7 + 1)
+    return week_number((day - period.start_date).days / 7)

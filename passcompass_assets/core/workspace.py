@@ -45,7 +45,7 @@ class Point:
 @dataclass(frozen=True)
 class StudentRow:
     user_id: str
-    probability: float
+    probability: float | None  # None: not enough data for a prediction
     band: str
     previous_probability: float | None
     change: float | None
@@ -160,7 +160,7 @@ def course_page(
     rows = [
         StudentRow(
             user_id=row.user_id,
-            probability=float(row.fail_probability),
+            probability=_float(row.fail_probability),
             band=str(row.risk_band),
             previous_probability=_float(row.previous_probability),
             change=_float(row.change),

@@ -30,11 +30,12 @@ from sklearn.pipeline import Pipeline
 
 from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.ml.features import COURSE, DERIVED_FROM, PASS_FRACTION
+from passcompass_assets.core.ml.wording import Choice
 from passcompass_assets.core.records import TERM_WEEK
 
 TOP_FACTORS = 3
 MIN_EFFECT = 0.01  # a factor must move the probability by at least one percentage point to be named
-FACTOR_SEPARATOR = "; "
+FACTOR_SEPARATOR = "; "  # between a student's reasons in text (a reason's own sentence never holds it)
 CORRELATED = 0.8  # inputs correlated this much (Spearman) in training are named together
 # Per input, the value of the average training student: a mean (numbers) or the most frequent value (categories).
 Typical = dict[str, float | str]
@@ -171,29 +172,6 @@ def wording_of(inputs: pd.DataFrame, fail: np.ndarray, columns: list[str], sampl
     return Wording(tuple(tuple(g) for g in groups.values() if len(g) > 1), directions)
 
 
-def _shown(name: str, values: np.ndarray) -> np.ndarray:
-    """Values as a reader knows them: interim grades in percent of the course's scale, the rest as the model has
-    them (counts that accumulate as rates per week)."""
-    if name in ("interim_grade_1", "interim_grade_2"):
-        return np.array([f"{100 * v:.0f} % of the scale" for v in values.astype(float)], dtype=object)
-    return np.array([f"{v:.3g}" for v in values.astype(float)], dtype=object)
-
-
-def _phrases(name: str, values: np.ndarray, context: float | None, week: int | None) -> np.ndarray:
-    """One input of several rows in words: "quiz average 42 (course median at week 6: 71)"."""
-    column = load_catalog()[name]
-    if column.type == "boolean":
-        return np.where(values.astype(float) >= 0.5, f"{column.description}: yes", f"{column.description}: no")
-    if column.type == "category":
-        return np.array([f"{column.description}: {str(v).replace('_', ' ')}" for v in values], dtype=object)
-    label = f"{column.description}{' per week' if column.accumulates else ''}"
-    median = ""
-    if context is not None and np.isfinite(context):
-        shown = _shown(name, np.array([context]))[0]
-        median = f" (course median{f' at week {week}' if week is not None else ''}: {shown})"
-    return np.char.add(np.char.add(f"{label} ", _shown(name, values).astype(str)), median).astype(object)
-
-
 def top_factors(
     effects: np.ndarray,
     inputs: pd.DataFrame,
@@ -201,13 +179,14 @@ def top_factors(
     *,
     wording: Wording | None = None,
     top: int = TOP_FACTORS,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, (reasons, background): up to ``top`` factors an instructor can act on, and up to two the student
-    brings along (``actionable: false`` in the catalog, e.g. past failures), each of at least ``MIN_EFFECT``,
-    strongest first, joined by ``FACTOR_SEPARATOR`` (text, not a list per row: a million small lists cost more in
-    garbage collection than the scoring itself). Inputs correlated in training are one factor; a factor whose
-    direction contradicts what the training data showed (attendance high raising risk, as collinear inputs can
-    make a model say) is not named; a missing value is imputed, so there is nothing about the student to name."""
+) -> Choice:
+    """Per row, the candidate factors an instructor can act on and the candidates the student brings along
+    (``actionable: false`` in the catalog, e.g. past failures), each raising the fail probability by at least
+    ``MIN_EFFECT``, strongest first (core/reports/wording.py words them, keeping ``top`` whose values it can say).
+    Only what raises the risk is a reason: a factor that lowers it is never named. Inputs correlated in training
+    are one factor; a factor whose direction contradicts what the training data showed (attendance high raising
+    risk, as collinear inputs can make a model say) is not named; a missing value is imputed, so there is nothing
+    about the student to name."""
     wording = wording or Wording()
     catalog = load_catalog().by_name
     # The term position changes everyone's risk alike and is nothing to act on: never a named factor.
@@ -216,30 +195,38 @@ def top_factors(
     grouped = {n for group in wording.groups for n in group}
     units = [g for g in wording.groups if all(n in names for n in g)] + [(n,) for n in names if n not in grouped]
     if not units:
-        empty = np.full(len(inputs), "", dtype=object)
-        return empty, empty.copy()
-    # Named as the report names it (week 1 is the first seven days; term_week counts the weeks elapsed).
-    week = (
-        int(np.floor(float(inputs[TERM_WEEK].median()))) + 1
-        if TERM_WEEK in inputs and inputs[TERM_WEEK].notna().any()
-        else None
-    )
+        none = np.full((len(inputs), 0), -1)
+        return Choice([], none, none.copy(), np.zeros((len(inputs), 0)), {})
     medians = {n: float(inputs[n].median()) for n in names if pd.api.types.is_numeric_dtype(inputs[n])}
     position = {n: inputs.columns.get_loc(n) for n in names}
+    own = {n: np.where(inputs[n].isna().to_numpy(), 0.0, effects[:, position[n]]) for n in names}
     strength = np.zeros((len(inputs), len(units)))
     for k, unit in enumerate(units):
         for name in unit:
-            effect = np.where(inputs[name].isna().to_numpy(), 0.0, effects[:, position[name]])
-            strength[:, k] += effect
+            strength[:, k] += own[name]
         # The side of the course median it says (what the reason shows), else of the typical student.
         expected = _expected_sign(unit, inputs, {**typical, **medians}, wording.directions)
         if expected is not None:  # against what the training rows showed: not a reason (collinearity, noise)
             strength[:, k] = np.where((expected == 0) | (np.sign(strength[:, k]) == expected), strength[:, k], 0.0)
     actionable = np.array([any(catalog[n].actionable for n in unit) for unit in units])
-    return (
-        _join(strength, units, actionable, inputs, medians, week, top),
-        _join(strength, units, ~actionable, inputs, medians, week, 2),
+    # Twice as many candidates as will be said: the wording drops those it cannot say honestly.
+    return Choice(
+        units,
+        _candidates(strength, actionable, 2 * top),
+        _candidates(strength, ~actionable, 4),
+        strength,
+        own,
+        {n: typical[n] for n in names if n in typical},
     )
+
+
+def _candidates(strength: np.ndarray, keep: np.ndarray, count: int) -> np.ndarray:
+    """Per row, up to ``count`` unit indices among ``keep`` raising the risk by at least MIN_EFFECT, strongest
+    first; -1 fills the rest."""
+    raising = np.where(keep[None, :] & (strength >= MIN_EFFECT), strength, 0.0)
+    order = np.argsort(-raising, axis=1, kind="stable")[:, :count]
+    picked = np.take_along_axis(raising, order, axis=1)
+    return np.where(picked >= MIN_EFFECT, order, -1)
 
 
 def _expected_sign(
@@ -259,34 +246,3 @@ def _expected_sign(
         values = inputs[name].to_numpy(dtype=float)
         votes += np.where(np.isnan(values), 0.0, np.sign(values - float(reference)) * direction)
     return np.sign(votes) if known else None
-
-
-def _join(
-    strength: np.ndarray,
-    units: list[tuple[str, ...]],
-    keep: np.ndarray,
-    inputs: pd.DataFrame,
-    medians: dict[str, float],
-    week: int | None,
-    top: int,
-) -> np.ndarray:
-    masked = np.where(keep[None, :], np.abs(strength), 0.0)
-    order = np.argsort(-masked, axis=1, kind="stable")[:, :top]
-    rows = np.arange(len(inputs))
-    joined = pd.Series("", index=range(len(inputs)), dtype=object)
-    for rank in range(order.shape[1]):
-        unit_of_row, size = order[:, rank], masked[rows, order[:, rank]]
-        text = np.full(len(inputs), "", dtype=object)
-        for k, unit in enumerate(units):
-            picked = np.flatnonzero((unit_of_row == k) & (size >= MIN_EFFECT))
-            if not picked.size:
-                continue
-            parts = [_phrases(n, inputs[n].to_numpy()[picked], medians.get(n), week) for n in unit]
-            phrase = parts[0]
-            for part in parts[1:]:
-                phrase = np.char.add(np.char.add(phrase.astype(str), " and "), part.astype(str)).astype(object)
-            direction = np.where(strength[picked, k] > 0, " (raises risk)", " (lowers risk)")
-            text[picked] = np.char.add(phrase.astype(str), direction).astype(object)
-        separator = np.where((joined != "") & (text != ""), FACTOR_SEPARATOR, "")
-        joined = joined + separator + text
-    return joined.to_numpy()

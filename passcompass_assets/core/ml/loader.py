@@ -44,6 +44,8 @@ class ModelInfo:
     gate: str = "no model has been trained"  # the quality gate's state, in plain words
     metrics: dict[str, float] = field(default_factory=dict)  # validation metrics shown in the header
     validated: bool = True  # measured on the institution's own students (models from before say nothing)
+    # How it did on students it had not seen (core/ml/own_students.py's document: method, overall, weeks).
+    validation: dict[str, object] | None = None
 
     @property
     def confidence(self) -> str:
@@ -115,12 +117,19 @@ def load_model(settings: Settings, *, champion_only: bool = False) -> LoadedMode
     gate = f"passed: {reason}" if promoted else f"not passed: {reason}" if reason else "not passed"
     # Models from before validation on own students was measured carry no such tag: they claim nothing new.
     validated = version.tags.get("validation.on_own_students", "true") == "true"
+    validation = None
+    if version.run_id:
+        try:  # how it did on students it had not seen, week by week (aggregates only)
+            validation = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/validation.json")
+        except (MlflowException, OSError):
+            validation = None  # a model trained before the document was logged
     info = ModelInfo(
         version=str(version.version),
         promoted=promoted,
         gate=gate,
         metrics=_header_metrics(metrics),
         validated=validated,
+        validation=validation if isinstance(validation, dict) else None,
     )
     return LoadedModel(model=loaded.unwrap_python_model().model, info=info, run_id=version.run_id)
 

@@ -15,8 +15,9 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import ThreadpoolController
 
 from passcompass_assets.core.ml.explain import Typical, Wording, assess, top_factors
-from passcompass_assets.core.ml.features import SCALE_COLUMNS, model_frame
+from passcompass_assets.core.ml.features import COURSE, SCALE_COLUMNS, model_frame
 from passcompass_assets.core.ml.stages import STAGE_BY_NAME, STAGES, latest_stage
+from passcompass_assets.core.ml.wording import Choice, word_factors
 from passcompass_assets.core.records import TERM_WEEK
 
 OUTPUT_COLUMNS = (
@@ -27,9 +28,12 @@ OUTPUT_COLUMNS = (
     "predicted_final_grade",
     "top_factors",
     "background_factors",
+    "factors",
+    "data_gaps",
     "signals_available",
     "stage",
 )
+NOT_ENOUGH_DATA = "not enough data for a prediction"
 BLOCK_ROWS = 100_000  # rows scored at a time: bounds the memory of the encoded inputs and their effects
 
 
@@ -85,8 +89,8 @@ class StageModel:
         week = self._week(inputs, by_week)
         return self.typical if week is None else by_week[week]
 
-    def assess(self, inputs: pd.DataFrame, *, explain: bool) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-        """Fail probability per row and, with ``explain``, its reasons and background factors in plain words."""
+    def assess(self, inputs: pd.DataFrame, *, explain: bool) -> tuple[np.ndarray, Choice | None]:
+        """Fail probability per row and, with ``explain``, the factors picked as its reasons and background."""
         typical = self.reference(inputs) if explain else self.typical
         with _quiet():
             probability, effects = assess(self.classifier_for(inputs), inputs, typical, explain=explain)
@@ -135,13 +139,16 @@ class FailRiskModel:
                 "predicted_final_grade": np.nan,
                 "top_factors": "",
                 "background_factors": "",
-                "signals_available": "not enough data for a prediction",
+                "factors": "[]",
+                "data_gaps": "",
+                "signals_available": NOT_ENOUGH_DATA,
                 "stage": pd.NA,
             }
         )
         if not self.stages or frame.empty:
             return out[list(OUTPUT_COLUMNS)]
-        stage_of_row = latest_stage(frame, self.stage_names)
+        # A student of whom nothing the model uses is known gets no number: "not enough data", never a guess.
+        stage_of_row = latest_stage(frame, self.stage_names).where(self._anything_known(frame))
         # A block is one stage at one week of term: each week has its own classifier and typical student.
         week = frame[TERM_WEEK].astype(float).round() if TERM_WEEK in frame.columns else pd.Series(0.0, frame.index)
         blocks = pd.DataFrame({"stage": stage_of_row, "week": week.fillna(-1.0)}).dropna(subset=["stage"])
@@ -150,17 +157,33 @@ class FailRiskModel:
                 self._score_block(frame, out, rows[start : start + BLOCK_ROWS], self.stages[str(name)], explain)
         return out[list(OUTPUT_COLUMNS)]
 
+    def _anything_known(self, frame: pd.DataFrame) -> pd.Series:
+        """Per row: some input of the model about the student is known (the term position and course aside)."""
+        used = sorted({c for s in self.stages.values() for c in s.columns} - {TERM_WEEK, COURSE})
+        present = [c for c in used if c in frame.columns]
+        if not present:
+            return pd.Series(False, index=frame.index)
+        return frame[present].notna().any(axis=1)
+
     @staticmethod
     def _score_block(frame: pd.DataFrame, out: pd.DataFrame, rows: pd.Index, model: StageModel, explain: bool) -> None:
         inputs = model_frame(frame.loc[rows], model.columns)
-        probability, factors = model.assess(inputs, explain=explain)
+        probability, choice = model.assess(inputs, explain=explain)
         out.loc[rows, "fail_probability"] = probability
         grade_max = frame.loc[rows, "grade_max"].astype(float).to_numpy()
         out.loc[rows, "predicted_final_grade"] = model.grade_share(inputs) * grade_max
         out.loc[rows, "signals_available"] = STAGE_BY_NAME[model.stage].signals
         out.loc[rows, "stage"] = model.stage
-        if factors is not None:
-            out.loc[rows, "top_factors"], out.loc[rows, "background_factors"] = factors
+        if choice is not None:
+            # Said with the course at the same week: the course's rows at the block's week, as uploaded.
+            raw = frame.loc[rows]
+            if COURSE in frame.columns and TERM_WEEK in frame.columns:
+                same = frame[COURSE].isin(raw[COURSE].unique()) & frame[TERM_WEEK].isin(raw[TERM_WEEK].unique())
+                raw = frame.loc[same]
+            wording = getattr(model, "wording", Wording())
+            worded = word_factors(choice, frame.loc[rows], wording.directions, model.columns, context=raw)
+            out.loc[rows, "top_factors"], out.loc[rows, "background_factors"] = worded.reasons, worded.background
+            out.loc[rows, "factors"], out.loc[rows, "data_gaps"] = worded.factors, worded.gaps
 
 
 def _position(stage: str) -> int:

@@ -63,6 +63,8 @@ def signature(model: FailRiskModel) -> ModelSignature:
         ColSpec("double", "predicted_final_grade"),
         ColSpec("string", "top_factors"),
         ColSpec("string", "background_factors", required=False),
+        ColSpec("string", "factors", required=False),
+        ColSpec("string", "data_gaps", required=False),
         ColSpec("string", "signals_available"),
         ColSpec("string", "stage", required=False),
     ]

@@ -6,6 +6,7 @@ champion passed the gate), and per student the signals the model had.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -27,6 +28,8 @@ COLUMNS = [
     "predicted_final_grade",
     "top_factors",
     "background_factors",
+    "factors",
+    "data_gaps",
     "signals_available",
     "data_as_of",
 ]
@@ -57,11 +60,24 @@ class ReportHeader:
     pass_mark: float | None = None
     scale_note: str | None = None  # when the scale changed since the previous report
     model_card: str | None = None  # where the model's card is (the API's path)
+    new_high: int | None = None  # high now, not high in the course's report before (None: no report before)
+    previous_report_date: date | None = None
+    not_enough_data: int = 0  # students of whom too little is known for a probability
+    model_quality: dict[str, object] | None = None  # the validation at this report's week, with its words
+    course_title: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """ "41 students, 6 at high risk, 2 new since the last report"."""
+        from passcompass_assets.core.ml.wording import report_summary
+
+        return report_summary(self)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: dates in ISO form; no ``warning`` key when there is nothing to warn about."""
         values = asdict(self)
-        for name in ("report_date", "period_start", "period_end", "data_as_of"):
+        values["summary"] = self.summary
+        for name in ("report_date", "period_start", "period_end", "data_as_of", "previous_report_date"):
             values[name] = values[name].isoformat() if values[name] else None
         values["generated_at"] = self.generated_at.isoformat(timespec="seconds")
         if self.warning is None:
@@ -76,14 +92,48 @@ class Report:
     students: pd.DataFrame  # COLUMNS, sorted by fail probability, highest first
 
 
+def _new_high(students: pd.DataFrame, previous: pd.DataFrame | None) -> int | None:
+    if previous is None:
+        return None
+    before = set(previous.loc[previous["risk_band"] == "high", "user_id"].astype(str))
+    return int(((students["risk_band"] == "high") & ~students["user_id"].astype(str).isin(before)).sum())
+
+
+def quality_at(validation: dict[str, object] | None, week: int) -> dict[str, object] | None:
+    """The model's validation scores at the report week nearest ``week`` (else overall), with how it was judged."""
+    if not validation or not isinstance(validation.get("overall"), dict):
+        return None
+    listed = validation.get("weeks")
+    weeks = (
+        [w for w in listed if isinstance(w, dict) and isinstance(w.get("week"), int)]
+        if isinstance(listed, list)
+        else []
+    )
+    nearest = min(weeks, key=lambda w: abs(int(w["week"]) - week), default=None)
+    overall = validation["overall"]
+    scores: dict[str, object] = (
+        dict(nearest) if nearest is not None else dict(overall) if isinstance(overall, dict) else {}
+    )
+    return {
+        "method": validation.get("method"),
+        "held_out": validation.get("held_out"),
+        "trained_on": validation.get("trained_on"),
+        "week": scores.pop("week", None),
+        **scores,
+    }
+
+
 def _latest(days: pd.Series) -> date | None:
     known = pd.to_datetime(days, errors="coerce").dropna()
     return known.max().date() if len(known) else None
 
 
 def risk_bands(probability: pd.Series, high: float, medium: float) -> pd.Series:
+    """high, medium or low; missing where there is no probability (not enough data)."""
     values = probability.to_numpy(dtype=float)
-    return pd.Series(np.select([values >= high, values >= medium], ["high", "medium"], "low"), index=probability.index)
+    bands = np.select([values >= high, values >= medium], ["high", "medium"], "low").astype(object)
+    bands[np.isnan(values)] = None
+    return pd.Series(bands, index=probability.index, dtype=object)
 
 
 def build_report(
@@ -99,13 +149,20 @@ def build_report(
     drift: dict[str, object] | None = None,
     scale: tuple[float, float] | None = None,
     scale_note: str | None = None,
+    number: int | None = None,
+    previous: pd.DataFrame | None = None,
+    title: str | None = None,
 ) -> Report:
     """``scored``: one row per student with fail_probability, predicted_final_grade, top_factors (text),
-    signals_available. ``model``: what to say about the model used (None: no model)."""
+    signals_available. ``model``: what to say about the model used (None: no model). ``number``: the report's
+    place among the term's report dates (default: among the scheduled ones); ``previous``: the course's report
+    before it (user_id, risk_band, and its date in ``attrs["report_date"]``), for who is new to high risk."""
     model = model or ModelInfo()
     students = scored.copy()
-    if "background_factors" not in students:  # a model from before background factors were kept
-        students["background_factors"] = ""
+    for column, empty in (("background_factors", ""), ("factors", "[]"), ("data_gaps", "")):
+        if column not in students:  # a model from before these were kept
+            students[column] = empty
+    students["factors"] = [json.loads(str(text or "[]")) for text in students["factors"]]
     students["course_id"] = course_id
     students["period_id"] = period.period_id
     students["risk_band"] = risk_bands(students["fail_probability"], risk_high, risk_medium)
@@ -119,7 +176,7 @@ def build_report(
         period_id=period.period_id,
         report_date=as_of,
         generated_at=datetime.now(UTC),
-        report_number=report_number(period, as_of),
+        report_number=number or report_number(period, as_of),
         week_of_term=week_of_term(period, as_of),
         period_start=period.start_date,
         period_end=period.end_date,
@@ -138,5 +195,10 @@ def build_report(
         pass_mark=scale[1] if scale else None,
         scale_note=scale_note,
         model_card=f"/api/v1/models/{model.version}/card" if model.version else None,
+        new_high=_new_high(students, previous),
+        previous_report_date=previous.attrs.get("report_date") if previous is not None else None,
+        not_enough_data=int(students["fail_probability"].isna().sum()),
+        model_quality=quality_at(model.validation, week_of_term(period, as_of)),
+        course_title=title,
     )
     return Report(report_id=str(uuid.uuid4()), header=header, students=students.reset_index(drop=True))

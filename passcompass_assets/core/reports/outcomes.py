@@ -31,7 +31,7 @@ from passcompass_assets.core.ml.own_students import expected_calibration_error
 from passcompass_assets.core.records import course_snapshot
 from passcompass_assets.core.reports.helped import HelpAnalysis, did_help_help
 from passcompass_assets.core.reports.render import templates
-from passcompass_assets.core.reports.store import ReportRecord, list_reports
+from passcompass_assets.core.reports.store import ReportRecord, list_reports, one_per_date
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,8 @@ def evaluate_period(
     disaggregated analysis by the catalog's audit columns."""
     policy = policy or OutcomePolicy()
     labels = _labels(engine, course_id, period_id)
-    records = sorted(list_reports(engine, course_id, period_id), key=lambda r: (r.report_date, r.generated_at))
+    # One report per date (a store from before that rule may hold more: the newest counts).
+    records = sorted(one_per_date(list_reports(engine, course_id, period_id)), key=lambda r: r.report_date)
     if labels.empty:
         raise ValueError(f"no final grades for course {course_id!r} in period {period_id!r}")
     end = period_end or max((r.report_date for r in records), default=None)
@@ -173,6 +174,8 @@ def evaluate_period(
     for record in records:
         students = pd.DataFrame(json.loads(record.file(reports_dir, "json").read_text())["rows"])
         joined = students.merge(labels, on="user_id", how="inner")
+        # A student the report had too little data on got no probability: nothing to judge.
+        joined = joined[pd.to_numeric(joined["fail_probability"], errors="coerce").notna()]
         if joined.empty:
             continue
         judged.append(joined.assign(report_date=record.report_date))

@@ -14,6 +14,7 @@ import pyarrow.csv as pacsv
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from passcompass_assets.core.ml import wording
 from passcompass_assets.core.reports.build import Report
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json", "html": "text/html; charset=utf-8"}
@@ -46,7 +47,9 @@ def _is_number(value: str | None) -> bool:
 
 
 def to_csv(report: Report) -> bytes:
-    table = _neutralised(pa.Table.from_pandas(report.students, preserve_index=False))
+    """One row per student; the reasons as text (the structured factors are the JSON's)."""
+    students = report.students.drop(columns=["factors"], errors="ignore")
+    table = _neutralised(pa.Table.from_pandas(students, preserve_index=False))
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_style="needed"))
     return sink.getvalue().to_pybytes()
@@ -75,41 +78,85 @@ def _histogram(probabilities: pd.Series, high: float, medium: float, bins: int =
 templates = Environment(
     loader=PackageLoader("passcompass_assets.core.reports", "templates"), autoescape=select_autoescape(["html"])
 )
+templates.filters["day"] = wording.day
+templates.filters["label"] = wording.label
 
 
 def to_html(report: Report) -> bytes:
+    """A page to read: the summary and the students first, the model's quality in an appendix (words, then
+    figures with their names)."""
     thresholds = report.header.risk_thresholds
+    header = report.header.as_dict()
     html = templates.get_template("report.html").render(
         report_id=report.report_id,
-        header=report.header.as_dict(),
+        header=header,
         rows=_student_rows(report.students),
-        bars=_histogram(report.students["fail_probability"], thresholds["high"], thresholds["medium"]),
+        bars=_histogram(report.students["fail_probability"].dropna(), thresholds["high"], thresholds["medium"]),
+        quality=wording.quality_words(report.header.model_quality),
+        figures=wording.quality_table(report.header.model_quality, report.header.model_metrics),
+        drift=wording.drift_words(report.header.drift),
+        gate=wording.gate_words(
+            report.header.quality_gate,
+            report.header.quality_gate.startswith("passed"),
+            validated=report.header.warning is None,
+        ),
     )
     return html.encode("utf-8")
+
+
+def _reasons(factors: object, text: str, gaps: str) -> str:
+    """A student's reasons, one line each under its area, then what is missing (escaped HTML)."""
+    listed = (
+        [f for f in factors if isinstance(f, dict) and f.get("kind") != "background"]
+        if isinstance(factors, list)
+        else []
+    )
+    lines = [
+        f'<li><span class="area">{escape(wording.AREA_LABELS.get(str(f.get("area")), ""))}</span> '
+        f"{escape(f.get('text', ''))}</li>"
+        for f in listed
+    ] or ([f"<li>{escape(t)}</li>" for t in text.split("; ")] if text else [])
+    out = f'<ul class="reasons">{"".join(lines)}</ul>' if lines else ""
+    if gaps:
+        out += f'<p class="gap">{escape(gaps)}</p>'
+    return out or '<span class="muted">none stand out</span>'
 
 
 def _student_rows(students: pd.DataFrame) -> Markup:
     """The table body, built column-wise: a template loop costs seconds for a 10,000-student course."""
     percent = _formatted((students["fail_probability"] * 100).round(0).astype("Int64"), " %")
     grade = _formatted(students["predicted_final_grade"].round(1))
+    bands = students["risk_band"].astype(object).where(students["risk_band"].notna(), "")
+    factors = students["factors"] if "factors" in students else pd.Series([[]] * len(students), index=students.index)
+    gaps = students["data_gaps"] if "data_gaps" in students else pd.Series("", index=students.index)
+    reasons = [
+        _reasons(f, str(t or ""), str(g or ""))
+        for f, t, g in zip(factors, students["top_factors"].fillna(""), gaps.fillna(""), strict=True)
+    ]
     cells = zip(
-        *(_escaped(students[c]) for c in ("user_id", "risk_band")),
+        _escaped(students["user_id"]),
+        _escaped(bands),
         percent,
         grade,
-        *(_escaped(students[c]) for c in ("top_factors", "background_factors", "signals_available", "data_as_of")),
+        reasons,
+        *(_escaped(students[c]) for c in ("background_factors", "signals_available")),
         strict=True,
     )
     return Markup(
         "\n".join(
-            f'<tr><td>{user}</td><td class="{band}">{band}</td><td class="num">{p}</td><td class="num">{g}</td>'
-            f'<td>{factors}</td><td class="background">{background}</td><td>{signals}</td><td>{as_of}</td></tr>'
-            for user, band, p, g, factors, background, signals, as_of in cells
+            f'<tr><th scope="row" data-label="Student">{user}</th>'
+            f'<td data-label="Risk" class="band {band or "unknown"}">{band or "not enough data"}</td>'
+            f'<td data-label="Fail probability" class="num">{p}</td>'
+            f'<td data-label="Predicted grade" class="num">{g}</td>'
+            f'<td data-label="Reasons">{why}</td><td data-label="Background" class="background">{background}</td>'
+            f'<td data-label="What it knew">{signals}</td></tr>'
+            for user, band, p, g, why, background, signals in cells
         )
     )
 
 
 def _formatted(numbers: pd.Series, unit: str = "") -> np.ndarray:
-    return np.where(numbers.isna(), "n/a", numbers.astype(str) + unit)
+    return np.where(numbers.isna(), "—", numbers.astype(str) + unit)
 
 
 def _escaped(values: pd.Series) -> np.ndarray:

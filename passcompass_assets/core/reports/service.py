@@ -19,6 +19,7 @@ from passcompass_assets.core.periods import Period, find_period
 from passcompass_assets.core.records import read_versions, scoring_rows, spanning_period
 from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.store import ReportRecord, get_report, list_reports, report_for_work, store_report
+from passcompass_assets.core.reports.term import report_rows
 from passcompass_assets.core.settings import Settings
 
 
@@ -52,7 +53,7 @@ def _scale_note(engine: Engine, course: Course | None, as_of: date) -> str | Non
     """Says so when the course's scale changed since its previous report (old reports are never rewritten)."""
     if course is None:
         return None
-    earlier = [r for r in list_reports(engine, course.course_id, course.period_id) if r.report_date <= as_of]
+    earlier = [r for r in list_reports(engine, course.course_id, course.period_id) if r.report_date < as_of]
     before = earlier[0].header if earlier else {}
     if before.get("grade_max") in (None, course.grade_max) and before.get("pass_mark") in (None, course.pass_mark):
         return None
@@ -60,6 +61,18 @@ def _scale_note(engine: Engine, course: Course | None, as_of: date) -> str | Non
         f"The course's grade scale changed: this report uses 0-{course.grade_max:g} with a pass at "
         f"{course.pass_mark:g}; earlier reports used 0-{before['grade_max']:g} with a pass at {before['pass_mark']:g}."
     )
+
+
+def _previous_rows(
+    engine: Engine, settings: Settings, course_id: str, period_id: str, as_of: date
+) -> pd.DataFrame | None:
+    """The student rows of the course period's latest report before ``as_of`` (its date in ``attrs``), or None."""
+    earlier = [r for r in list_reports(engine, course_id, period_id) if r.report_date < as_of]
+    if not earlier:
+        return None
+    rows = report_rows(settings.reports_dir, earlier[0])[["user_id", "risk_band"]].copy()
+    rows.attrs["report_date"] = earlier[0].report_date
+    return rows
 
 
 def generate_report(
@@ -73,7 +86,9 @@ def generate_report(
     work_key: str | None = None,
 ) -> ReportRecord:
     """Score the course's students as known on ``as_of``, then render, store and index the report. ``work_key``
-    (a scheduled date or a request) makes it idempotent: the report already made for that key is returned."""
+    (a scheduled date or a request) makes it idempotent: the report already made for that key is returned. A
+    course has one report per date: asking again for a date replaces its report with one from the data now known
+    for that date (same id)."""
     if work_key and (existing := report_for_work(engine, work_key)) is not None:
         return existing
     period = report_period(engine, period_id, course_id, as_of)
@@ -98,6 +113,8 @@ def generate_report(
         drift=drift,
         scale=(course.grade_max, course.pass_mark) if course else None,
         scale_note=_scale_note(engine, course, as_of),
+        previous=_previous_rows(engine, settings, course_id, period.period_id, as_of),
+        title=course.title if course else None,
     )
     report_id = store_report(engine, settings.reports_dir, report, work_key)
     stored = get_report(engine, report_id)

@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.reports.build import COLUMNS
-from passcompass_assets.core.reports.store import ReportRecord, list_reports
+from passcompass_assets.core.reports.store import ReportRecord, list_reports, one_per_date
 
 RISING_BY: Final = 0.05
 ROW_COLUMNS: Final = [c for c in COLUMNS if c not in ("course_id", "period_id")]
@@ -68,11 +68,13 @@ def report_rows(reports_dir: Path, record: ReportRecord) -> pd.DataFrame:
     for column in ROW_COLUMNS:
         if column not in frame:
             frame[column] = "" if not column.endswith(("probability", "grade")) else np.nan
+    if "factors" in frame:  # structured factors (lists); reports from before them have none
+        frame["factors"] = [v if isinstance(v, list) else [] for v in frame["factors"]]
     frame = frame[ROW_COLUMNS].copy()
     frame["user_id"] = frame["user_id"].astype(str)
     for column in ("fail_probability", "predicted_final_grade"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    for column in ("top_factors", "background_factors", "signals_available", "data_as_of"):
+    for column in ("risk_band", "top_factors", "background_factors", "data_gaps", "signals_available", "data_as_of"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
     _remember(_rows, signature, frame)
     return frame
@@ -108,8 +110,9 @@ class TermTable:
 
 
 def term_reports(engine: Engine, course_id: str, period_id: str) -> list[ReportRecord]:
-    """The course period's reports, oldest first (by report date, then by when they were made)."""
-    return sorted(list_reports(engine, course_id, period_id), key=lambda r: (r.report_date, r.generated_at))
+    """The course period's reports, one per date, oldest first."""
+    records = one_per_date(list_reports(engine, course_id, period_id))
+    return sorted(records, key=lambda r: (r.report_date, r.generated_at))
 
 
 def _changes(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
