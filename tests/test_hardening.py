@@ -56,7 +56,7 @@ def test_look_alike_courses_keep_their_own_evaluations(settings, engine):
                 if fmt == "json":
                     assert student in answer.text and other not in answer.text
                 else:  # the page names its course (no student)
-                    assert f"evaluation: {course}," in answer.text
+                    assert f"How right were the reports? {course}," in answer.text
             assert json.loads(paths[course].read_text())["course_id"] == course
 
 
