@@ -1,4 +1,5 @@
-"""Who am I; and for admins: the access log, erasing a student, the record of erasures."""
+"""Who am I; and for admins: the access log, ending a person's page sessions, erasing a student, the record of
+erasures."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdPath, MaybeIdQuery, SettingsDep
-from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, MeOut
+from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, MeOut, SessionsEndedOut
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.audit import list_access
 from passcompass_assets.core.access.erasure import erase_student, list_erasures
 from passcompass_assets.core.access.roles import ADMIN, Principal
+from passcompass_assets.core.access.sessions import end_sessions
 
 router = APIRouter(prefix="/api/v1", responses=AUTH_RESPONSES)
 
@@ -43,6 +45,26 @@ def audit(
     """The access log, newest first: every download of a report, evaluation or prediction (who, what, when)."""
     entries = list_access(engine, since=since, principal=who, action=action, course_id=course_id, limit=limit)
     return [AccessEntryOut.model_validate(entry, from_attributes=True) for entry in entries]
+
+
+@router.delete("/sessions", response_model=SessionsEndedOut, tags=["access"], responses={422: {"model": ErrorOut}})
+def end_principal_sessions(
+    principal: Annotated[Principal, Depends(require(ADMIN))],
+    engine: EngineDep,
+    who: Annotated[
+        str,
+        Query(
+            alias="principal",
+            min_length=7,
+            max_length=200,
+            pattern="^(token|oidc):.+$",
+            description="whose sessions: token:<token_id> or oidc:<subject>, as GET /api/v1/audit names them",
+        ),
+    ],
+) -> SessionsEndedOut:
+    """End every page session of a principal now (its cookies stop working); its token, if any, stays valid
+    (revoke that with `passcompass token revoke`)."""
+    return SessionsEndedOut(principal=who, ended=end_sessions(engine, who))
 
 
 @router.delete(

@@ -41,7 +41,7 @@ async def index(
             error = "That sign-in link is not valid any more (each works once): sign in with a token instead."
             return signin_page(request, settings, error=error, status=401)
         target = "/" + (f"?{urlencode({'period_id': period_id})}" if period_id else "")
-        return signed_in_redirect(request, settings, token_session(settings, info), target)
+        return await signed_in_redirect(request, settings, engine, token_session(settings, info), target)
     principal = await signed_in(request, settings, engine)
     if isinstance(principal, Response):
         return principal
