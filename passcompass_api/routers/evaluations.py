@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import FileResponse
 
 from passcompass_api.deps import EngineDep, IdQuery, SettingsDep
+from passcompass_api.downloads import content_disposition
 from passcompass_api.schemas import ErrorOut
 from passcompass_api.security import AUTH_RESPONSES, require_course
 from passcompass_assets.core.access.audit import EVALUATION_DOWNLOAD, record_access
@@ -34,10 +35,11 @@ def get_evaluation(
             status.HTTP_404_NOT_FOUND,
             f"no evaluation for course {course_id!r} in period {period_id!r} yet: it is made once final grades arrive",
         )
-    target = f"evaluation:{course_id}|{period_id}?format={format}"
-    record_access(engine, principal, EVALUATION_DOWNLOAD, target, course_id)
-    disposition = "inline" if format == "json" else "attachment"
-    filename = f"passcompass_evaluation_{path.parent.name}.{format}"
-    return FileResponse(
-        path, media_type=MEDIA[format], headers={"Content-Disposition": f'{disposition}; filename="{filename}"'}
+    name = f"passcompass_evaluation_{course_id}_{period_id}.{format}"
+    disposition = content_disposition(name, "inline" if format == "json" else "attachment")
+    response = FileResponse(path, media_type=MEDIA[format], headers=disposition)
+    # Logged once the answer is made: a download that fails before it is served is not in the access log.
+    record_access(
+        engine, principal, EVALUATION_DOWNLOAD, f"evaluation:{course_id}|{period_id}?format={format}", course_id
     )
+    return response
