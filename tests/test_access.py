@@ -129,6 +129,20 @@ def test_signin_link_works_once_and_strips_the_token(settings, engine):
         assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
 
 
+def test_a_link_signs_in_only_with_a_one_time_token(settings, engine):
+    """``/?token=`` takes one-time sign-in links only: an API token in a link would sign a victim in as whoever
+    made the link (and teaches people to put long-lived tokens in URLs). The sign-in form still takes one."""
+    api = create_token(engine, "viewer", ["*"]).token
+    with app_client(settings) as client:
+        answer = client.get("/", params={"token": api}, follow_redirects=False)
+        assert answer.status_code == 401 and "set-cookie" not in answer.headers
+        assert "not valid" in answer.text and api not in answer.text
+        assert client.get("/api/v1/me").status_code == 401
+        assert verify_token(engine, api) is not None  # refused in the link, the token itself is untouched
+        form = client.post("/signin", data={"token": api}, follow_redirects=False)
+        assert form.status_code == 303 and client.get("/api/v1/me").json()["via"] == "session"
+
+
 def test_session_cookie_changes_need_the_csrf_token(settings, engine):
     token = admin_token(settings.db_url)
     with app_client(settings) as client:

@@ -1,8 +1,8 @@
 """The home page (``/``): the courses of the current period with their latest report, and a CSV upload form.
 
 An instructor or viewer sees the courses granted to them; download links show for the roles that may download,
-the upload form for those that may upload. ``/?token=...`` (the link ``passcompass run`` prints) signs in and comes
-back without the token.
+the upload form for those that may upload. ``/?token=...`` (the one-time link ``passcompass run`` prints; never an
+API token) signs in and comes back without the token.
 """
 
 from __future__ import annotations

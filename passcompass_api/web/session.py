@@ -54,10 +54,14 @@ def token_session(settings: Settings, info: TokenInfo) -> Session:
 
 
 def spend_link_token(engine: Engine, token: str) -> TokenInfo | None:
-    """A token from a sign-in link: a one-time sign-in link (spent now), or an API token."""
-    if not looks_like_token(token):
-        return None
-    return use_signin_link(engine, token) or verify_token(engine, token)
+    """The token of a sign-in link (``/?token=``): a one-time sign-in link, spent now. Never an API token: a link
+    carrying one would sign a victim in as whoever made it, and long-lived tokens do not belong in URLs."""
+    return use_signin_link(engine, token) if looks_like_token(token) else None
+
+
+def spend_form_token(engine: Engine, token: str) -> TokenInfo | None:
+    """A token typed into the sign-in form: a one-time sign-in link (spent now), or an API token."""
+    return spend_link_token(engine, token) or (verify_token(engine, token) if looks_like_token(token) else None)
 
 
 async def signed_in_redirect(

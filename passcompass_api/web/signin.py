@@ -1,5 +1,6 @@
-"""Signing in to the web pages: with a token (a form, or a one-time link ``/?token=...``, see ``home``), or through
-the OpenID Connect provider (authorization code with PKCE) where one is configured; signing out.
+"""Signing in to the web pages: with a token (the form takes an API token or a one-time link's; a link
+``/?token=...``, see ``home``, only a one-time link's), or through the OpenID Connect provider (authorization code
+with PKCE) where one is configured; signing out (which ends the session on the server).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from passcompass_api.web.session import (
     safe_next,
     signed_in_redirect,
     signin_page,
-    spend_link_token,
+    spend_form_token,
     token_session,
 )
 from passcompass_assets.core.access.oidc import (
@@ -62,7 +63,7 @@ async def signin_with_token(
     token: Annotated[str, Form(max_length=300)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    info = await run_in_threadpool(spend_link_token, engine, token.strip())
+    info = await run_in_threadpool(spend_form_token, engine, token.strip())
     if info is None:
         error = "That token is not valid: it is unknown, revoked, expired, or a sign-in link already used."
         return signin_page(request, settings, error=error, next_path=safe_next(next), status=401)
