@@ -224,6 +224,18 @@ def test_predictions_are_rate_limited(settings):
         assert 1 <= int(limited.headers["retry-after"]) <= 60
 
 
+def test_predict_refusal_names_no_course_from_the_rows(settings, engine):
+    """The rows' course ids are cell values: a 403 says how many are not granted, never which."""
+    instructor = bearer(create_token(engine, "instructor", ["math"]).token)
+    rows = [{"user_id": "s1", "course_id": "math"}, {"user_id": "s2", "course_id": "Zq-hidden-77"}]
+    rows += [{"user_id": "s3", "course_id": "bio-101"}]
+    with app_client(settings) as client:
+        answer = client.post("/api/v1/predict", json=rows, headers=instructor)
+    assert answer.status_code == 403 and set(answer.json()) == {"error", "detail", "problems"}
+    assert "2 course" in answer.json()["detail"]
+    assert "Zq-hidden-77" not in answer.text and "bio-101" not in answer.text
+
+
 # --- the offline docs ------------------------------------------------------------------------------------------
 
 

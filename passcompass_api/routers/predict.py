@@ -170,9 +170,9 @@ async def post_predict(
     else:
         content = await run_in_threadpool(_csv_of_rows, await request.body())
     validated = await run_in_threadpool(validate_csv, content, default_period_id=settings.default_period_id)
-    hidden = [c for c in validated.course_ids if not principal.may_see(c)]
-    if hidden:
-        raise forbidden(f"course(s) not granted to you: {', '.join(hidden)}")
+    # How many, never which: the ids are the rows' cell values.
+    if hidden := sum(1 for c in validated.course_ids if not principal.may_see(c)):
+        raise forbidden(f"the rows name {hidden} course(s) not granted to you", "course_not_granted")
     pairs = [(c, p) for c in validated.course_ids for p in validated.period_ids]
     tops = {pair: top for pair, (top, _) in scales(engine, pairs).items()}
     if problems := grades_within_scale(validated, tops, settings.default_grade_max):
