@@ -5,11 +5,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from passcompass_assets.core.actions import NOTE_MAX, ActionKind
 from passcompass_assets.core.ingest.validation import MAX_ID_LENGTH
 from passcompass_assets.core.periods import Cadence
+
+
+def iso_text(value: object) -> object:
+    """A date or time as ISO 8601 text only: pydantic would read a number (``"start_date": 0``, ``since=0.5``) as
+    seconds since 1970, which no one sending a date means."""
+    try:
+        float(str(value))
+    except ValueError:
+        return value
+    raise ValueError("expected an ISO 8601 date or date and time, e.g. 2026-01-31 or 2026-01-31T09:00:00Z")
+
+
+IsoDate = Annotated[date, BeforeValidator(iso_text)]
 
 # An id in a request body: bounded as an upload's ids are.
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
@@ -52,8 +65,8 @@ class Health(BaseModel):
 
 
 class PeriodIn(BaseModel):
-    start_date: date
-    end_date: date
+    start_date: IsoDate
+    end_date: IsoDate
     cadence_weeks: Cadence = 3
 
     @model_validator(mode="after")

@@ -8,9 +8,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BeforeValidator
 
-from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdPath, MaybeIdQuery, SettingsDep
-from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, MeOut, SessionsEndedOut
+from passcompass_api.deps import NO_NUL, EngineDep, IdOrBlankQuery, MaybeIdQuery, SettingsDep, TargetIdPath
+from passcompass_api.schemas import (
+    AccessEntryOut,
+    ErasureOut,
+    ErasureRecordOut,
+    ErrorOut,
+    MeOut,
+    SessionsEndedOut,
+    iso_text,
+)
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.audit import list_access
 from passcompass_assets.core.access.erasure import erase_student, list_erasures
@@ -36,9 +45,11 @@ def me(principal: Annotated[Principal, Depends(require())]) -> MeOut:
 def audit(
     principal: Annotated[Principal, Depends(require(ADMIN))],
     engine: EngineDep,
-    since: datetime | None = None,
-    who: Annotated[str | None, Query(max_length=200, description="a principal, e.g. token:0a1b2c3d4e5f")] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[datetime | None, BeforeValidator(iso_text), Query(description="ISO 8601 date and time")] = None,
+    who: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="a principal, e.g. token:0a1b2c3d4e5f")
+    ] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     course_id: IdOrBlankQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AccessEntryOut]:
@@ -57,7 +68,7 @@ def end_principal_sessions(
             alias="principal",
             min_length=7,
             max_length=200,
-            pattern="^(token|oidc):.+$",
+            pattern="^(token|oidc):[^\\x00]+$",
             description="whose sessions: token:<token_id> or oidc:<subject>, as GET /api/v1/audit names them",
         ),
     ],
@@ -77,7 +88,7 @@ async def erase(
     principal: Annotated[Principal, Depends(require(ADMIN))],
     engine: EngineDep,
     settings: SettingsDep,
-    user_id: IdPath,
+    user_id: TargetIdPath,
     course_id: MaybeIdQuery = None,
 ) -> ErasureOut:
     """Erase a student (in one course, with ``course_id``) from everything the platform keeps: records and their

@@ -134,7 +134,9 @@ BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
             },
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/json": {
+                "schema": {"type": "array", "minItems": 1, "items": {"type": "object", "minProperties": 1}}
+            },
         },
         "required": True,
     }
