@@ -34,10 +34,15 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_db)]
 LandingDep = Annotated[LandingStore, Depends(get_landing)]
 
-IdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
-IdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH)]
+# No text in a URL holds a NUL (middleware.RejectNul refuses one); said in the document too.
+NO_NUL = r"^[^\x00]*$"
+IdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL)]
+# An id something is done to (a student to erase): not only spaces either.
+NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+TargetIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=NON_BLANK)]
+IdQuery = Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL)]
 # Absent, or a non-empty id (an empty one is refused).
-MaybeIdQuery = Annotated[str | None, Query(min_length=1, max_length=MAX_ID_LENGTH)]
+MaybeIdQuery = Annotated[str | None, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL)]
 # Absent, empty or an id: the routes read an empty one as absent.
-IdOrBlankQuery = Annotated[str | None, Query(max_length=MAX_ID_LENGTH)]
-IdOrBlankForm = Annotated[str | None, Form(max_length=MAX_ID_LENGTH)]
+IdOrBlankQuery = Annotated[str | None, Query(max_length=MAX_ID_LENGTH, pattern=NO_NUL)]
+IdOrBlankForm = Annotated[str | None, Form(max_length=MAX_ID_LENGTH)]  # the upload's validator reads it

@@ -148,6 +148,11 @@ class AccessEntryOut(BaseModel):
     course_id: str | None
 
 
+class SessionsEndedOut(BaseModel):
+    principal: str
+    ended: int = Field(description="how many of its page sessions were open and are now ended")
+
+
 class ErasureOut(BaseModel):
     erasure_id: str
     course_id: str | None

@@ -5,7 +5,8 @@ without one is refused by ``tests/test_access_routes.py``, which walks every rou
 
 - :func:`authenticate`: any valid credential, or ``401``. A credential is a bearer API token
   (``Authorization: Bearer pc_...``), a bearer OpenID Connect JWT (when ``PASSCOMPASS_OIDC_ISSUER`` is set), or
-  the web page's session cookie; with the cookie, a request that changes something (POST, PUT, DELETE) must also
+  the web page's session cookie (of a session the server has not ended: sign-out, an admin and a token's
+  revocation end them); with the cookie, a request that changes something (POST, PUT, DELETE) must also
   send the session's CSRF token in ``X-CSRF-Token``.
 - :func:`require`\\ ``(*roles)``: signed in with one of ``roles`` (an admin has every role), or ``403``.
 - :func:`require_course`\\ ``(*roles, param="course_id")``: and the course named by the query or path parameter
@@ -48,7 +49,7 @@ from passcompass_api.schemas import ErrorOut
 from passcompass_assets.core.access.oidc import OidcConfig, OidcError, principal_from_claims, verify_jwt
 from passcompass_assets.core.access.ratelimit import RateLimiter
 from passcompass_assets.core.access.roles import ROLES, Principal, Role
-from passcompass_assets.core.access.sessions import SESSION_COOKIE, decode_session
+from passcompass_assets.core.access.sessions import SESSION_COOKIE, decode_session, session_open
 from passcompass_assets.core.access.tokens import looks_like_token, session_token, verify_token
 from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.reports.store import ReportRecord, get_report
@@ -119,7 +120,7 @@ def _from_bearer(token: str, settings: Settings, engine: Engine) -> Principal:
 
 def _from_session(request: Request, cookie: str, settings: Settings, engine: Engine) -> Principal:
     session = decode_session(settings, cookie)
-    if session is None:
+    if session is None or not session_open(engine, session):
         raise unauthenticated("the session has ended: sign in again")
     if session.kind == "token":
         info = session_token(engine, session.token_id or "")

@@ -322,6 +322,18 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_session_end(settings: Settings, args: argparse.Namespace) -> int:
+    """End every page session of a principal (its token, if any, stays valid)."""
+    from passcompass_assets.core.access.sessions import end_sessions
+
+    if not args.principal.startswith(("token:", "oidc:")):
+        print("a principal is token:<token_id> or oidc:<subject>", file=sys.stderr)
+        return 2
+    ended = end_sessions(_access_engine(settings), args.principal)
+    print(f"{ended} session{'' if ended == 1 else 's'} of {args.principal} ended")
+    return 0
+
+
 def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
     """Erase a student from everything the platform keeps; print what was removed where (counts only)."""
     from passcompass_assets.core.privacy.erasure import erase_student
@@ -394,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")
     revoke.set_defaults(handler=cmd_token_revoke)
+
+    session = commands.add_parser("session", help="the web page's sessions: end a principal's")
+    session_commands = session.add_subparsers(dest="session_command", required=True)
+    end = session_commands.add_parser("end", help="end every page session of a principal now")
+    end.add_argument("--principal", required=True, help="token:<token_id> or oidc:<subject>")
+    end.set_defaults(handler=cmd_session_end)
 
     erase = commands.add_parser("erase", help="erase a student from everything the platform keeps")
     erase.add_argument("--user-id", required=True)

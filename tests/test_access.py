@@ -129,6 +129,20 @@ def test_signin_link_works_once_and_strips_the_token(settings, engine):
         assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
 
 
+def test_a_link_signs_in_only_with_a_one_time_token(settings, engine):
+    """``/?token=`` takes one-time sign-in links only: an API token in a link would sign a victim in as whoever
+    made the link (and teaches people to put long-lived tokens in URLs). The sign-in form still takes one."""
+    api = create_token(engine, "viewer", ["*"]).token
+    with app_client(settings) as client:
+        answer = client.get("/", params={"token": api}, follow_redirects=False)
+        assert answer.status_code == 401 and "set-cookie" not in answer.headers
+        assert "not valid" in answer.text and api not in answer.text
+        assert client.get("/api/v1/me").status_code == 401
+        assert verify_token(engine, api) is not None  # refused in the link, the token itself is untouched
+        form = client.post("/signin", data={"token": api}, follow_redirects=False)
+        assert form.status_code == 303 and client.get("/api/v1/me").json()["via"] == "session"
+
+
 def test_session_cookie_changes_need_the_csrf_token(settings, engine):
     token = admin_token(settings.db_url)
     with app_client(settings) as client:
@@ -208,6 +222,18 @@ def test_predictions_are_rate_limited(settings):
         limited = client.post("/api/v1/predict", json=rows, headers=headers)
         assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
         assert 1 <= int(limited.headers["retry-after"]) <= 60
+
+
+def test_predict_refusal_names_no_course_from_the_rows(settings, engine):
+    """The rows' course ids are cell values: a 403 says how many are not granted, never which."""
+    instructor = bearer(create_token(engine, "instructor", ["math"]).token)
+    rows = [{"user_id": "s1", "course_id": "math"}, {"user_id": "s2", "course_id": "Zq-hidden-77"}]
+    rows += [{"user_id": "s3", "course_id": "bio-101"}]
+    with app_client(settings) as client:
+        answer = client.post("/api/v1/predict", json=rows, headers=instructor)
+    assert answer.status_code == 403 and set(answer.json()) == {"error", "detail", "problems"}
+    assert "2 course" in answer.json()["detail"]
+    assert "Zq-hidden-77" not in answer.text and "bio-101" not in answer.text
 
 
 # --- the offline docs ------------------------------------------------------------------------------------------
@@ -486,5 +512,77 @@ def test_page_signs_in_through_the_provider_with_pkce(settings, engine, provider
         page = client.get("/")
         assert page.status_code == 200 and "oidc:alice (instructor)" in page.text and 'data-course="math"' in page.text
         # The code was spent: the same callback again does not sign in (the sign-in cookie is gone too).
+        cookie = client.cookies["passcompass_session"]
         client.cookies.clear()
         assert client.get(callback.path + "?" + callback.query).status_code == 400
+        # An OIDC session ends on the server: signing out, or an admin ending the subject's sessions.
+        client.cookies.set("passcompass_session", cookie)
+        csrf = client.get("/").text.split('name="csrf-token" content="')[1].split('"')[0]
+        assert client.post("/signout", data={"csrf_token": csrf}).status_code == 303
+        client.cookies.set("passcompass_session", cookie)
+        assert client.get("/api/v1/me").status_code == 401
+        client.cookies.clear()
+        again = httpx.get(client.get("/auth/oidc/start").headers["location"], follow_redirects=False)
+        assert client.get(again.headers["location"]).status_code == 303
+        assert client.get("/api/v1/me").json()["principal"] == "oidc:alice"
+        admin = bearer(admin_token(settings.db_url))
+        ended = client.delete("/api/v1/sessions", params={"principal": "oidc:alice"}, headers=admin)
+        assert ended.status_code == 200 and ended.json()["ended"] == 1
+        assert client.get("/api/v1/me").status_code == 401
+
+
+# --- ending sessions ---------------------------------------------------------------------------------------------
+
+
+def signed_in_client(settings, token: str) -> tuple[TestClient, str, str]:
+    """A client signed in to the page with ``token``: the client, its session cookie and the page's CSRF token."""
+    client = app_client(settings)
+    answer = client.post("/signin", data={"token": token}, follow_redirects=False)
+    assert answer.status_code == 303
+    csrf = client.get("/").text.split('name="csrf-token" content="')[1].split('"')[0]
+    return client, client.cookies["passcompass_session"], csrf
+
+
+def test_signing_out_ends_the_session_on_the_server(settings, engine, capsys):
+    """Sign-out revokes the session itself: the cookie replayed afterwards is refused. An admin ends every session
+    of a principal (API and CLI) without revoking the token behind them."""
+    client, cookie, csrf = signed_in_client(settings, admin_token(settings.db_url))
+    with client:
+        assert client.get("/api/v1/me").json()["via"] == "session"
+        out = client.post("/signout", data={"csrf_token": csrf}, follow_redirects=False)
+        assert out.status_code == 303 and out.headers["location"] == "/signin"
+        client.cookies.set("passcompass_session", cookie)  # replayed, as a copied cookie would be
+        replayed = client.get("/api/v1/me")
+        assert replayed.status_code == 401 and replayed.json()["error"] == "unauthenticated"
+        assert client.get("/", follow_redirects=False).headers["location"].startswith("/signin")
+
+    instructor = create_token(engine, "instructor", ["math"])
+    principal = f"token:{instructor.info.token_id}"
+    first, _, _ = signed_in_client(settings, instructor.token)
+    second, _, _ = signed_in_client(settings, instructor.token)
+    admin = bearer(admin_token(settings.db_url))
+    with first, second:
+        assert first.get("/api/v1/me").status_code == 200 and second.get("/api/v1/me").status_code == 200
+        assert first.delete("/api/v1/sessions", params={"principal": principal}).status_code == 403  # not an admin
+        ended = first.delete("/api/v1/sessions", params={"principal": principal}, headers=admin)
+        assert ended.status_code == 200 and ended.json() == {"principal": principal, "ended": 2}
+        assert first.get("/api/v1/me").status_code == 401 and second.get("/api/v1/me").status_code == 401
+        # The token itself still works: ending sessions is not revoking it.
+        assert first.get("/api/v1/me", headers=bearer(instructor.token)).status_code == 200
+        again = first.delete("/api/v1/sessions", params={"principal": principal}, headers=admin)
+        assert again.json()["ended"] == 0
+        bad = first.delete("/api/v1/sessions", params={"principal": "someone"}, headers=admin)
+        assert bad.status_code == 422 and set(bad.json()) == {"error", "detail", "problems"}
+
+    third, _, _ = signed_in_client(settings, instructor.token)
+    with third:
+        assert cli(["session", "end", "--principal", principal]) == 0
+        assert "1 session" in capsys.readouterr().out
+        assert third.get("/api/v1/me").status_code == 401
+    # Revoking the token ends the sessions opened with it.
+    fourth, _, _ = signed_in_client(settings, instructor.token)
+    with fourth:
+        revoke_token(engine, instructor.info.token_id)
+        assert fourth.get("/api/v1/me").status_code == 401
+        assert cli(["session", "end", "--principal", principal]) == 0
+        assert "0 sessions" in capsys.readouterr().out  # the revocation ended it already

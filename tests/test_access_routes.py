@@ -92,6 +92,7 @@ POLICY: dict[tuple[str, str], tuple[set[str], bool, Call]] = {
     ("get", "/api/v1/audit"): (ADMIN_ONLY, False, Call("/api/v1/audit")),
     ("get", "/api/v1/erasures"): (ADMIN_ONLY, False, Call("/api/v1/erasures")),
     ("delete", "/api/v1/students/{user_id}"): (ADMIN_ONLY, False, Call("/api/v1/students/nobody-here")),
+    ("delete", "/api/v1/sessions"): (ADMIN_ONLY, False, Call("/api/v1/sessions", {"principal": "oidc:nobody"})),
     ("get", "/api/v1/catalog"): (set(ROLES), False, Call("/api/v1/catalog")),
     ("get", "/api/v1/courses"): (set(ROLES), False, Call("/api/v1/courses")),
     ("put", "/api/v1/courses/{course_id}"): (

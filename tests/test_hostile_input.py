@@ -220,3 +220,29 @@ def test_corpus_folder_matches_the_generator(tmp_path):
     expected = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     committed = {p.name: p.read_bytes() for p in FILES.iterdir()}
     assert committed == expected
+
+
+def test_hostile_json_to_predict_is_refused_in_the_error_shape(client):
+    """JSON rows are bounded: nesting past a list of objects of values, numbers of hundreds of digits, text that is
+    not storable; each a 4xx in the error shape that echoes nothing (they were plain 500s: RecursionError,
+    ValueError, UnicodeEncodeError)."""
+    row = '{"user_id": "s1", "course_id": "math", "age": %s}'
+    bodies = {
+        "unclosed nesting": ("[" * 100_000, 400, "too_deep"),
+        "deep nesting": ("[" * 60 + "]" * 60, 400, "too_deep"),
+        "deep inside a row": ("[" + row % ("[" * 50 + "]" * 50) + "]", 400, "too_deep"),
+        "5,000-digit integer": ("[" + row % ("9" * 5000) + "]", 422, "invalid_rows"),
+        "5,000-digit decimal": ("[" + row % ("9" * 5000 + ".5") + "]", 422, "invalid_rows"),
+        "lone surrogate": ('[{"user_id": "\\ud800", "course_id": "math"}]', 422, "invalid_rows"),
+        "NUL in a key": ('[{"user_id": "s1", "course_id": "math", "a\\u0000": 1}]', 422, "invalid_rows"),
+    }
+    for name, (body, status, error) in bodies.items():
+        answer = client.post("/api/v1/predict", content=body.encode(), headers={"Content-Type": "application/json"})
+        assert answer.status_code == status, (name, answer.status_code, answer.text[:200])
+        assert set(answer.json()) == ERROR_KEYS and answer.json()["error"] == error, name
+        assert len(answer.content) < 1000 and "999" not in answer.text, name
+    # Brackets and braces inside text are data, not nesting; an ordinary body still reaches the model.
+    text = '[{"user_id": "' + "[{" * 100 + '", "course_id": "math", "age": 17}]'
+    answer = client.post("/api/v1/predict", content=text.encode(), headers={"Content-Type": "application/json"})
+    assert answer.status_code in (409, 422) and answer.json()["error"] != "too_deep", answer.text[:200]
+    assert client.get("/api/v1/health").status_code == 200

@@ -166,3 +166,41 @@ def test_one_report_per_course_and_date_numbered_by_the_terms_report_dates(clien
     assert numbers[first] == 2 and numbers[on_demand] == 3 and len(numbers) == 3
     body = client.get(f"/api/v1/reports/{on_demand}").json()
     assert body["report_number"] == 2  # the file keeps the number it was made with
+
+
+def test_downloads_of_a_course_outside_latin_1(client, engine, settings):
+    """A course id in Chinese (Greek, Cyrillic: ordinary course codes) downloads in every format with an ASCII
+    fallback name and the exact one (RFC 6266 ``filename*``); each download is logged once, and only when served."""
+    from urllib.parse import unquote
+
+    from passcompass_assets.core.access.audit import list_access
+    from passcompass_assets.core.reports.outcomes import Evaluation, LeadTime, store_evaluation
+
+    course, period = (
+        "课程-101",
+        Period("Ωρα-1", date.today() - timedelta(weeks=4), date.today() + timedelta(weeks=8), 3),
+    )
+    upsert_period(engine, period)
+    report_id = add_report(engine, settings, period, date.today(), course=course)
+    store_evaluation(
+        settings.reports_dir, Evaluation(course, period.period_id, "2026-12-01", 2, 0.5, [], LeadTime(0, 0, None, None))
+    )
+    downloads = [(f"/api/v1/reports/{report_id}", {"format": fmt}) for fmt in ("json", "csv", "html")]
+    downloads += [("/api/v1/reports/latest", {"course_id": course, "format": "csv"})]
+    downloads += [("/api/v1/evaluations", {"course_id": course, "period_id": period.period_id, "format": fmt})
+                  for fmt in ("json", "html")]  # fmt: skip
+    for path, params in downloads:
+        answer = client.get(path, params=params)
+        assert answer.status_code == 200, (path, params, answer.text[:200])
+        disposition = answer.headers["content-disposition"]
+        fallback = disposition.split('filename="')[1].split('"')[0]
+        exact = unquote(disposition.split("filename*=UTF-8''")[1])
+        assert fallback.isascii() and "-101" in fallback and fallback.endswith(f".{params['format']}")
+        assert course in exact and period.period_id in exact and exact.endswith(f".{params['format']}")
+    logged = list_access(engine, limit=100)
+    assert len(logged) == len(downloads) and {e.course_id for e in logged} == {course}
+    actions = client.get("/api/v1/actions", params={"course_id": course, "format": "csv"})
+    assert (
+        actions.status_code == 200
+        and "filename*=UTF-8''passcompass_actions_%E8%AF%BE" in actions.headers["content-disposition"]
+    )

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from passcompass_api.deps import EngineDep, IdQuery, MaybeIdQuery, SettingsDep
+from passcompass_api.downloads import content_disposition
 from passcompass_api.schemas import ActionIn, ActionOut, ErrorOut
 from passcompass_api.security import AUTH_RESPONSES, forbidden, require, require_course
 from passcompass_assets.core.access.audit import record_access
@@ -98,11 +99,8 @@ def get_actions(
     writer.writerow(CSV_COLUMNS)
     for action in actions:
         writer.writerow([_cell(getattr(action, column)) for column in CSV_COLUMNS])
-    name = "".join(
-        ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "_" for ch in f"{course_id}_{period_id or 'all'}"
-    )
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="passcompass_actions_{name}.csv"'},
+        headers=content_disposition(f"passcompass_actions_{course_id}_{period_id or 'all'}.csv"),
     )

@@ -1,4 +1,5 @@
-"""Who am I; and for admins: the access log, erasing a student, the record of erasures."""
+"""Who am I; and for admins: the access log, ending a person's page sessions, erasing a student, the record of
+erasures."""
 
 from __future__ import annotations
 
@@ -7,11 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
-from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdPath, MaybeIdQuery, SettingsDep
-from passcompass_api.schemas import AccessEntryOut, ErasureOut, ErasureRecordOut, ErrorOut, IsoDateTime, MeOut
+from passcompass_api.deps import NO_NUL, EngineDep, IdOrBlankQuery, MaybeIdQuery, SettingsDep, TargetIdPath
+from passcompass_api.schemas import (
+    AccessEntryOut,
+    ErasureOut,
+    ErasureRecordOut,
+    ErrorOut,
+    IsoDateTime,
+    MeOut,
+    SessionsEndedOut,
+)
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.audit import list_access
 from passcompass_assets.core.access.roles import ADMIN, Principal
+from passcompass_assets.core.access.sessions import end_sessions
 from passcompass_assets.core.privacy.erasure import erase_student, list_erasures
 
 router = APIRouter(prefix="/api/v1", responses=AUTH_RESPONSES)
@@ -34,14 +44,36 @@ def audit(
     principal: Annotated[Principal, Depends(require(ADMIN))],
     engine: EngineDep,
     since: IsoDateTime | None = None,
-    who: Annotated[str | None, Query(max_length=200, description="a principal, e.g. token:0a1b2c3d4e5f")] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    who: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="a principal, e.g. token:0a1b2c3d4e5f")
+    ] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     course_id: IdOrBlankQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AccessEntryOut]:
     """The access log, newest first: every download of a report, evaluation or prediction (who, what, when)."""
     entries = list_access(engine, since=since, principal=who, action=action, course_id=course_id, limit=limit)
     return [AccessEntryOut.model_validate(entry, from_attributes=True) for entry in entries]
+
+
+@router.delete("/sessions", response_model=SessionsEndedOut, tags=["access"], responses={422: {"model": ErrorOut}})
+def end_principal_sessions(
+    principal: Annotated[Principal, Depends(require(ADMIN))],
+    engine: EngineDep,
+    who: Annotated[
+        str,
+        Query(
+            alias="principal",
+            min_length=7,
+            max_length=200,
+            pattern="^(token|oidc):[^\\x00]+$",
+            description="whose sessions: token:<token_id> or oidc:<subject>, as GET /api/v1/audit names them",
+        ),
+    ],
+) -> SessionsEndedOut:
+    """End every page session of a principal now (its cookies stop working); its token, if any, stays valid
+    (revoke that with `passcompass token revoke`)."""
+    return SessionsEndedOut(principal=who, ended=end_sessions(engine, who))
 
 
 @router.delete(
@@ -54,7 +86,7 @@ async def erase(
     principal: Annotated[Principal, Depends(require(ADMIN))],
     engine: EngineDep,
     settings: SettingsDep,
-    user_id: IdPath,
+    user_id: TargetIdPath,
     course_id: MaybeIdQuery = None,
 ) -> ErasureOut:
     """Erase a student (in one course, with ``course_id``) from everything the platform keeps: records and their

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import FileResponse
 
 from passcompass_api.deps import EngineDep, IdQuery, SettingsDep
+from passcompass_api.downloads import content_disposition
 from passcompass_api.schemas import ErrorOut
 from passcompass_api.security import AUTH_RESPONSES, require_course
 from passcompass_assets.core.access.audit import EVALUATION_DOWNLOAD, record_access
 from passcompass_assets.core.access.roles import INSTRUCTOR, VIEWER, Principal
-from passcompass_assets.core.reports.outcomes import evaluation_file_stem, find_evaluation
+from passcompass_assets.core.reports.outcomes import find_evaluation
 
 router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"], responses=AUTH_RESPONSES)
 MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8"}
@@ -36,10 +37,13 @@ def get_evaluation(
             f"no evaluation for course {course_id!r} in period {period_id!r} yet: it is made once final grades arrive",
         )
     path = found[format]
-    target = f"evaluation:{course_id}|{period_id}?format={format}"
-    record_access(engine, principal, EVALUATION_DOWNLOAD, target, course_id)
-    disposition = "attachment" if download else "inline"  # a page to read; ``?download=1`` saves it
-    filename = f"passcompass_evaluation_{evaluation_file_stem(course_id, period_id)}.{format}"
-    return FileResponse(
-        path, media_type=MEDIA[format], headers={"Content-Disposition": f'{disposition}; filename="{filename}"'}
+    name = f"passcompass_evaluation_{course_id}_{period_id}.{format}"
+    # A page to read; ``?download=1`` saves it.
+    response = FileResponse(
+        path, media_type=MEDIA[format], headers=content_disposition(name, "attachment" if download else "inline")
     )
+    # Logged once the answer is made: a download that fails before it is served is not in the access log.
+    record_access(
+        engine, principal, EVALUATION_DOWNLOAD, f"evaluation:{course_id}|{period_id}?format={format}", course_id
+    )
+    return response

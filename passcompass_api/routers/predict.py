@@ -10,8 +10,10 @@ import csv
 import io
 import json
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
@@ -55,15 +57,50 @@ def _champion(settings: Settings) -> LoadedModel:
     return model
 
 
+# A list of objects of values needs 2 levels; the third lets a nested value be named as the problem. Deeper
+# nesting is refused before parsing (the parser recurses: 100,000 brackets were a RecursionError).
+MAX_JSON_DEPTH = 3
+MAX_NUMBER_CHARS = 100  # a 5,000-digit integer was a ValueError (Python's int conversion limit)
+_STRUCTURE = b'"[]{}'
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in _STRUCTURE)
+
+
+def _json_depth(body: bytes) -> int:
+    """How deep the brackets and braces of a JSON text nest, those inside strings being data; at C speed (a
+    character loop took seconds over a large body). UTF-8 never puts these ASCII bytes inside another character."""
+    # Escapes first, left to right as a parser reads them: the quotes left delimit strings, and a bracket after an
+    # even number of them is structure.
+    bare = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    marks = np.frombuffer(bare, np.uint8)
+    quotes = marks == ord('"')
+    structure = marks[~quotes & (np.cumsum(quotes) % 2 == 0)]
+    if not structure.size:
+        return 0
+    steps = np.where((structure == ord("[")) | (structure == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def _number(parse: Callable[[str], object]) -> Callable[[str], object]:
+    def bounded(text: str) -> object:
+        if len(text) > MAX_NUMBER_CHARS:
+            raise Rejected(422, "invalid_rows", f"a number has more than {MAX_NUMBER_CHARS} characters")
+        return parse(text)
+
+    return bounded
+
+
 def _csv_of_rows(body: bytes) -> bytes:
     """A JSON list of objects as the CSV an upload would be (the same validator reads both)."""
+    if _json_depth(body) > MAX_JSON_DEPTH:
+        raise Rejected(400, "too_deep", f"the JSON nests more than {MAX_JSON_DEPTH} levels: send a list of objects")
     try:
-        rows = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        # UTF-8 only (json.loads would guess UTF-16 or -32 from bytes, which the depth scan does not read).
+        rows = json.loads(body.decode("utf-8-sig"), parse_int=_number(int), parse_float=_number(float))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise Rejected(400, "malformed_json", "the body is not JSON: send a list of objects, one per row") from None
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         raise Rejected(422, "invalid_rows", "send a non-empty JSON list of objects, one per row")
-    columns = list(dict.fromkeys(str(key) for row in rows for key in row))
+    columns = list(dict.fromkeys(_text(str(key)) for row in rows for key in row))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
@@ -77,7 +114,18 @@ def _cell(value: object) -> str:
         return "yes" if value else "no"
     if isinstance(value, dict | list):
         raise Rejected(422, "invalid_rows", "each value must be a number, text, true/false or null")
-    return str(value)
+    return _text(str(value))
+
+
+def _text(value: str) -> str:
+    """A key or value as CSV text: JSON's escapes can spell a NUL or a lone surrogate, which no file holds."""
+    try:
+        value.encode("utf-8")  # a lone surrogate cannot be encoded
+    except UnicodeEncodeError:
+        raise Rejected(422, "invalid_rows", "text must be valid Unicode without NUL characters") from None
+    if "\x00" in value:
+        raise Rejected(422, "invalid_rows", "text must be valid Unicode without NUL characters")
+    return value
 
 
 BODY: dict[str, Any] = {
@@ -86,7 +134,9 @@ BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
             },
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/json": {
+                "schema": {"type": "array", "minItems": 1, "items": {"type": "object", "minProperties": 1}}
+            },
         },
         "required": True,
     }
@@ -120,7 +170,7 @@ async def post_predict(
             raise Rejected(422, "invalid_request", "send the CSV as the multipart field `file`", [problem])
         content = await read_csv_file(file, settings.max_upload_bytes)
     else:
-        content = _csv_of_rows(await request.body())
+        content = await run_in_threadpool(_csv_of_rows, await request.body())
     validated = await run_in_threadpool(
         validate_csv,
         content,
@@ -128,9 +178,9 @@ async def post_predict(
         max_courses=settings.max_upload_courses,
         max_periods=settings.max_upload_periods,
     )
-    hidden = [c for c in validated.course_ids if not principal.may_see(c)]
-    if hidden:
-        raise forbidden(f"course(s) not granted to you: {', '.join(hidden)}")
+    # How many, never which: the ids are the rows' cell values.
+    if hidden := sum(1 for c in validated.course_ids if not principal.may_see(c)):
+        raise forbidden(f"the rows name {hidden} course(s) not granted to you", "course_not_granted")
     tops = {pair: top for pair, (top, _) in scales(engine, validated.course_periods).items()}
     if problems := grades_within_scale(validated, tops, settings.default_grade_max):
         raise Rejected(422, "invalid_values", f"{len(problems)} grade(s) are outside their course's scale", problems)

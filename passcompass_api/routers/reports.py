@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.engine import Engine
 
 from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdQuery, SettingsDep
+from passcompass_api.downloads import content_disposition
 from passcompass_api.schemas import ErrorOut, ReportRequested, ReportSummary
 from passcompass_api.security import (
     AUTH_RESPONSES,
@@ -57,13 +58,13 @@ def _download(
     path = record.file(settings.reports_dir, fmt)
     if not path.exists():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the report's file is missing from the report store")
-    record_access(engine, principal, REPORT_DOWNLOAD, f"report:{record.report_id}?format={fmt}", record.course_id)
-    # HTML and JSON open in the browser; a CSV (or ``?download=1``) is saved as a file.
-    disposition = "attachment" if download or fmt == "csv" else "inline"
     name = file_name(record.course_id, record.period_id, record.report_date, fmt)
-    return FileResponse(
-        path, media_type=FORMATS[fmt], headers={"Content-Disposition": f'{disposition}; filename="{name}"'}
-    )
+    # HTML and JSON open in the browser; a CSV (or ``?download=1``) is saved as a file.
+    disposition = content_disposition(name, "attachment" if download or fmt == "csv" else "inline")
+    response = FileResponse(path, media_type=FORMATS[fmt], headers=disposition)
+    # Logged once the answer is made: a download that fails before it is served is not in the access log.
+    record_access(engine, principal, REPORT_DOWNLOAD, f"report:{record.report_id}?format={fmt}", record.course_id)
+    return response
 
 
 @router.get("", response_model=list[ReportSummary])

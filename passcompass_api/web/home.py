@@ -1,8 +1,8 @@
 """The home page (``/``): the courses of the current period with their latest report, and a CSV upload form.
 
 An instructor or viewer sees the courses granted to them; download links show for the roles that may download,
-the upload form for those that may upload. ``/?token=...`` (the link ``passcompass run`` prints) signs in and comes
-back without the token.
+the upload form for those that may upload. ``/?token=...`` (the one-time link ``passcompass run`` prints; never an
+API token) signs in and comes back without the token.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ async def index(
             error = "That sign-in link is not valid any more (each works once): sign in with a token instead."
             return signin_page(request, settings, error=error, status=401)
         target = "/" + (f"?{urlencode({'period_id': period_id})}" if period_id else "")
-        return signed_in_redirect(request, settings, token_session(settings, info), target)
+        return await signed_in_redirect(request, settings, engine, token_session(settings, info), target)
     principal = await signed_in(request, settings, engine)
     if isinstance(principal, Response):
         return principal

@@ -1,7 +1,8 @@
 """The browser's session: the signed cookie, signing in with a token or a one-time link, and the sign-in page.
 
-The session is a signed, HTTP-only, SameSite=Lax cookie (Secure over HTTPS); the token itself never goes into
-it, nor into a log or a Referer: a link's token is spent and the browser redirected to the page without it.
+The session is a signed, HTTP-only, SameSite=Lax cookie (Secure over HTTPS) naming a session the server records
+(and ends on sign-out); the token itself never goes into it, nor into a log or a Referer: a link's token is spent
+and the browser redirected to the page without it.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from passcompass_api.web.render import render
 from passcompass_assets.core.access.oidc import OidcConfig
-from passcompass_assets.core.access.sessions import SESSION_COOKIE, Session, encode_session
+from passcompass_assets.core.access.sessions import SESSION_COOKIE, Session, encode_session, open_session
 from passcompass_assets.core.access.tokens import TokenInfo, looks_like_token, use_signin_link, verify_token
 from passcompass_assets.core.settings import Settings
 
@@ -52,14 +54,21 @@ def token_session(settings: Settings, info: TokenInfo) -> Session:
 
 
 def spend_link_token(engine: Engine, token: str) -> TokenInfo | None:
-    """A token from a sign-in link: a one-time sign-in link (spent now), or an API token."""
-    if not looks_like_token(token):
-        return None
-    return use_signin_link(engine, token) or verify_token(engine, token)
+    """The token of a sign-in link (``/?token=``): a one-time sign-in link, spent now. Never an API token: a link
+    carrying one would sign a victim in as whoever made it, and long-lived tokens do not belong in URLs."""
+    return use_signin_link(engine, token) if looks_like_token(token) else None
 
 
-def signed_in_redirect(request: Request, settings: Settings, session: Session, target: str) -> RedirectResponse:
-    """To ``target`` (a path of this site), with the session's cookie set."""
+def spend_form_token(engine: Engine, token: str) -> TokenInfo | None:
+    """A token typed into the sign-in form: a one-time sign-in link (spent now), or an API token."""
+    return spend_link_token(engine, token) or (verify_token(engine, token) if looks_like_token(token) else None)
+
+
+async def signed_in_redirect(
+    request: Request, settings: Settings, engine: Engine, session: Session, target: str
+) -> RedirectResponse:
+    """Record ``session`` on the server, then to ``target`` (a path of this site) with the session's cookie set."""
+    await run_in_threadpool(open_session, engine, session)
     response = RedirectResponse(
         root_of(request) + safe_next(target), status_code=303, headers={"Cache-Control": "no-store"}
     )

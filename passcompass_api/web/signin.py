@@ -1,5 +1,6 @@
-"""Signing in to the web pages: with a token (a form, or a one-time link ``/?token=...``, see ``home``), or through
-the OpenID Connect provider (authorization code with PKCE) where one is configured; signing out.
+"""Signing in to the web pages: with a token (the form takes an API token or a one-time link's; a link
+``/?token=...``, see ``home``, only a one-time link's), or through the OpenID Connect provider (authorization code
+with PKCE) where one is configured; signing out (which ends the session on the server).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from passcompass_api.web.session import (
     safe_next,
     signed_in_redirect,
     signin_page,
-    spend_link_token,
+    spend_form_token,
     token_session,
 )
 from passcompass_assets.core.access.oidc import (
@@ -35,6 +36,7 @@ from passcompass_assets.core.access.sessions import (
     SIGNIN_SECONDS,
     Session,
     decode_session,
+    end_session,
     seal,
     unseal,
 )
@@ -61,22 +63,26 @@ async def signin_with_token(
     token: Annotated[str, Form(max_length=300)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    info = await run_in_threadpool(spend_link_token, engine, token.strip())
+    info = await run_in_threadpool(spend_form_token, engine, token.strip())
     if info is None:
         error = "That token is not valid: it is unknown, revoked, expired, or a sign-in link already used."
         return signin_page(request, settings, error=error, next_path=safe_next(next), status=401)
-    return signed_in_redirect(request, settings, token_session(settings, info), next)
+    return await signed_in_redirect(request, settings, engine, token_session(settings, info), next)
 
 
 @router.post("/signout", response_model=None)
 def signout(
     request: Request,
     settings: SettingsDep,
+    engine: EngineDep,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    """End the session on the server (a copy of its cookie no longer signs in), then forget the cookie."""
     session = decode_session(settings, request.cookies.get(SESSION_COOKIE, ""))
-    if session is not None and not hmac.compare_digest(csrf_token, session.csrf):
-        return signin_page(request, settings, error="Sign-out needs the page's own form.", status=403)
+    if session is not None:
+        if not hmac.compare_digest(csrf_token, session.csrf):
+            return signin_page(request, settings, error="Sign-out needs the page's own form.", status=403)
+        end_session(engine, session)
     response = RedirectResponse(root_of(request) + "/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=cookie_secure(request, settings), httponly=True)
     return response
@@ -117,6 +123,7 @@ async def oidc_start(
 async def oidc_callback(
     request: Request,
     settings: SettingsDep,
+    engine: EngineDep,
     code: Annotated[str | None, Query(max_length=4000)] = None,
     state: Annotated[str | None, Query(max_length=400)] = None,
     error: Annotated[str | None, Query(max_length=400)] = None,
@@ -136,6 +143,6 @@ async def oidc_callback(
     if not principal.roles:
         return no_role(request, settings)
     session = Session.for_subject(principal, settings.session_hours * 3600)
-    response = signed_in_redirect(request, settings, session, str(pending.get("next") or "/"))
+    response = await signed_in_redirect(request, settings, engine, session, str(pending.get("next") or "/"))
     response.delete_cookie(SIGNIN_COOKIE, path="/auth/oidc")
     return response

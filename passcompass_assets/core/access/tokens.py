@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.access.roles import ADMIN, ALL_COURSES, COURSE_SCOPED, Principal, Role, parse_role
-from passcompass_assets.core.db.tables import api_tokens
+from passcompass_assets.core.db.tables import api_tokens, web_sessions
 from passcompass_assets.core.db.timestamps import utc
 
 PREFIX = "pc"
@@ -168,12 +168,18 @@ def get_token(engine: Engine, token_id: str) -> TokenInfo | None:
 
 
 def revoke_token(engine: Engine, token_id: str) -> bool:
-    """Revoke a token (and every page session opened with it); False if there is no such active token."""
+    """Revoke a token and end every page session opened with it; False if there is no such active token."""
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         result = conn.execute(
             api_tokens.update()
             .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+            .values(revoked_at=now)
+        )
+        conn.execute(
+            web_sessions.update()
+            .where(web_sessions.c.token_id == token_id, web_sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
         )
     return result.rowcount == 1
 

@@ -300,3 +300,21 @@ model_digests = sa.Table(
     sa.Column("run_id", sa.String(64), nullable=True),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# The web page's sessions (migration 0008): the signed cookie names a random session id, and a session counts only
+# while its row here is neither ended nor expired, so signing out, an admin, or revoking the token behind it ends
+# it on the server. Only a SHA-256 of the id is stored; nothing about students.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("session_sha256", sa.String(64), primary_key=True),
+    # "token:<token_id>" or "oidc:<subject>", as the access log names principals.
+    sa.Column("principal", sa.String(200), nullable=False),
+    # The token it was opened with (None for an OpenID Connect session).
+    sa.Column("token_id", sa.String(16), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+)
+sa.Index("ix_web_sessions_principal", web_sessions.c.principal)
+sa.Index("ix_web_sessions_token", web_sessions.c.token_id)
