@@ -33,7 +33,7 @@ from passcompass_api.routers import (
 )
 from passcompass_assets.core.access.oidc import split_list
 from passcompass_assets.core.access.sessions import SESSION_COOKIE
-from passcompass_assets.core.errors import Problem, Rejected
+from passcompass_assets.core.errors import Problem, Rejected, field_problem
 from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.core.settings import Settings
 
@@ -60,9 +60,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            Problem(str(e.get("msg", "invalid")), None, _field_name(tuple(e.get("loc", ())))) for e in exc.errors()
-        ]
+        problems = [field_problem(e, _field_name(tuple(e.get("loc", ())))) for e in exc.errors()]
         return _error(422, "invalid_request", "the request is missing a field or has an invalid one", problems)
 
     @app.exception_handler(StarletteHTTPException)

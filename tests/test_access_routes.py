@@ -143,7 +143,7 @@ def seed(engine, settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def walk(settings, engine):
+def walk(settings, engine, default_period):
     app = create_app(settings)
     ids = seed(engine, settings)
     tokens = {role: create_token(engine, role, [GRANTED] if role in ("instructor", "viewer") else []).token

@@ -52,7 +52,7 @@ def test_the_catalog_and_its_upload_template(client) -> None:
     assert client.get("/api/v1/catalog", params={"format": "xml"}).status_code == 422
 
 
-def test_course_scales_are_set_listed_and_enforced(client, engine, store) -> None:
+def test_course_scales_are_set_listed_and_enforced(client, engine, store, default_period) -> None:
     first = client.post("/api/v1/uploads", files={"file": ("a.csv", b"user_id,course_id,G1\ns1,bio,12\n")})
     assert first.status_code == 202
     assert first.json()["columns"] == ["user_id", "course_id", "period_id", "interim_grade_1"]
@@ -66,7 +66,12 @@ def test_course_scales_are_set_listed_and_enforced(client, engine, store) -> Non
     )
     assert late.status_code == 422, late.text
     assert late.json()["problems"] == [
-        {"row": 2, "column": "final_grade", "message": "outside the course's grade scale (0 to its grade_max)"}
+        {
+            "row": 2,
+            "column": "G3",
+            "message": "G3 above 20, the scale of course bio; set the course's scale on its page or with "
+            "PUT /api/v1/courses/bio",
+        }
     ]
     body = {"period_id": "default", "grade_max": 100, "pass_mark": 50, "title": "Cell biology"}
     set_scale = client.put("/api/v1/courses/bio", json=body)
@@ -154,7 +159,11 @@ def test_predict_stores_nothing_and_ignores_audit_columns(client, engine, settin
     as_csv = client.post("/api/v1/predict", files={"file": ("p.csv", b"user_id,course_id,G1\np3,math,15\n")})
     assert as_csv.status_code == 200 and as_csv.json()["rows"][0]["row"] == 2
     bad = client.post("/api/v1/predict", json=[{"user_id": "p4", "course_id": "math", "G1": "many"}])
-    assert bad.status_code == 422 and bad.json()["problems"][0] == {"row": 2, "column": "G1", "message": "not a number"}
+    assert bad.status_code == 422 and bad.json()["problems"][0] == {
+        "row": 2,
+        "column": "G1",
+        "message": "G1 is not a number",
+    }
     assert client.post("/api/v1/predict", content=b"{", headers={"content-type": "application/json"}).status_code == 400
     assert _counts(engine) == before
     assert _files(settings.resolved_home) - files <= {"passcompass.db-wal", "passcompass.db-shm"}

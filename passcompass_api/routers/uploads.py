@@ -11,11 +11,13 @@ from sqlalchemy.engine import Engine
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from passcompass_api.dependencies import get_db, get_landing, get_settings
-from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadStatus
+from passcompass_api.schemas import ErrorOut, UploadAccepted, UploadPreview, UploadStatus
 from passcompass_api.security import AUTH_RESPONSES, RATE_RESPONSES, limited, require
 from passcompass_assets.core.access.roles import UPLOADER, Principal
 from passcompass_assets.core.errors import Rejected
+from passcompass_assets.core.ingest.formats import formats
 from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.ingest.preview import preview_upload
 from passcompass_assets.core.ingest.uploads import find_upload, receive_upload
 from passcompass_assets.core.ingest.validation import UploadKind
 from passcompass_assets.core.settings import Settings
@@ -67,31 +69,47 @@ class UploadRequest:
         landing: Annotated[LandingStore, Depends(get_landing)],
         course_id: Annotated[str | None, Form(max_length=128)] = None,
         period_id: Annotated[str | None, Form(max_length=128)] = None,
+        dry_run: Annotated[bool, Form(description="answer what the upload would do; store nothing")] = False,
+        confirm_before_end: Annotated[
+            bool, Form(description="final grades for a period that has not ended (a course ended early)")
+        ] = False,
+        decimal_separator: Annotated[str | None, Form(max_length=1, description=". or ,")] = None,
+        date_format: Annotated[
+            str | None, Form(max_length=10, description="YYYY-MM-DD (default), DD/MM/YYYY, MM/DD/YYYY or DD.MM.YYYY")
+        ] = None,
     ) -> None:
         self.file, self.settings, self.engine, self.landing = file, settings, engine, landing
         self.course_id = (course_id or "").strip() or None
         self.period_id = (period_id or "").strip() or None
+        self.dry_run, self.confirm_before_end = dry_run, confirm_before_end
+        self.formats = formats(decimal_separator, date_format)
 
-    async def receive(self, kind: UploadKind, response: Response) -> UploadAccepted:
+    async def receive(self, kind: UploadKind, response: Response) -> UploadAccepted | UploadPreview:
         content = await _read_limited(self.file, self.settings.max_upload_bytes)
-        receipt = await run_in_threadpool(
-            receive_upload,
-            self.engine,
-            self.landing,
-            content,
-            kind=kind,
-            course_id=self.course_id,
-            period_id=self.period_id,
-            default_period_id=self.settings.default_period_id,
-            default_grade_max=self.settings.default_grade_max,
-            pseudonym_key=self.settings.pseudonym_key,
-        )
+        options: dict[str, Any] = {
+            "kind": kind,
+            "course_id": self.course_id,
+            "period_id": self.period_id,
+            "default_period_id": self.settings.default_period_id,
+            "default_grade_max": self.settings.default_grade_max,
+            "pseudonym_key": self.settings.pseudonym_key,
+            "formats": self.formats,
+            "confirm_before_end": self.confirm_before_end,
+        }
+        if self.dry_run:
+            preview = await run_in_threadpool(lambda: preview_upload(self.engine, content, **options))
+            response.status_code = status.HTTP_200_OK
+            return UploadPreview.model_validate(asdict(preview))
+        receipt = await run_in_threadpool(lambda: receive_upload(self.engine, self.landing, content, **options))
         response.status_code = status.HTTP_200_OK if receipt.is_duplicate else status.HTTP_202_ACCEPTED
         return UploadAccepted.model_validate(asdict(receipt))
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": UploadAccepted, "description": "the same file was already received"},
+    200: {
+        "model": UploadAccepted | UploadPreview,
+        "description": "the same file was already received, or (dry_run=true) what the upload would do",
+    },
     **ERRORS,
     **RATE_RESPONSES,
 }
@@ -99,19 +117,31 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 Uploader = Annotated[Principal, Depends(limited("uploads", UPLOADER))]
 
 
-@router.post("/uploads", status_code=status.HTTP_202_ACCEPTED, response_model=UploadAccepted, responses=RESPONSES)
+@router.post(
+    "/uploads",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadAccepted | UploadPreview,
+    responses=RESPONSES,
+)
 async def upload_students(
     principal: Uploader, upload: Annotated[UploadRequest, Depends()], response: Response
-) -> UploadAccepted:
-    """Upload a CSV of student data. Columns outside the feature catalog are dropped and named."""
+) -> UploadAccepted | UploadPreview:
+    """Upload a CSV of student data. Columns outside the feature catalog are dropped and named; a final-grade
+    column is not stored (final grades come only through ``POST /api/v1/final-grades``)."""
     return await upload.receive("students", response)
 
 
-@router.post("/final-grades", status_code=status.HTTP_202_ACCEPTED, response_model=UploadAccepted, responses=RESPONSES)
+@router.post(
+    "/final-grades",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadAccepted | UploadPreview,
+    responses=RESPONSES,
+)
 async def upload_final_grades(
     principal: Uploader, upload: Annotated[UploadRequest, Depends()], response: Response
-) -> UploadAccepted:
-    """Upload end-of-course grades: ``user_id``, ``course_id`` (column or form field), ``final_grade``."""
+) -> UploadAccepted | UploadPreview:
+    """Upload end-of-course grades: ``user_id``, ``course_id`` (column or form field), ``final_grade``. Before the
+    period's end only with ``confirm_before_end=true``."""
     return await upload.receive("final_grades", response)
 
 

@@ -18,10 +18,11 @@ from sqlalchemy.exc import IntegrityError
 
 from passcompass_assets.core.courses import scales
 from passcompass_assets.core.db.tables import uploads
-from passcompass_assets.core.errors import Rejected
+from passcompass_assets.core.ingest.formats import Formats
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.pseudonyms import pseudonymise
-from passcompass_assets.core.ingest.validation import UploadKind, grades_within_scale, validate_csv
+from passcompass_assets.core.ingest.validation import StorageRules, UploadKind, ValidatedUpload, validate_csv
+from passcompass_assets.core.periods import list_periods
 
 log = logging.getLogger("passcompass.uploads")
 
@@ -55,9 +56,12 @@ class Upload:
         return self.kind == "final_grades" or "final_grade" in self.columns
 
 
-def content_key(content: bytes, kind: str, course_id: str | None, period_id: str | None) -> str:
+def content_key(
+    content: bytes, kind: str, course_id: str | None, period_id: str | None, formats: Formats | None = None
+) -> str:
     digest = hashlib.sha256()
-    for part in (kind, course_id or "", period_id or ""):
+    declared = [f"{k}={v}" for k, v in vars(formats or Formats()).items() if v is not None]  # read differently
+    for part in (kind, course_id or "", period_id or "", *declared):
         digest.update(part.encode() + b"\x00")
     digest.update(content)
     return digest.hexdigest()
@@ -95,6 +99,39 @@ def _find_by_key(engine: Engine, key: str) -> sa.Row | None:
         return conn.execute(sa.select(uploads).where(uploads.c.content_key == key)).first()
 
 
+def validate_for_storage(
+    engine: Engine,
+    content: bytes,
+    *,
+    kind: UploadKind = "students",
+    course_id: str | None = None,
+    period_id: str | None = None,
+    default_period_id: str = "default",
+    default_grade_max: float = 20.0,
+    formats: Formats | None = None,
+    confirm_before_end: bool = False,
+) -> ValidatedUpload:
+    """An upload checked as storing it needs, every problem in one :class:`Rejected`: its values, its periods
+    declared, its grades on their courses' scales, final grades before a period's end confirmed. Student data
+    never carries labels: a final-grade column is dropped with a warning naming the final-grades route."""
+    rules = StorageRules(
+        periods={p.period_id: p for p in list_periods(engine)},
+        scale_of=lambda pairs: {pair: top for pair, (top, _) in scales(engine, pairs).items()},
+        default_grade_max=default_grade_max,
+        confirm_before_end=confirm_before_end,
+    )
+    return validate_csv(
+        content,
+        kind=kind,
+        course_id=course_id,
+        period_id=period_id,
+        default_period_id=default_period_id,
+        formats=formats,
+        keep_labels=kind == "final_grades",
+        rules=rules,
+    )
+
+
 def receive_upload(
     engine: Engine,
     store: LandingStore,
@@ -107,20 +144,26 @@ def receive_upload(
     source: str = "api",
     default_grade_max: float = 20.0,
     pseudonym_key: str | None = None,
+    formats: Formats | None = None,
+    confirm_before_end: bool = False,
 ) -> Upload:
     """Validate and register an upload; raises :class:`Rejected` and stores nothing when invalid. With a
     ``pseudonym_key``, user ids are landed as their keyed hash (:mod:`~passcompass_assets.core.ingest.pseudonyms`)."""
-    key = content_key(content, kind, course_id, period_id)
+    key = content_key(content, kind, course_id, period_id, formats)
     if (existing := _find_by_key(engine, key)) is not None:
         return _upload(existing, duplicate=True)
 
-    validated = validate_csv(
-        content, kind=kind, course_id=course_id, period_id=period_id, default_period_id=default_period_id
+    validated = validate_for_storage(
+        engine,
+        content,
+        kind=kind,
+        course_id=course_id,
+        period_id=period_id,
+        default_period_id=default_period_id,
+        default_grade_max=default_grade_max,
+        formats=formats,
+        confirm_before_end=confirm_before_end,
     )
-    pairs = [(c, p) for c in validated.course_ids for p in validated.period_ids]
-    tops = {pair: grade_max for pair, (grade_max, _) in scales(engine, pairs).items()}
-    if problems := grades_within_scale(validated, tops, default_grade_max):
-        raise Rejected(422, "invalid_values", f"{len(problems)} grade(s) are outside their course's scale", problems)
     landing_sha256 = store.put(pseudonymise(validated.table, pseudonym_key))
     upload_id = str(uuid.uuid4())
     row = {
