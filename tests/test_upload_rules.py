@@ -239,3 +239,33 @@ def test_dry_run_answers_what_would_happen_and_stores_nothing(client, engine, st
     assert counts(engine, settings) == before
     # Then the same file is committed.
     assert post(client, content).status_code == 202
+
+
+# --- courses and periods ----------------------------------------------------------------------------------------
+
+
+def test_a_course_names_a_declared_period(client, engine):
+    declare_periods(engine, "2026-autumn")
+    body = {"period_id": "2026-autum", "grade_max": 100, "pass_mark": 50}
+    typo = refused(client.put("/api/v1/courses/bio-103", json=body), "undeclared_period")
+    [problem] = typo["problems"]
+    assert problem["column"] == "period_id" and "did you mean 2026-autumn?" in problem["message"]
+    assert client.get("/api/v1/courses").json() == []
+    assert client.put("/api/v1/courses/bio-103", json={**body, "period_id": "2026-autumn"}).status_code == 201
+
+
+def test_a_period_without_data_can_be_deleted(client, engine, store):
+    declare_periods(engine, "2026-autumn", "2099-nope", "with-grades")
+    assert client.delete("/api/v1/periods/2099-nope").status_code == 204
+    assert sorted(p["period_id"] for p in client.get("/api/v1/periods").json()) == ["2026-autumn", "with-grades"]
+    assert client.delete("/api/v1/periods/2099-nope").json()["error"] == "not_found"
+    # A received upload (not yet applied) already names its period.
+    post(client, b"user_id,course_id,age\ns1,bio,19\n", period_id="2026-autumn")
+    held = client.delete("/api/v1/periods/2026-autumn")
+    assert held.status_code == 409 and held.json()["error"] == "period_has_data"
+    assert "uploads not yet applied (1)" in held.json()["detail"]
+    grades = post(client, b"user_id,course_id,final_grade\ns1,bio,12\n", "final-grades", period_id="with-grades")
+    apply_upload(engine, store, grades.json()["upload_id"])
+    applied = client.delete("/api/v1/periods/with-grades")
+    assert applied.status_code == 409 and "final_grades (1)" in applied.json()["detail"]
+    assert set(applied.json()) == ERROR_KEYS

@@ -76,7 +76,8 @@ async def put_course(
     engine: Annotated[Engine, Depends(get_db)],
 ) -> CourseOut:
     """Set a course's grade scale, pass mark and title. Grades above the scale are refused from then on; reports
-    already made keep the scale they used, the next ones use this one (and say that it changed)."""
+    already made keep the scale they used, the next ones use this one (and say that it changed). The period must
+    be declared first (422 naming the closest declared ones otherwise)."""
     course, created = await run_in_threadpool(
         set_course, engine, course_id, body.period_id, body.grade_max, body.pass_mark, body.title
     )
