@@ -43,13 +43,30 @@ def test_the_catalog_and_its_upload_template(client) -> None:
     assert by_name["sex"]["use"] == "audit" and by_name["health"]["use"] == "audit"
     assert by_name["absences"]["use"] == "feature" and by_name["absences"]["accumulates"]
     assert by_name["enrolment_status"]["categories"] == ["active", "withdrawn"]
+    groups = [c["group"] for c in catalog["columns"]]
+    assert groups == sorted(groups, key=catalog["groups"].index)  # a university's groups first
+    assert by_name["attendance_rate"]["group"] == "attendance and engagement"
+    assert by_name["sex"]["group"] == "background kept for audits"
+    assert by_name["workday_alcohol"]["group"] == by_name["school"]["group"] == "other known columns"
     template = client.get("/api/v1/catalog", params={"format": "csv"})
     assert template.status_code == 200 and template.headers["content-type"].startswith("text/csv")
-    header, description, kind, use = list(csv.reader(io.StringIO(template.content.decode("utf-8-sig"))))
+    [header] = list(csv.reader(io.StringIO(template.content.decode("utf-8-sig"))))
     assert header[:3] == ["user_id", "course_id", "period_id"] and "final_grade" not in header
-    assert kind[header.index("age")] == "integer 10 to 99"
-    assert use[header.index("sex")] == "stored for fairness audits, never a model input"
+    assert {"attendance_rate", "quiz_average", "sex"} <= set(header)
+    assert not {"school", "workday_alcohol", "in_relationship", "attended_nursery"} & set(header)
+    every = client.get("/api/v1/catalog", params={"format": "csv", "columns": "all"}).content.decode("utf-8-sig")
+    assert every.splitlines()[0].startswith(",".join(header)) and "workday_alcohol" in every
     assert client.get("/api/v1/catalog", params={"format": "xml"}).status_code == 422
+
+
+def test_the_template_uploads_as_it_is(client, default_period) -> None:
+    """The template with one student added below its header is an upload."""
+    template = client.get("/api/v1/catalog", params={"format": "csv"}).content
+    header = template.decode("utf-8-sig").splitlines()[0].split(",")
+    row = ["stu-1" if n == "user_id" else "bio-101" if n == "course_id" else "" for n in header]
+    answer = client.post("/api/v1/uploads", files={"file": ("t.csv", template + ",".join(row).encode() + b"\r\n")})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["dropped_columns"] == []
 
 
 def test_course_scales_are_set_listed_and_enforced(client, engine, store, default_period) -> None:
