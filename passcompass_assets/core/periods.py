@@ -74,8 +74,9 @@ def require_declared(engine: Engine, period_id: str, field: str = "period_id") -
     if (period := find_period(engine, period_id)) is not None:
         return period
     close = closest_periods(engine, period_id)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    message = f"period {period_id} is not declared{hint}; declare a new term first (PUT /api/v1/periods/{period_id})"
+    hint = f": did you mean {' or '.join(close)}?" if close else ""
+    declare = f"PUT /api/v1/periods/{period_id}"
+    message = f"period {period_id} is not declared{hint}. A new term is declared first ({declare})"
     raise Rejected(422, "undeclared_period", message, [Problem(message, None, field)])
 
 

@@ -280,18 +280,16 @@ def _period_problems(
         period = rules.periods.get(period_id)
         if period is None:
             close = difflib.get_close_matches(period_id, declared, n=3, cutoff=0.6)
-            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            hint = f": did you mean {' or '.join(close)}?" if close else ""
             known = f" (declared: {', '.join(declared[:10])})" if declared and not close else ""
+            declare = f"PUT /api/v1/periods/{period_id}"
             if default_used and not in_file:
                 message = (
                     f"no period_id was sent and the default period {period_id} ({rules.default_period_setting}) "
-                    f"is not declared{hint}{known}; send period_id or declare it with PUT /api/v1/periods/{period_id}"
+                    f"is not declared{hint}{known}. Send period_id, or declare the term first ({declare})"
                 )
             else:
-                message = (
-                    f"period {period_id} is not declared{hint}{known}; a new term is declared first "
-                    f"(PUT /api/v1/periods/{period_id})"
-                )
+                message = f"period {period_id} is not declared{hint}{known}. A new term is declared first ({declare})"
             where = _where(pc.equal(periods, period_id))
             if in_file:
                 found.add_where(where, header, message, "undeclared_period")
