@@ -269,3 +269,12 @@ def test_a_period_without_data_can_be_deleted(client, engine, store):
     applied = client.delete("/api/v1/periods/with-grades")
     assert applied.status_code == 409 and "final_grades (1)" in applied.json()["detail"]
     assert set(applied.json()) == ERROR_KEYS
+
+
+def test_thousands_of_undeclared_periods_and_courses_stay_one_short_answer(client, default_period):
+    rows = "".join(f"s{i},c{i},p{i},25\n" for i in range(3000))
+    body = refused(post(client, f"user_id,course_id,period_id,G1\n{rows}".encode()), "invalid_values")
+    messages = [p["message"] for p in body["problems"]]
+    assert len(messages) == 22, messages  # ten periods and ten courses by name, then one line for the rest of each
+    assert "2990 more periods that are not declared" in messages
+    assert "G1 above the scale of 2990 more courses" in messages

@@ -92,6 +92,8 @@ Values: TypeAlias = pa.Array | pa.ChunkedArray
 # Keys that only say who and when: a file with these alone and columns the catalog does not know carries nothing.
 ID_COLUMNS = ("user_id", "course_id", "period_id", "as_of_date")
 FINAL_GRADES_ROUTE = "POST /api/v1/final-grades"
+# Periods (and courses) a problem names one by one; past these, one line says how many more.
+NAMED_PERIODS = 10
 
 
 @dataclass(frozen=True)
@@ -271,31 +273,40 @@ def _nothing_usable(raw: RawTable, kept: dict[int, str], labels: dict[int, str],
 def _period_problems(
     periods: Values, header: str, in_file: bool, rules: StorageRules, kind: UploadKind, default_used: bool
 ) -> FileProblems:
-    """Every period the upload names is declared; final grades before a period's end are confirmed."""
+    """Every period the upload names is declared; final grades before a period's end are confirmed. The first
+    ``NAMED_PERIODS`` undeclared ones are named one by one, any others in one line (a file of a million distinct
+    periods costs a few passes, not a million)."""
     found = FileProblems()
     declared = sorted(rules.periods)
-    for period_id in pc.unique(pc.drop_null(periods)).to_pylist():
-        if not period_id:
-            continue
-        period = rules.periods.get(period_id)
-        if period is None:
-            close = difflib.get_close_matches(period_id, declared, n=3, cutoff=0.6)
-            hint = f": did you mean {' or '.join(close)}?" if close else ""
-            known = f" (declared: {', '.join(declared[:10])})" if declared and not close else ""
-            declare = f"PUT /api/v1/periods/{period_id}"
-            if default_used and not in_file:
-                message = (
-                    f"no period_id was sent and the default period {period_id} ({rules.default_period_setting}) "
-                    f"is not declared{hint}{known}. Send period_id, or declare the term first ({declare})"
-                )
-            else:
-                message = f"period {period_id} is not declared{hint}{known}. A new term is declared first ({declare})"
-            where = _where(pc.equal(periods, period_id))
-            if in_file:
-                found.add_where(where, header, message, "undeclared_period")
-            else:
-                found.add(Problem(message, None, "period_id"), "undeclared_period")
-        elif kind == "final_grades" and rules.today <= period.end_date and not rules.confirm_before_end:
+    named = pc.unique(pc.drop_null(periods))
+    is_declared = pc.is_in(named, value_set=pa.array(declared, pa.string()))
+    unknown = [p for p in pc.filter(named, pc.invert(is_declared)).to_pylist() if p]
+    for period_id in unknown[:NAMED_PERIODS]:
+        close = difflib.get_close_matches(period_id, declared, n=3, cutoff=0.6)
+        hint = f": did you mean {' or '.join(close)}?" if close else ""
+        known = f" (declared: {', '.join(declared[:10])})" if declared and not close else ""
+        declare = f"PUT /api/v1/periods/{period_id}"
+        if default_used and not in_file:
+            message = (
+                f"no period_id was sent and the default period {period_id} ({rules.default_period_setting}) "
+                f"is not declared{hint}{known}. Send period_id, or declare the term first ({declare})"
+            )
+        else:
+            message = f"period {period_id} is not declared{hint}{known}. A new term is declared first ({declare})"
+        if in_file:
+            found.add_where(_where(pc.equal(periods, period_id)), header, message, "undeclared_period")
+        else:
+            found.add(Problem(message, None, "period_id"), "undeclared_period")
+    if len(unknown) > NAMED_PERIODS:
+        rest = ~_where(pc.is_in(periods, value_set=pa.array([*declared, *unknown[:NAMED_PERIODS]], pa.string())))
+        rest &= _where(pc.not_equal(periods, ""))
+        message = f"{len(unknown) - NAMED_PERIODS} more periods that are not declared"
+        found.add_where(rest, header, message, "undeclared_period")
+    if kind != "final_grades" or rules.confirm_before_end:
+        return found
+    for period_id in pc.filter(named, is_declared).to_pylist():
+        period = rules.periods[period_id]
+        if rules.today <= period.end_date:
             found.add(
                 Problem(
                     f"period {period_id} ends on {period.end_date.isoformat()}: final grades before its end need "
@@ -326,7 +337,12 @@ def _scale_problems(
     for name in graded:
         values = np.asarray(pc.fill_null(pc.cast(typed[name], pa.float64()), np.nan).to_numpy(zero_copy_only=False))
         above = ~np.isnan(values) & (values > tops[codes])
-        for code in np.unique(codes[above]):
+        courses = np.unique(codes[above])
+        if len(courses) > NAMED_PERIODS:  # the first courses one by one, the others in one line
+            rest = above & ~np.isin(codes, courses[:NAMED_PERIODS])
+            header = header_of[name]
+            found.add_where(rest, header, f"{header} above the scale of {len(courses) - NAMED_PERIODS} more courses")
+        for code in courses[:NAMED_PERIODS]:
             course, period = distinct[code]
             new = "the new course" if (course, period) not in known else "course"
             where = "" if single_period else f" in {period}"
