@@ -143,6 +143,20 @@ SNAPSHOT_COLUMNS = (
 )
 
 
+# The period of the generated snapshots; declared before they are uploaded, as a deployment declares its terms.
+SNAPSHOT_PERIOD = "2026-autumn"
+
+
+def declare_snapshot_period(database_url: str) -> None:
+    """Declare the generated snapshots' term on the (migrated) database: uploads may name declared periods only."""
+    from datetime import date
+
+    from passcompass_assets.core.db.engine import get_engine
+    from passcompass_assets.core.periods import Period, upsert_period
+
+    upsert_period(get_engine(database_url), Period(SNAPSHOT_PERIOD, date(2026, 9, 7), date(2026, 12, 18), 3))
+
+
 def snapshot_table(rows: int, *, courses: int = 50, seed: int = 0, user_prefix: str = "u") -> pa.Table:
     """``rows`` students spread over ``courses`` courses of one period, as strings, with plausible values of every
     type and about 3 % of the cells empty, as real exports have (built with Arrow: a million rows in a second)."""
@@ -155,7 +169,7 @@ def snapshot_table(rows: int, *, courses: int = 50, seed: int = 0, user_prefix: 
     columns: dict[str, pa.Array] = {
         "user_id": pc.binary_join_element_wise(user_prefix, numbers, ""),
         "course_id": pc.binary_join_element_wise("course-", pa.array(np.arange(rows) % courses).cast(pa.string()), ""),
-        "period_id": pa.array(np.full(rows, "2026-autumn")),
+        "period_id": pa.array(np.full(rows, SNAPSHOT_PERIOD)),
         "as_of_date": pa.array(np.full(rows, "2026-10-19")),
     }
     grade_max = Settings().default_grade_max  # grades on the course's scale stay within a new course's default

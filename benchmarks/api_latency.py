@@ -26,6 +26,7 @@ import pandas as pd
 from benchmarks._common import (
     ApiServer,
     csv_bytes,
+    declare_snapshot_period,
     machine_note,
     median,
     percentile,
@@ -64,6 +65,7 @@ def store_course_report(database_url: str, home: Path, students: int) -> None:
     today = date.today()
     period = Period("bench-term", today - timedelta(weeks=4), today + timedelta(weeks=9), 3)
     upsert_period(engine, period)
+    declare_snapshot_period(database_url)  # the period of the uploaded snapshots
     rng = np.random.default_rng(0)
     probability = rng.beta(2, 5, students)
     scored = pd.DataFrame(

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from benchmarks._common import csv_bytes, machine_note, print_table, snapshot_table, temp_postgres_database
+from benchmarks._common import (
+    csv_bytes,
+    declare_snapshot_period,
+    machine_note,
+    print_table,
+    snapshot_table,
+    temp_postgres_database,
+)
 
 WEEKS = 12
 
@@ -62,11 +69,13 @@ def measure(database: str, rows: int) -> list[object]:
             settings = Settings(home=Path(tmp) / "home", database_url=url)
             settings.ensure_dirs()
             ensure_schema(url)
+            declare_snapshot_period(url)
             engine, store = get_engine(url), LandingStore(settings.landing_dir)
             started = time.perf_counter()
             for content in _history(rows):
                 apply_upload(engine, store, receive_upload(engine, store, content, default_grade_max=20).upload_id)
-            apply_upload(engine, store, receive_upload(engine, store, _grades(rows), kind="final_grades").upload_id)
+            grades = receive_upload(engine, store, _grades(rows), kind="final_grades", confirm_before_end=True)
+            apply_upload(engine, store, grades.upload_id)
             load = time.perf_counter() - started
             with engine.connect() as conn:
                 versions = conn.execute(sa.text("SELECT count(*) FROM record_versions")).scalar_one()

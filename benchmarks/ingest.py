@@ -26,6 +26,7 @@ from typing import Any
 from benchmarks._common import (
     SNAPSHOT_COLUMNS,
     csv_bytes,
+    declare_snapshot_period,
     machine_note,
     median,
     peak_rss_mb,
@@ -62,6 +63,7 @@ def run_pipeline(url: str, snapshot: Path, update: Path, home: Path) -> dict[str
     from passcompass_assets.core.ingest.landing import LandingStore
 
     upgrade(url)
+    declare_snapshot_period(url)
     engine = get_engine(url)
     store = LandingStore(home / "landing")
     result: dict[str, Any] = {"rss_before_mb": peak_rss_mb()}

@@ -30,7 +30,7 @@ from passcompass_api.routers import (
 )
 from passcompass_api.schemas import ErrorOut
 from passcompass_api.web import home, signin, workspace
-from passcompass_assets.core.errors import Problem, Rejected
+from passcompass_assets.core.errors import Rejected, field_problem
 from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.core.settings import Settings
 
@@ -106,9 +106,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            Problem(str(e.get("msg", "invalid")), None, _field_name(tuple(e.get("loc", ())))) for e in exc.errors()
-        ]
+        problems = [field_problem(e, _field_name(tuple(e.get("loc", ())))) for e in exc.errors()]
         return error_response(422, "invalid_request", INVALID_REQUEST, problems)
 
     @app.exception_handler(StarletteHTTPException)

@@ -18,9 +18,11 @@ Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class ProblemOut(BaseModel):
-    row: int | None = Field(None, description="spreadsheet row (the header is row 1)")
+    row: int | None = Field(None, description="spreadsheet row (the header is row 1); a group's first row")
     column: str | None = None
     message: str
+    rows: str | None = Field(None, description="a group's rows as ranges, e.g. 2-46, 50")
+    count: int | None = Field(None, description="how many values a group holds")
 
 
 class ErrorOut(BaseModel):
@@ -39,6 +41,28 @@ class UploadAccepted(BaseModel):
     dropped_columns: list[str] = Field(description="every column it dropped (not in the catalog, or ignored)")
     warnings: list[str]
     duplicate_of: str | None = None
+
+
+class CourseChangeOut(BaseModel):
+    course_id: str
+    period_id: str
+    new: int = Field(description="students the upload would add")
+    changed: int = Field(description="students with a value the upload would change")
+    unchanged: int = Field(description="students the upload would leave as they are")
+
+
+class UploadPreview(BaseModel):
+    """The answer of ``dry_run=true``: what the upload would do. Nothing was stored."""
+
+    kind: Literal["students", "final_grades"]
+    rows: int
+    courses: list[CourseChangeOut]
+    columns: list[str] = Field(description="the columns it would keep, by canonical name")
+    dropped_columns: list[str]
+    suggested_columns: dict[str, list[str]] = Field(description="dropped header -> catalog columns it may mean")
+    warnings: list[str]
+    duplicate_of: str | None = Field(None, description="the same file was received before as this upload")
+    stored: Literal[False] = False
 
 
 class UploadStatus(UploadAccepted):

@@ -335,11 +335,32 @@ def cmd_session_end(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
-    """Erase a student from everything the platform keeps; print what was removed where (counts only)."""
+    """Erase a student from everything the platform keeps, after a confirmation (``--yes`` skips it); say what was
+    removed where (counts only). An id the platform never saw is a typo: said so, nothing recorded, exit 1."""
     from passcompass_assets.core.privacy.erasure import erase_student
+    from passcompass_assets.core.students import student_known
 
-    erasure = erase_student(settings, _access_engine(settings), args.user_id, course_id=args.course, actor=_operator())
-    print(json.dumps({**erasure.as_dict(), "course_id": args.course}))
+    engine = _access_engine(settings)
+    where = f" in course {args.course}" if args.course else ""
+    if not student_known(settings, engine, args.user_id, args.course):
+        message = f"no student with this user id{where} was ever seen (or it is already erased): nothing to erase"
+        print(json.dumps({"error": "unknown_student", "detail": message}) if args.json else message, file=sys.stderr)
+        return 1
+    if not args.yes:
+        question = f"Erase this student{where} from records, grades, landed files, reports and logs? [y/N] "
+        try:
+            answer = input(question)
+        except EOFError:  # no terminal to ask: nothing is erased without --yes
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing erased", file=sys.stderr)
+            return 1
+    erasure = erase_student(settings, engine, args.user_id, course_id=args.course, actor=_operator())
+    if args.json:
+        print(json.dumps({**erasure.as_dict(), "course_id": args.course}))
+        return 0
+    removed = ", ".join(f"{place} {count}" for place, count in sorted(erasure.counts.items())) or "nothing"
+    print(f"erased{where} (erasure {erasure.erasure_id}); removed: {removed}")
     return 0
 
 
@@ -351,79 +372,96 @@ def cmd_retention(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="passcompass", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, says: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose one line of help is listed by ``--help`` and heads its own ``--help``."""
+    return commands.add_parser(name, help=says, description=says[0].upper() + says[1:] + ".")
 
-    run = commands.add_parser("run", help="run Dagster (UI on :3000, daemon) and the API and web page (:8000)")
-    run.add_argument("--host", default="127.0.0.1")
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="passcompass",
+        description="PassCompass: early warning of students likely to fail a course. Run the platform, serve the "
+        "API, ingest uploads, train, report, manage tokens, erase a student, migrate the database.",
+        epilog="`passcompass COMMAND --help` explains a command and its options.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
+    add = functools.partial(_command, commands)
+
+    run = add("run", "run Dagster (UI on :3000, daemon) and the API and web page (:8000)")
+    run.add_argument("--host", default="127.0.0.1", help="address the API and web page listen on")
     run.add_argument("--port", type=int, default=8000, help="of the API and web page")
     run.add_argument("--dagster-port", type=int, default=3000, help="of the Dagster UI")
     run.add_argument("--no-demo", action="store_true", help="do not bootstrap the demo terms into an empty platform")
     run.set_defaults(handler=cmd_run)
 
-    serve = commands.add_parser("serve", help="serve the REST API and web page")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = add("serve", "serve the REST API and web page")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.set_defaults(handler=cmd_serve)
 
-    pending = commands.add_parser("process-pending", help="process every received upload in process, then exit")
+    pending = add("process-pending", "process every received upload in process, then exit")
     pending.set_defaults(handler=cmd_process_pending)
 
-    train = commands.add_parser("train", help="train a model, log it to MLflow and apply the quality gate")
+    train = add("train", "train a model, log it to MLflow and apply the quality gate")
     train.add_argument("--data", help="a folder with the UCI files (student-mat.csv, student-por.csv)")
     train.add_argument("--json", action="store_true", help="print one JSON object")
     train.add_argument("--repeats", type=int, default=2, help="with --data: repeats of the stratified K-fold")
     train.set_defaults(handler=cmd_train)
 
-    report = commands.add_parser("report", help="generate one course report now")
-    report.add_argument("--course-id", required=True)
-    report.add_argument("--period-id")
+    report = add("report", "generate one course report now")
+    report.add_argument("--course-id", required=True, help="the course to report on")
+    report.add_argument("--period-id", help="its period (default: the current one, else the latest)")
     report.add_argument("--as-of", help="report date (YYYY-MM-DD); default today")
     report.set_defaults(handler=cmd_report)
 
-    demo = commands.add_parser("demo-data", help="generate and upload the synthetic demo terms")
+    demo = add("demo-data", "generate and upload the synthetic demo terms")
     demo.add_argument("--today", help="pretend today is this date (YYYY-MM-DD)")
     demo.add_argument("--bootstrap", action="store_true", help="also ingest, train and report (as `run` does)")
     demo.set_defaults(handler=cmd_demo_data)
 
-    evaluate = commands.add_parser("evaluate", help="score a course period's reports against its final grades")
-    evaluate.add_argument("--course-id", required=True)
-    evaluate.add_argument("--period-id", required=True)
+    evaluate = add("evaluate", "score a course period's reports against its final grades")
+    evaluate.add_argument("--course-id", required=True, help="the course whose reports are scored")
+    evaluate.add_argument("--period-id", required=True, help="the period of its final grades")
     evaluate.set_defaults(handler=cmd_evaluate)
 
-    token = commands.add_parser("token", help="API tokens: create, list, revoke")
-    token_commands = token.add_subparsers(dest="token_command", required=True)
-    create = token_commands.add_parser("create", help="make a token and print it once")
-    create.add_argument("--role", required=True, choices=["admin", "uploader", "instructor", "viewer"])
+    token = add("token", "API tokens: create, list, revoke")
+    token_commands = token.add_subparsers(dest="token_command", required=True, title="commands", metavar="COMMAND")
+    create = _command(token_commands, "create", "make a token and print it once")
+    create.add_argument(
+        "--role", required=True, choices=["admin", "uploader", "instructor", "viewer"], help="what the token may do"
+    )
     create.add_argument("--course", action="append", help="a course granted (instructor, viewer); repeat; '*': all")
     create.add_argument("--expires", type=float, metavar="DAYS", help="valid for this many days (default: no expiry)")
     create.add_argument("--label", help="what the token is for (shown by `token list`)")
     create.set_defaults(handler=cmd_token_create)
-    listing = token_commands.add_parser("list", help="every token: id, role, status, courses (never the secret)")
-    listing.add_argument("--json", action="store_true")
+    listing = _command(token_commands, "list", "every token: id, role, status, courses (never the secret)")
+    listing.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     listing.set_defaults(handler=cmd_token_list)
-    revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
-    revoke.add_argument("token_id")
+    revoke = _command(token_commands, "revoke", "revoke a token by its id")
+    revoke.add_argument("token_id", help="the id `token list` shows")
     revoke.set_defaults(handler=cmd_token_revoke)
 
-    session = commands.add_parser("session", help="the web page's sessions: end a principal's")
+    session = add("session", "the web page's sessions: end a principal's")
     session_commands = session.add_subparsers(dest="session_command", required=True)
     end = session_commands.add_parser("end", help="end every page session of a principal now")
     end.add_argument("--principal", required=True, help="token:<token_id> or oidc:<subject>")
     end.set_defaults(handler=cmd_session_end)
 
-    erase = commands.add_parser("erase", help="erase a student from everything the platform keeps")
-    erase.add_argument("--user-id", required=True)
+    erase = add("erase", "erase a student from everything the platform keeps")
+    erase.add_argument("--user-id", required=True, help="the institution's id of the student")
     erase.add_argument("--course", help="only this course")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    erase.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
     erase.set_defaults(handler=cmd_erase)
 
-    retention = commands.add_parser("retention", help="purge what is past its retention now (the daily job)")
+    retention = add("retention", "purge what is past its retention now (the daily job)")
     retention.set_defaults(handler=cmd_retention)
 
-    db = commands.add_parser("db", help="database maintenance")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)
+    db = add("db", "database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, title="commands", metavar="COMMAND")
+    _command(db_commands, "upgrade", "apply the database migrations").set_defaults(handler=cmd_db_upgrade)
     return parser
 
 

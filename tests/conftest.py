@@ -12,6 +12,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from passcompass_assets.core.db.engine import get_engine, with_driver
 from passcompass_assets.core.db.migrate import upgrade
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ml.loader import ModelInfo
+from passcompass_assets.core.periods import Period, upsert_period
 from passcompass_assets.core.settings import Settings
 
 UCI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"
@@ -93,6 +95,24 @@ def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def engine(settings: Settings) -> sa.Engine:
     return get_engine(settings.db_url)
+
+
+# A term that has ended: what the tests' uploads without a period_id name (PASSCOMPASS_DEFAULT_PERIOD_ID), declared
+# as a deployment must declare its default period before uploads may use it.
+PAST_TERM = (date(2025, 9, 1), date(2026, 1, 30))
+
+
+def declare_periods(engine: sa.Engine, *period_ids: str, start: date = PAST_TERM[0], end: date = PAST_TERM[1]) -> None:
+    """Declare terms (an ended one unless dates are given): uploads may only name declared periods."""
+    for period_id in period_ids:
+        upsert_period(engine, Period(period_id, start, end, 3))
+
+
+@pytest.fixture
+def default_period(engine: sa.Engine, settings: Settings) -> str:
+    """The configured default period, declared (an ended term)."""
+    declare_periods(engine, settings.default_period_id)
+    return settings.default_period_id
 
 
 @pytest.fixture

@@ -143,7 +143,7 @@ def test_a_link_signs_in_only_with_a_one_time_token(settings, engine):
         assert form.status_code == 303 and client.get("/api/v1/me").json()["via"] == "session"
 
 
-def test_session_cookie_changes_need_the_csrf_token(settings, engine):
+def test_session_cookie_changes_need_the_csrf_token(settings, engine, default_period):
     token = admin_token(settings.db_url)
     with app_client(settings) as client:
         assert client.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
@@ -164,7 +164,7 @@ def test_session_cookie_changes_need_the_csrf_token(settings, engine):
         assert client.get("/api/v1/me").status_code == 401
 
 
-def test_cross_site_changes_unknown_hosts_and_cors(settings, engine):
+def test_cross_site_changes_unknown_hosts_and_cors(settings, engine, default_period):
     headers = bearer(admin_token(settings.db_url))
     files = {"file": ("a.csv", CSV, "text/csv")}
     with app_client(settings) as client:
@@ -192,7 +192,7 @@ def test_cross_site_changes_unknown_hosts_and_cors(settings, engine):
         assert c.get("/api/v1/health", headers={"Host": "example.org.evil"}).status_code == 400
 
 
-def test_rate_limits_answer_429_with_retry_after(settings, engine, store):
+def test_rate_limits_answer_429_with_retry_after(settings, engine, store, default_period):
     headers = bearer(admin_token(settings.db_url))
     other = bearer(admin_token(settings.db_url))
     with app_client(settings, upload_rate_per_minute=2, report_request_rate_per_minute=1) as client:
@@ -206,8 +206,8 @@ def test_rate_limits_answer_429_with_retry_after(settings, engine, store):
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         assert client.post("/api/v1/final-grades", files={"file": ("g.csv", b"x")}, headers=headers).status_code == 429
         assert client.post("/api/v1/uploads", files={"file": ("a.csv", CSV)}, headers=other).status_code == 202
-        apply.apply_upload(engine, store, receive_upload(engine, store, CSV, period_id="now").upload_id)
         upsert_period(engine, Period("now", date.today() - timedelta(days=5), date.today() + timedelta(days=60), 3))
+        apply.apply_upload(engine, store, receive_upload(engine, store, CSV, period_id="now").upload_id)
         assert client.post("/api/v1/reports", params={"course_id": "math"}, headers=headers).status_code == 202
         again = client.post("/api/v1/reports", params={"course_id": "math"}, headers=headers)
         assert again.status_code == 429 and "retry-after" in again.headers
@@ -316,7 +316,9 @@ def test_the_access_log_since_any_offset(settings, engine):
 SECRET = "Zq-secret-7731"
 
 
-def test_a_database_error_keeps_the_values_out_of_the_upload(settings, engine, store, dagster_home, monkeypatch):
+def test_a_database_error_keeps_the_values_out_of_the_upload(
+    settings, engine, store, dagster_home, monkeypatch, default_period
+):
     """An ingestion run failing on a database error whose statement held a row's value: neither the parameters
     nor the driver's quotation of the value (PostgreSQL's DETAIL) reach the upload's error, its API answer, or
     Dagster's storage."""

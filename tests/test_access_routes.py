@@ -68,6 +68,11 @@ POLICY: dict[tuple[str, str], tuple[set[str], bool, Call]] = {
         False,
         Call("/api/v1/periods/p-next", json={"start_date": "2027-01-04", "end_date": "2027-04-05"}),
     ),
+    ("delete", "/api/v1/periods/{period_id}"): (
+        ADMIN_ONLY,
+        False,
+        Call("/api/v1/periods/p-next", ok=frozenset({204})),  # declared just above, with no data
+    ),
     ("get", "/api/v1/periods"): (set(ROLES), False, Call("/api/v1/periods")),
     ("get", "/api/v1/reports"): (READERS, True, Call("/api/v1/reports", {"course_id": GRANTED})),
     ("get", "/api/v1/reports/latest"): (READERS, True, Call("/api/v1/reports/latest", {"course_id": GRANTED})),
@@ -144,7 +149,7 @@ def seed(engine, settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def walk(settings, engine):
+def walk(settings, engine, default_period):
     app = create_app(settings)
     ids = seed(engine, settings)
     tokens = {role: create_token(engine, role, [GRANTED] if role in ("instructor", "viewer") else []).token

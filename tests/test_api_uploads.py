@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
+from conftest import declare_periods
 
 from passcompass_assets.core.db.tables import student_records, uploads
 
+# Uploads without a period_id name the configured default period: declared, as a deployment must.
+pytestmark = pytest.mark.usefixtures("default_period")
 GOOD = b"user_id,course_id,age,studytime,G1\ns1,math,17,2,12\ns2,math,18,3,9\n"
 
 
@@ -44,7 +48,8 @@ def test_same_file_again_is_a_duplicate(client, engine):
     assert stored_uploads(engine) == 1
 
 
-def test_course_from_form_field_and_dropped_pii_columns(client):
+def test_course_from_form_field_and_dropped_pii_columns(client, engine):
+    declare_periods(engine, "2026-autumn")
     content = b"StudentID;Name;Email;Phone;AttendanceRate\n1001;Ana Lima;ana@example.org;+351 912 345 678;95\n"
     response = post(client, content, course_id="bio-101", period_id="2026-autumn")
     assert response.status_code == 202, response.text

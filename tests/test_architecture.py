@@ -4,7 +4,7 @@ From the bottom up (``core/`` is Dagster-free; the API and the Dagster layer sta
 
 0. foundation: settings, errors, logs, alerts, the feature catalog, course-period keys
 1. db: tables, engine, migrations, error redaction, timestamps
-2. data: periods, cadence, courses, records (as of a date), marts, ingestion, datasets, actions
+2. data: periods, cadence, courses, records (as of a date), students, marts, ingestion, datasets, actions
 3. model: ``core/ml`` (features, fitting, judging, gate, tracking, loader)
 4. reports: ``core/reports``, drift, notifications, the instructor's workspace, the feedback loop
 5. access: roles, tokens, sessions, OIDC, the access log, rate limits (identity)
@@ -29,7 +29,7 @@ CORE = "passcompass_assets.core"
 CORE_FLOORS: dict[str, tuple[str, ...]] = {
     "foundation": ("settings", "errors", "logs", "alerts", "catalog", "keys"),
     "db": ("db",),
-    "data": ("periods", "cadence", "courses", "records", "marts", "ingest", "datasets", "actions"),
+    "data": ("periods", "cadence", "courses", "records", "students", "marts", "ingest", "datasets", "actions"),
     "model": ("ml",),
     "reports": ("reports", "drift", "notify", "workspace", "feedback"),
     "access": ("access",),

@@ -40,7 +40,7 @@ def _load(engine: sa.Engine, store: LandingStore, content: bytes, kind: str = "s
 
 
 @pytest.fixture
-def loaded(engine: sa.Engine, store: LandingStore) -> sa.Engine:
+def loaded(engine: sa.Engine, store: LandingStore, default_period: str) -> sa.Engine:
     _load(engine, store, STUDENTS_C1)
     set_course(engine, "c2", "default", 100.0, 50.0)  # before its grades arrive: 40 is above the default 0-20
     _load(engine, store, STUDENTS_C2)
@@ -74,7 +74,9 @@ def test_build_record_history_and_training_set(settings: Settings, loaded: sa.En
 
 # The SQL of every test already runs on both dialects above; that a failing one fails the build needs one.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_failing_dbt_test_fails_the_build(settings: Settings, engine: sa.Engine, store: LandingStore) -> None:
+def test_failing_dbt_test_fails_the_build(
+    settings: Settings, engine: sa.Engine, store: LandingStore, default_period
+) -> None:
     # A pass mark above the top of the scale breaks stg_courses' value_between test (error severity).
     _load(engine, store, b"user_id,course_id,G1\ns1,c2,5\n", grade_max=10.0, pass_mark=20.0)
     with pytest.raises(DbtBuildFailed, match="value_between_stg_courses_pass_fraction"):
@@ -82,7 +84,9 @@ def test_failing_dbt_test_fails_the_build(settings: Settings, engine: sa.Engine,
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_dagster_materializes_dbt_assets(settings: Settings, engine: sa.Engine, store: LandingStore) -> None:
+def test_dagster_materializes_dbt_assets(
+    settings: Settings, engine: sa.Engine, store: LandingStore, default_period
+) -> None:
     _load(engine, store, STUDENTS_C1)
     # x9 has a grade and no student row: has_match_in warns, the build goes on.
     _load(engine, store, b"user_id,course_id,G3\ns1,c1,15\ns2,c1,9\nx9,c1,12\n", kind="final_grades")

@@ -33,6 +33,7 @@ from passcompass_assets.core.db.tables import final_grades, student_records, upl
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.ingest.validation import validate_csv
+from passcompass_assets.core.periods import Period, upsert_period
 
 TODAY = date(2025, 3, 12)  # a Wednesday in week 8 of the current term
 SMALL = 200  # students, where the size of the cohort does not matter
@@ -176,6 +177,8 @@ def test_final_grade_is_predictable_more_so_later_but_not_perfectly():
 
 def test_every_file_uploads_and_applies(engine, store, tmp_path: Path):
     manifest = generate_demo(tmp_path / "demo", today=TODAY, students=150)
+    for period in manifest.periods:  # declared first, as the demo does
+        upsert_period(engine, Period(period.period_id, period.start_date, period.end_date, period.cadence_weeks))
     for demo_file in manifest.files:
         receipt = receive_upload(engine, store, demo_file.path.read_bytes(), kind=demo_file.kind, source="demo")
         assert not receipt.is_duplicate

@@ -61,7 +61,7 @@ def check_answer(case: Hostile, response, before, after) -> str | None:
     return None
 
 
-def test_api_answers_every_hostile_file(client, engine, store, settings):
+def test_api_answers_every_hostile_file(client, engine, store, settings, default_period):
     problems: list[str] = []
     accepted: dict[str, str] = {}
     for case in CASES:
@@ -175,7 +175,7 @@ def test_oversized_bodies_over_a_real_socket(tmp_path):
 HOSTILE_NAMES = ("-rf ;rm -rf ~.csv", "ünï cödé.csv", "new\nline.csv", "..csv")
 
 
-def test_inbox_answers_every_hostile_file(engine, settings):
+def test_inbox_answers_every_hostile_file(engine, settings, default_period):
     inbox = settings.inbox_dir
     cases = [c for c in CASES if not c.api_only]
     for case in cases:

@@ -29,7 +29,7 @@ def records(engine) -> pd.DataFrame:
         return pd.read_sql(sa.select(student_records).order_by(student_records.c.user_id), conn)
 
 
-def test_upload_sensor_requests_each_received_upload_until_applied(engine, store, settings):
+def test_upload_sensor_requests_each_received_upload_until_applied(engine, store, settings, default_period):
     first = receive_upload(engine, store, b"user_id,course_id\na,c\n")
     second = receive_upload(engine, store, b"user_id,course_id\nb,c\n")
     with dg.instance_for_test() as instance:
@@ -50,7 +50,7 @@ def test_upload_sensor_requests_each_received_upload_until_applied(engine, store
         assert [r.partition_key for r in later.run_requests] == [second.upload_id]
 
 
-def test_inbox_sensor_never_follows_a_symbolic_link(engine, settings, tmp_path):
+def test_inbox_sensor_never_follows_a_symbolic_link(engine, settings, tmp_path, default_period):
     elsewhere = tmp_path / "elsewhere.csv"
     elsewhere.write_bytes(b"user_id,course_id,absences\nu1,c,3\n")
     (settings.inbox_dir / "link.csv").symlink_to(elsewhere)
@@ -62,7 +62,7 @@ def test_inbox_sensor_never_follows_a_symbolic_link(engine, settings, tmp_path):
         assert conn.execute(sa.select(sa.func.count()).select_from(uploads)).scalar_one() == 0
 
 
-def test_inbox_sensor_registers_and_rejects(engine, settings):
+def test_inbox_sensor_registers_and_rejects(engine, settings, default_period):
     (settings.inbox_dir / "week1.csv").write_bytes(b"user_id,course_id,Name,absences\nu1,c,Ana Lima,3\n")
     (settings.inbox_dir / "broken.csv").write_bytes(b"user_id,course_id,absences\nu1,c,many\n")
     with dg.instance_for_test() as instance:
@@ -75,30 +75,34 @@ def test_inbox_sensor_registers_and_rejects(engine, settings):
     assert error["error"] == "invalid_values" and error["problems"][0] == {
         "row": 2,
         "column": "absences",
-        "message": "not a number",
+        "message": "absences is not a number",
     }
     process_pending(settings)
     assert records(engine)["absences"].tolist() == [3]
 
 
-def test_process_pending_runs_the_job(engine, store, settings, dagster_home):
-    receipt = receive_upload(engine, store, b"user_id,course_id,age,G1,G3\nu1,c,17,12,15\nu2,c,19,7,6\n")
+def test_process_pending_runs_the_job(engine, store, settings, dagster_home, default_period):
+    receipt = receive_upload(engine, store, b"user_id,course_id,age,G1\nu1,c,17,12\nu2,c,19,7\n")
+    grades = receive_upload(engine, store, b"user_id,course_id,G3\nu1,c,15\nu2,c,6\n", kind="final_grades")
     results = process_pending(settings)
-    assert [(u.upload_id, u.status, u.error) for u in results] == [(receipt.upload_id, "processed", None)]
+    assert [(u.upload_id, u.status, u.error) for u in results] == [
+        (receipt.upload_id, "processed", None),
+        (grades.upload_id, "processed", None),
+    ]
     assert records(engine)["age"].tolist() == [17, 19]
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(final_grades)).scalar_one() == 2
     # The Dagster instance recorded materialisations and the checks' results.
     with dg.DagsterInstance.get() as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey("student_records"))
-        assert event is not None and event.asset_materialization.partition == receipt.upload_id
+        assert event is not None and event.asset_materialization.partition == grades.upload_id
         check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(dg.AssetKey("student_records"), "catalog_expectations")]
         )
         assert check
 
 
-def test_uci_portuguese_upload_lands_649_rows(client, engine, settings, uci_dir, dagster_home):
+def test_uci_portuguese_upload_lands_649_rows(client, engine, settings, uci_dir, dagster_home, default_period):
     frame = pd.read_csv(uci_dir / "student-por.csv", sep=";", dtype=str)
     frame.insert(0, "user_id", [f"por-{i:04d}" for i in range(len(frame))])
     content = frame.to_csv(sep=";", index=False).encode()
@@ -107,6 +111,12 @@ def test_uci_portuguese_upload_lands_649_rows(client, engine, settings, uci_dir,
     )
     assert response.status_code == 202, response.text
     assert response.json()["rows"] == 649
+    # The export's final grades (G3) are not stored from student data: the same file goes to their route.
+    assert "G3" in response.json()["dropped_columns"]
+    grades = client.post(
+        "/api/v1/final-grades", files={"file": ("por.csv", content, "text/csv")}, data={"course_id": "uci-portuguese"}
+    )
+    assert grades.status_code == 202, grades.text
     process_pending(settings)
     status = client.get(f"/api/v1/uploads/{response.json()['upload_id']}").json()
     assert status["status"] == "processed"
@@ -117,7 +127,7 @@ def test_uci_portuguese_upload_lands_649_rows(client, engine, settings, uci_dir,
     assert round(grades["final_grade"].mean(), 3) == 11.906
 
 
-def test_latest_upload_wins_column_by_column_and_replay_changes_nothing(engine, store):
+def test_latest_upload_wins_column_by_column_and_replay_changes_nothing(engine, store, default_period):
     old = receive_upload(engine, store, b"user_id,course_id,age,absences\nu1,c,17,2\nu2,c,18,0\n")
     new = receive_upload(engine, store, b"user_id,course_id,absences\nu1,c,5\n")
     # Processed out of order: the newer upload first, then the older one, then the newer one again.
@@ -132,7 +142,7 @@ def test_latest_upload_wins_column_by_column_and_replay_changes_nothing(engine, 
     pd.testing.assert_frame_equal(before, records(engine).drop(columns="updated_at"))
 
 
-def test_concurrent_overlapping_uploads_end_in_later_state(engine, store):
+def test_concurrent_overlapping_uploads_end_in_later_state(engine, store, default_period):
     students = 2000
     rows = lambda value: "user_id,course_id,absences\n" + "".join(f"u{i},c,{value}\n" for i in range(students))  # noqa: E731
     earlier = receive_upload(engine, store, rows(1).encode())
@@ -155,7 +165,7 @@ def test_concurrent_overlapping_uploads_end_in_later_state(engine, store):
     assert len(current) == students and set(current["absences"]) == {2}
 
 
-def test_no_personal_data_anywhere(client, engine, settings, dagster_home):
+def test_no_personal_data_anywhere(client, engine, settings, dagster_home, default_period):
     """Not in the landing store, the database, Dagster's storage, or any JSON log line of the API and the runs."""
     log_lines = io.StringIO()
     handler = logging.StreamHandler(log_lines)

@@ -43,16 +43,33 @@ def test_the_catalog_and_its_upload_template(client) -> None:
     assert by_name["sex"]["use"] == "audit" and by_name["health"]["use"] == "audit"
     assert by_name["absences"]["use"] == "feature" and by_name["absences"]["accumulates"]
     assert by_name["enrolment_status"]["categories"] == ["active", "withdrawn"]
+    groups = [c["group"] for c in catalog["columns"]]
+    assert groups == sorted(groups, key=catalog["groups"].index)  # a university's groups first
+    assert by_name["attendance_rate"]["group"] == "attendance and engagement"
+    assert by_name["sex"]["group"] == "background kept for audits"
+    assert by_name["workday_alcohol"]["group"] == by_name["school"]["group"] == "other known columns"
     template = client.get("/api/v1/catalog", params={"format": "csv"})
     assert template.status_code == 200 and template.headers["content-type"].startswith("text/csv")
-    header, description, kind, use = list(csv.reader(io.StringIO(template.content.decode("utf-8-sig"))))
+    [header] = list(csv.reader(io.StringIO(template.content.decode("utf-8-sig"))))
     assert header[:3] == ["user_id", "course_id", "period_id"] and "final_grade" not in header
-    assert kind[header.index("age")] == "integer 10 to 99"
-    assert use[header.index("sex")] == "stored for fairness audits, never a model input"
+    assert {"attendance_rate", "quiz_average", "sex"} <= set(header)
+    assert not {"school", "workday_alcohol", "in_relationship", "attended_nursery"} & set(header)
+    every = client.get("/api/v1/catalog", params={"format": "csv", "columns": "all"}).content.decode("utf-8-sig")
+    assert every.splitlines()[0].startswith(",".join(header)) and "workday_alcohol" in every
     assert client.get("/api/v1/catalog", params={"format": "xml"}).status_code == 422
 
 
-def test_course_scales_are_set_listed_and_enforced(client, engine, store) -> None:
+def test_the_template_uploads_as_it_is(client, default_period) -> None:
+    """The template with one student added below its header is an upload."""
+    template = client.get("/api/v1/catalog", params={"format": "csv"}).content
+    header = template.decode("utf-8-sig").splitlines()[0].split(",")
+    row = ["stu-1" if n == "user_id" else "bio-101" if n == "course_id" else "" for n in header]
+    answer = client.post("/api/v1/uploads", files={"file": ("t.csv", template + ",".join(row).encode() + b"\r\n")})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["dropped_columns"] == []
+
+
+def test_course_scales_are_set_listed_and_enforced(client, engine, store, default_period) -> None:
     first = client.post("/api/v1/uploads", files={"file": ("a.csv", b"user_id,course_id,G1\ns1,bio,12\n")})
     assert first.status_code == 202
     assert first.json()["columns"] == ["user_id", "course_id", "period_id", "interim_grade_1"]
@@ -66,7 +83,12 @@ def test_course_scales_are_set_listed_and_enforced(client, engine, store) -> Non
     )
     assert late.status_code == 422, late.text
     assert late.json()["problems"] == [
-        {"row": 2, "column": "final_grade", "message": "outside the course's grade scale (0 to its grade_max)"}
+        {
+            "row": 2,
+            "column": "G3",
+            "message": "G3 above 20, the scale of course bio; set the course's scale on its page or with "
+            "PUT /api/v1/courses/bio",
+        }
     ]
     body = {"period_id": "default", "grade_max": 100, "pass_mark": 50, "title": "Cell biology"}
     set_scale = client.put("/api/v1/courses/bio", json=body)
@@ -154,7 +176,11 @@ def test_predict_stores_nothing_and_ignores_audit_columns(client, engine, settin
     as_csv = client.post("/api/v1/predict", files={"file": ("p.csv", b"user_id,course_id,G1\np3,math,15\n")})
     assert as_csv.status_code == 200 and as_csv.json()["rows"][0]["row"] == 2
     bad = client.post("/api/v1/predict", json=[{"user_id": "p4", "course_id": "math", "G1": "many"}])
-    assert bad.status_code == 422 and bad.json()["problems"][0] == {"row": 2, "column": "G1", "message": "not a number"}
+    assert bad.status_code == 422 and bad.json()["problems"][0] == {
+        "row": 2,
+        "column": "G1",
+        "message": "G1 is not a number",
+    }
     assert client.post("/api/v1/predict", content=b"{", headers={"content-type": "application/json"}).status_code == 400
     assert _counts(engine) == before
     assert _files(settings.resolved_home) - files <= {"passcompass.db-wal", "passcompass.db-shm"}

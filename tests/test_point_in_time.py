@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import DataDrivenModel
+from conftest import DataDrivenModel, declare_periods
 
 from passcompass_assets.core.datasets.demo import demo_periods, final_grades_for, make_snapshot_csv
 from passcompass_assets.core.db.tables import record_versions, student_records
@@ -35,6 +35,7 @@ def _apply(engine, store, content: bytes, kind: str = "students") -> None:
 
 
 def test_a_history_backfill_is_one_file_and_never_moves_the_current_state_back(engine, store) -> None:
+    declare_periods(engine, "t")
     _apply(engine, store, HEADER + b"s1,c,t,2026-10-05,5,60\n")
     backfill = HEADER + b"s1,c,t,2026-09-14,1,70\ns1,c,t,2026-09-21,2,65\ns2,c,t,2026-09-21,0,90\n"
     _apply(engine, store, backfill)
@@ -56,7 +57,11 @@ def test_a_history_backfill_is_one_file_and_never_moves_the_current_state_back(e
     assert [tuple(r) for r in current] == [("s1", 5), ("s2", 0)]  # the older backfill left s1's newer state alone
     with pytest.raises(Rejected) as twice:
         receive_upload(engine, store, HEADER + b"s1,c,t,2026-09-14,1,70\ns1,c,t,2026-09-14,2,70\n")
-    assert twice.value.problems[0].message == "the same student appears twice for this course, period and date"
+    [problem] = twice.value.problems
+    assert (problem.rows, problem.count, problem.column) == ("2-3", 2, "user_id")
+    assert (
+        problem.message == "the same user_id more than once for one course, period and date: keep one row per student"
+    )
 
 
 def test_a_report_made_later_for_a_past_date_equals_the_one_made_then(engine, store, settings) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 
 import sqlalchemy as sa
-from conftest import admin_token, bearer
+from conftest import admin_token, bearer, declare_periods
 from fastapi.testclient import TestClient
 
 from passcompass_api.main import create_app
@@ -41,6 +41,7 @@ def _stored_ids(engine: sa.Engine) -> set[str]:
 def test_ids_are_pseudonymised_at_ingestion_and_erasure_finds_them(
     settings: Settings, engine: sa.Engine, store: LandingStore
 ) -> None:
+    declare_periods(engine, "2026-autumn")
     keyed = settings.model_copy(update={"pseudonym_key": KEY})
     with TestClient(create_app(keyed), raise_server_exceptions=False) as client:
         client.headers.update(bearer(admin_token(settings.db_url)))
@@ -69,6 +70,7 @@ def test_ids_are_pseudonymised_at_ingestion_and_erasure_finds_them(
 
 
 def test_without_a_key_ids_are_kept_as_received(engine: sa.Engine, client: TestClient, store: LandingStore) -> None:
+    declare_periods(engine, "2026-autumn")
     answer = client.post("/api/v1/uploads", files={"file": ("a.csv", CSV)})
     apply.apply_upload(engine, store, answer.json()["upload_id"])
     assert _stored_ids(engine) == {"stu-40417", "stu-40418"}

@@ -33,7 +33,7 @@ from passcompass_assets.resources import PlatformResource
 from passcompass_assets.work import WORK_TAG
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not an installed package
-from benchmarks._common import csv_bytes, free_port, snapshot_table  # noqa: E402
+from benchmarks._common import csv_bytes, declare_snapshot_period, free_port, snapshot_table  # noqa: E402
 
 ROWS = 300_000  # enough that applying them takes seconds, so a kill lands mid-apply
 RECOVERY_BOUND = 90  # seconds from the kill to the upload applied (detection, back-off, a second run)
@@ -134,6 +134,7 @@ def platform(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     if database_url.startswith("postgresql"):  # the test reads the platform's Dagster instance too
         monkeypatch.setenv("DAGSTER_PG_URL", with_driver(database_url))
     platform = Platform(home, env, free_port(), free_port())
+    declare_snapshot_period(database_url)  # the uploads' term (the database is migrated by the fixture)
     yield platform
     platform.stop()
     if platform.process:
@@ -214,7 +215,9 @@ def test_a_platform_killed_mid_run_finishes_the_work_after_a_restart(platform: P
     print(f"\nplatform killed mid-run: upload processed {time.monotonic() - restarted:.1f} s after the restart")
 
 
-def test_work_that_keeps_failing_ends_failed_with_one_alert(engine, store, settings, webhook, monkeypatch) -> None:
+def test_work_that_keeps_failing_ends_failed_with_one_alert(
+    engine, store, settings, webhook, monkeypatch, default_period
+) -> None:
     """The upload sensor and the run-failure alert, evaluated as the daemon would, the runs executed in process:
     three attempts with a back-off between them, then ``failed`` with the reason, one alert, nothing more."""
     (host, port), alerts = webhook

@@ -96,7 +96,7 @@ def test_overlapping_periods_each_on_their_own_cadence(engine, store, instance):
     assert [r.partition_key for r in evaluate(instance, only_short)] == [f"art|short|{only_short}"]
 
 
-def test_report_request_sensor_runs_each_request_until_done(client, engine, store, instance):
+def test_report_request_sensor_runs_each_request_until_done(client, engine, store, instance, default_period):
     enrol(engine, store, "math", "default")
     first = client.post("/api/v1/reports", params={"course_id": "math"}).json()
     context = dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()})

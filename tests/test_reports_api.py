@@ -139,7 +139,7 @@ def test_latest_report_404_then_choice_across_periods(client, engine, settings):
     assert client.get("/api/v1/reports/latest", params={"course_id": "math", "format": "xml"}).status_code == 422
 
 
-def test_request_a_report(client, engine, store):
+def test_request_a_report(client, engine, store, default_period):
     apply_upload(engine, store, receive_upload(engine, store, b"user_id,course_id\ns1,math\n").upload_id)
     assert client.post("/api/v1/reports", params={"course_id": "unknown"}).status_code == 404
     response = client.post("/api/v1/reports", params={"course_id": "math"})

@@ -287,7 +287,9 @@ def test_the_note_stays_with_staff(web, engine, settings, store, caplog):
     from passcompass_assets.core.reports.outcomes import evaluate_period, store_evaluation
 
     grades = b"user_id,course_id,period_id,final_grade\ns010,math,2026-now,8\ns011,math,2026-now,14\n"
-    apply_upload(engine, store, receive_upload(engine, store, grades, kind="final_grades").upload_id)
+    # The term is still running: its final grades are confirmed on purpose (the course ended early).
+    received = receive_upload(engine, store, grades, kind="final_grades", confirm_before_end=True)
+    apply_upload(engine, store, received.upload_id)
     paths = store_evaluation(settings.reports_dir, evaluate_period(engine, settings.reports_dir, COURSE, PERIOD))
     stored = [p for p in settings.reports_dir.rglob("*") if p.is_file()]
     assert paths["json"] in stored and all(b"N0TE-7731" not in p.read_bytes() for p in stored)

@@ -91,7 +91,8 @@ async def put_course(
     engine: EngineDep,
 ) -> CourseOut:
     """Set a course's grade scale, pass mark and title. Grades above the scale are refused from then on; reports
-    already made keep the scale they used, the next ones use this one (and say that it changed)."""
+    already made keep the scale they used, the next ones use this one (and say that it changed). The period must
+    be declared first (422 naming the closest declared ones otherwise)."""
     if problem := id_problem(course_id) or text_problem(course_id):
         raise Rejected(422, "invalid_request", f"course_id {problem}", [Problem(problem, None, "course_id")])
     course, created = await run_in_threadpool(

@@ -12,7 +12,7 @@ from passcompass_api.schemas import ErrorOut, PeriodIn, PeriodOut
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.roles import ADMIN
 from passcompass_assets.core.cadence import report_dates
-from passcompass_assets.core.periods import Period, list_periods, upsert_period
+from passcompass_assets.core.periods import Period, delete_period, list_periods, upsert_period
 
 router = APIRouter(prefix="/api/v1/periods", tags=["periods"], responses=AUTH_RESPONSES)
 
@@ -52,3 +52,15 @@ async def put_period(
 def get_periods(engine: EngineDep) -> list[PeriodOut]:
     today = date.today()
     return [_out(p, today) for p in list_periods(engine)]
+
+
+@router.delete(
+    "/{period_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "the period has data"}},
+    dependencies=[Depends(require(ADMIN))],
+)
+async def remove_period(period_id: IdPath, engine: EngineDep) -> Response:
+    """Delete a period that nothing names yet (declared by mistake); a period with data is refused (409)."""
+    await run_in_threadpool(delete_period, engine, period_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -28,6 +28,27 @@ Use = Literal["feature", "audit", "ignore"]
 # When in a term a value becomes known, in order.
 KNOWN_FROM = ("start", "interim_1", "interim_2", "end")
 BUILT_IN = Path(__file__).with_name("feature_catalog.yaml")
+# Where the catalog and the template list a column, in this order: a university's columns first; the UCI school
+# survey's and the client's first export's only under "other known columns", last (never in the template).
+GROUPS = (
+    "enrolment",
+    "attendance and engagement",
+    "coursework",
+    "background kept for audits",
+    "the institution's columns",
+    "final grades",
+    "other known columns",
+)
+Group = Literal[
+    "enrolment",
+    "attendance and engagement",
+    "coursework",
+    "background kept for audits",
+    "the institution's columns",
+    "final grades",
+    "other known columns",
+]
+OTHER = "other known columns"
 CATALOG_ENV = "PASSCOMPASS_CATALOG"
 # What identifies a student's record: one student in one course period (every table and frame keyed by student).
 RECORD_KEY: tuple[str, str, str] = ("user_id", "course_id", "period_id")
@@ -64,6 +85,7 @@ class Column:
     use: Use = "feature"  # for features: a model input, audit only, or ignored
     on_grade_scale: bool = False  # a grade on the course's own scale (0 to the course's grade_max)
     actionable: bool = True  # False: a fact a student brings along (past failures), shown as background only
+    group: Group = "the institution's columns"  # where the catalog and the template list it
 
     @property
     def category_lookup(self) -> dict[str, str]:
@@ -129,10 +151,16 @@ class Catalog:
         upto = KNOWN_FROM.index(stage)
         return tuple(c for c in self.inputs if KNOWN_FROM.index(c.known_from) <= upto)
 
+    @property
+    def by_group(self) -> tuple[Column, ...]:
+        """Every column, a university's groups first (``GROUPS``), in catalog order within a group."""
+        return tuple(sorted(self.columns, key=lambda c: GROUPS.index(c.group)))
+
     def as_dict(self) -> dict[str, object]:
-        """The effective catalog as JSON (``GET /api/v1/catalog``)."""
+        """The effective catalog as JSON (``GET /api/v1/catalog``), grouped as the template is."""
         return {
             "source": self.source,
+            "groups": list(GROUPS),
             "columns": [
                 {
                     "name": c.name,
@@ -149,8 +177,9 @@ class Catalog:
                     "accumulates": c.accumulates,
                     "on_grade_scale": c.on_grade_scale,
                     "actionable": c.actionable,
+                    "group": c.group,
                 }
-                for c in self.columns
+                for c in self.by_group
             ],
         }
 
@@ -174,6 +203,7 @@ class _Entry(BaseModel):
     categories: dict[str, tuple[str, ...] | None] | None = None
     on_grade_scale: bool | None = None
     actionable: bool | None = None
+    group: Group | None = None
 
 
 def _parse(raw: dict[str, object], path: Path) -> _Entry:
@@ -185,28 +215,13 @@ def _parse(raw: dict[str, object], path: Path) -> _Entry:
         raise CatalogError(path, str(raw.get("name")), f"{where}: {first['msg']}") from None
 
 
-def upload_template(catalog: Catalog) -> bytes:
-    """A CSV a school can fill in a spreadsheet: one column per accepted field, under the header three rows
-    saying what each holds (description, type and range, how it is used), to delete before uploading."""
-    accepted = [c for c in catalog.columns if c.stored and c.role != "label"]
-
-    def kind(column: Column) -> str:
-        if column.categories:
-            return f"{column.type}: " + " | ".join(column.categories)
-        if column.min is not None and column.max is not None:
-            return f"{column.type} {column.min:g} to {column.max:g}"
-        return column.type + (" (YYYY-MM-DD)" if column.type == "date" else "")
-
-    def use(column: Column) -> str:
-        if column.role == "key":
-            return "required key" if column.required else "key (optional)"
-        return {"feature": "model input", "audit": "stored for fairness audits, never a model input"}[column.use]
-
+def upload_template(catalog: Catalog, every_column: bool = False) -> bytes:
+    """A CSV a school fills in a spreadsheet and uploads as it is: the header alone, a university's columns in
+    their groups' order (the catalog says what each holds). ``every_column`` adds the other known columns (the
+    UCI school survey's and the like) after them."""
+    accepted = [c for c in catalog.by_group if c.stored and c.role != "label" and (every_column or c.group != OTHER)]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.name for c in accepted])
-    for describe in (lambda c: c.description, kind, use):
-        writer.writerow([describe(c) for c in accepted])
+    csv.writer(buffer, lineterminator="\r\n").writerow([c.name for c in accepted])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # with a BOM: spreadsheets then read UTF-8
 
 

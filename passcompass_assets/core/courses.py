@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.db.tables import courses
+from passcompass_assets.core.periods import require_declared
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,11 @@ def set_course(
     engine: Engine, course_id: str, period_id: str, grade_max: float, pass_mark: float, title: str | None = None
 ) -> tuple[Course, bool]:
     """Declare a course's scale (and title): it is confirmed from now on. Returns it and whether it is new.
-    Reports already made keep the scale they used; the next ones use this one and say that it changed."""
+    Reports already made keep the scale they used; the next ones use this one and say that it changed. Its period
+    must be declared (:class:`~passcompass_assets.core.errors.Rejected` naming the closest ones otherwise)."""
     if not 0 < pass_mark <= grade_max:
         raise ValueError("the pass mark must be above 0 and at most grade_max")
+    require_declared(engine, period_id)
     now = datetime.now(UTC)
     before = get_course(engine, course_id, period_id)
     values: dict[str, object] = {"grade_max": grade_max, "pass_mark": pass_mark, "title": title, "confirmed": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -11,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.db.tables import periods
+from passcompass_assets.core.errors import NotFound, Problem, Rejected
 
 Cadence = Literal[2, 3, 4]  # weeks between reports
 CADENCES: tuple[Cadence, ...] = (2, 3, 4)
@@ -83,3 +85,57 @@ def active_periods(engine: Engine, day: date) -> list[Period]:
 
 def find_period(engine: Engine, period_id: str) -> Period | None:
     return next((p for p in list_periods(engine) if p.period_id == period_id), None)
+
+
+def closest_periods(engine: Engine, period_id: str) -> list[str]:
+    """The declared periods nearest in spelling to ``period_id`` (a typo's intended term)."""
+    return difflib.get_close_matches(period_id, [p.period_id for p in list_periods(engine)], n=3, cutoff=0.6)
+
+
+def require_declared(engine: Engine, period_id: str, field: str = "period_id") -> Period:
+    """The declared period, or a refusal naming the field and the declared periods closest to it: a typo never
+    creates a term that every page then lists."""
+    if (period := find_period(engine, period_id)) is not None:
+        return period
+    close = closest_periods(engine, period_id)
+    hint = f": did you mean {' or '.join(close)}?" if close else ""
+    declare = f"PUT /api/v1/periods/{period_id}"
+    message = f"period {period_id} is not declared{hint}. A new term is declared first ({declare})"
+    raise Rejected(422, "undeclared_period", message, [Problem(message, None, field)])
+
+
+def period_data(engine: Engine, period_id: str) -> dict[str, int]:
+    """What names the period, by table (rows), and uploads received but not yet applied: empty when it has none."""
+    from passcompass_assets.core.db.tables import metadata, uploads
+
+    found: dict[str, int] = {}
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            # The record of erasures names periods it purged: history, not the period's data.
+            if table.name in (periods.name, "erasures") or "period_id" not in table.c:
+                continue
+            query = sa.select(sa.func.count()).select_from(table).where(table.c.period_id == period_id)
+            if count := conn.execute(query).scalar_one():
+                found[table.name] = count
+        received = sa.select(uploads.c.period_ids).where(uploads.c.status == "received")
+        pending: list[list[str]] = [row.period_ids for row in conn.execute(received)]
+        if waiting := sum(period_id in (ids or []) for ids in pending):
+            found["uploads not yet applied"] = waiting
+    return found
+
+
+def delete_period(engine: Engine, period_id: str) -> None:
+    """Delete a declared period that nothing names yet (a mistake, a term declared too early); one with data is
+    refused (409), saying what it holds."""
+    if find_period(engine, period_id) is None:
+        raise NotFound(f"no period {period_id!r} is declared")
+    if held := period_data(engine, period_id):
+        listed = ", ".join(f"{table} ({count})" for table, count in sorted(held.items()))
+        raise Rejected(
+            409,
+            "period_has_data",
+            f"period {period_id} has data and cannot be deleted: {listed}",
+            [Problem(f"the period has data: {listed}", None, "period_id")],
+        )
+    with engine.begin() as conn:
+        conn.execute(periods.delete().where(periods.c.period_id == period_id))

@@ -107,7 +107,7 @@ CASES: tuple[Hostile, ...] = (
     Hostile("utf8_bom", _raw(codecs.BOM_UTF8 + b"user_id,course_id\nbom-1,c\n"), 202, ids=("bom-1",)),
     Hostile(
         "quoted_newlines",
-        _csv('user_id,course_id,notes\nqn-1,c,"line one\nline two"\n"qn-2",c,"a\r\nb"\n'),
+        _csv('user_id,course_id,notes,absences\nqn-1,c,"line one\nline two",1\n"qn-2",c,"a\r\nb",2\n'),
         202,
         why="newlines inside quotes, in a dropped column (in an id: a control character, refused)",
         ids=("qn-1", "qn-2"),
@@ -116,17 +116,31 @@ CASES: tuple[Hostile, ...] = (
     Hostile("duplicate_alias", _csv("user_id,course_id,G3,FinalGrade\ns1,c,10,11\n"), 422, "invalid_header"),
     Hostile(
         "duplicate_dropped_header",
-        _csv("user_id,course_id,Name,Name\ndupdrop-1,c,Ana,Lima\n"),
+        _csv("user_id,course_id,Name,Name,age\ndupdrop-1,c,Ana,Lima,20\n"),
         202,
         why="two dropped columns of one name: both dropped",
         ids=("dupdrop-1",),
     ),
     Hostile(
         "formula_ids",
-        _csv("user_id,course_id,notes\n" + _quoted(FORMULA_IDS).replace(",c\n", ',c,"=HYPERLINK(""x"")"\n')),
+        _csv("user_id,course_id,notes,absences\n" + _quoted(FORMULA_IDS).replace(",c\n", ',c,"=HYPERLINK(""x"")",0\n')),
         202,
         why="formula-looking ids are opaque text; report CSVs neutralise them",
         ids=FORMULA_IDS,
+    ),
+    Hostile(
+        "nothing_usable",
+        _csv("user_id,course_id,Attendance,Quiz Score\nnu-1,c,95,80\n"),
+        422,
+        "nothing_usable",
+        "no column but the ids matches the catalog: refused, with the closest catalog names",
+    ),
+    Hostile(
+        "label_in_student_data",
+        _csv("user_id,course_id,age,FinalGrade\nlabel-1,c,17,14\n"),
+        202,
+        why="a final grade in student data is not stored (final grades come only through their route)",
+        ids=("label-1",),
     ),
     Hostile("formula_number", _csv("user_id,course_id,age\ns1,c,=1+16\n"), 422, "invalid_values"),
     Hostile(
@@ -153,7 +167,7 @@ CASES: tuple[Hostile, ...] = (
     Hostile("boolean_nan", _csv("user_id,course_id,internet\ns1,c,NaN\n"), 422, "invalid_values"),
     Hostile(
         "nan_in_dropped_column",
-        _csv("user_id,course_id,comment\nnandrop-1,c,NaN\n"),
+        _csv("user_id,course_id,comment,absences\nnandrop-1,c,NaN,0\n"),
         202,
         why="dropped columns are not read",
         ids=("nandrop-1",),
@@ -238,6 +252,15 @@ CASES: tuple[Hostile, ...] = (
         api_only=True,
     ),
     Hostile(
+        "undeclared_period_form",
+        _csv("user_id,course_id\nperiod-1,c\n"),
+        422,
+        "undeclared_period",
+        "a period that is not declared (a typo) never creates a term",
+        form={"period_id": "2026-autum"},
+        api_only=True,
+    ),
+    Hostile(
         "nul_in_course_form",
         _csv("user_id\ns1\n"),
         422,
@@ -275,7 +298,7 @@ CASES: tuple[Hostile, ...] = (
     ),
     Hostile(
         "cell_1mb_dropped",
-        lambda: b"user_id,course_id,notes\ncell-1,c," + b"x" * MB + b"\n",
+        lambda: b"user_id,course_id,notes,absences\ncell-1,c," + b"x" * MB + b",0\n",
         202,
         why="a 1 MB cell in a dropped column",
         ids=("cell-1",),

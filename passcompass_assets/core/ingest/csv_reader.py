@@ -36,6 +36,7 @@ class RawTable:
     columns: list[pa.ChunkedArray | None]  # the values under header[i] as read ("" where empty)
     rows: int
     warnings: list[str] = field(default_factory=list)
+    delimiter: str = ","
 
     def column(self, position: int) -> pa.ChunkedArray:
         """The values of one column, stripped of blanks and of quotes the parser left (``"11" ;``)."""
@@ -74,7 +75,7 @@ def _decode(content: bytes) -> tuple[bytes, list[str]]:
         try:
             text = content.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise Rejected(400, "unreadable_csv", f"invalid UTF-16 text: {exc.reason}") from exc
+            raise Rejected(400, "unreadable_csv", "invalid UTF-16 text: a character is cut short or broken") from exc
         if "\x00" in text:  # the parser would silently cut the value at it (and PostgreSQL cannot store it)
             raise Rejected(415, "not_a_csv", "the file contains NUL characters; expected a text CSV")
         return text.encode("utf-8"), ["decoded as UTF-16"]
@@ -111,9 +112,19 @@ def _clean_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column
 
 
-def _row_from_parser_error(message: str) -> int | None:
-    match = re.search(r"line (\d+)", message)
-    return int(match.group(1)) if match else None
+def _parser_problem(message: str) -> Problem:
+    """The parser's error in our words (its own text, "Error tokenizing data. C error: ...", means nothing to a
+    data officer): the row, and what is wrong there."""
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:
+        expected, row, saw = (int(g) for g in fields.groups())
+        return Problem(f"row {row} has {saw} fields but the header has {expected}; quote values holding the "
+                       "delimiter", row)  # fmt: skip
+    line = re.search(r"line (\d+)", message)
+    at = int(line.group(1)) if line else None
+    if "EOF" in message or "quot" in message.lower():
+        return Problem('a quoted value is never closed: a " opens a value that runs to the end of the file', at)
+    return Problem("the row cannot be split into fields (stray quotes or delimiters)", at)
 
 
 def _header_line(data: bytes) -> str:
@@ -156,12 +167,11 @@ def _read_with_pandas(data: bytes, delimiter: str) -> pa.Table:
             encoding="utf-8",
         )
     except pd.errors.ParserError as exc:
-        message = str(exc).strip()
-        row = _row_from_parser_error(message)
-        detail = f"the CSV is malformed: {message}"
-        raise Rejected(400, "malformed_csv", detail, [Problem(message, row)]) from None
-    except (ValueError, csv.Error) as exc:
-        raise Rejected(400, "malformed_csv", f"the CSV is malformed: {exc}") from None
+        problem = _parser_problem(str(exc))
+        raise Rejected(400, "malformed_csv", f"the CSV is malformed: {problem}", [problem]) from None
+    except (ValueError, csv.Error):
+        problem = Problem("the file cannot be split into rows and fields")
+        raise Rejected(400, "malformed_csv", f"the CSV is malformed: {problem.message}", [problem]) from None
     frame = frame.iloc[1:].fillna("")
     return pa.table({f"c{i}": pa.array(frame[column].astype(str), pa.string()) for i, column in enumerate(frame)})
 
@@ -177,8 +187,9 @@ def read_csv_bytes(content: bytes) -> RawTable:
     try:
         delimiter = _sniff_delimiter(header_line)
         header = [_unquote(h) for h in next(csv.reader([header_line], delimiter=delimiter, skipinitialspace=True))]
-    except csv.Error as exc:  # e.g. a header cell past the csv module's field limit (128 KB)
-        raise Rejected(400, "malformed_csv", f"the header is malformed: {exc}", [Problem(str(exc), 1)]) from None
+    except csv.Error:  # e.g. a header cell past the csv module's field limit (128 KB)
+        problem = Problem("the header cannot be split into column names (a name too long, or stray quotes)", 1)
+        raise Rejected(400, "malformed_csv", f"the header is malformed: {problem.message}", [problem]) from None
     if len(header) > MAX_COLUMNS:
         raise Rejected(
             422, "too_many_columns", f"the header has {len(header)} columns; at most {MAX_COLUMNS} are accepted"
@@ -186,4 +197,4 @@ def read_csv_bytes(content: bytes) -> RawTable:
     table = _read_with_arrow(memoryview(data), delimiter, len(header))
     if table is None:
         table = _read_with_pandas(data, delimiter)
-    return RawTable(header=header, columns=table.columns, rows=table.num_rows, warnings=warnings)
+    return RawTable(header=header, columns=table.columns, rows=table.num_rows, warnings=warnings, delimiter=delimiter)

@@ -13,6 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -20,16 +21,18 @@ from sqlalchemy.exc import IntegrityError
 
 from passcompass_assets.core.courses import scales
 from passcompass_assets.core.db.tables import uploads
-from passcompass_assets.core.errors import Rejected
+from passcompass_assets.core.ingest.formats import Formats
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.pseudonyms import pseudonymise
 from passcompass_assets.core.ingest.validation import (
     MAX_UPLOAD_COURSES,
     MAX_UPLOAD_PERIODS,
+    StorageRules,
     UploadKind,
-    grades_within_scale,
+    ValidatedUpload,
     validate_csv,
 )
+from passcompass_assets.core.periods import list_periods
 from passcompass_assets.core.settings import Settings
 
 log = logging.getLogger("passcompass.uploads")
@@ -64,9 +67,12 @@ class Upload:
         return self.kind == "final_grades" or "final_grade" in self.columns
 
 
-def content_key(content: bytes, kind: str, course_id: str | None, period_id: str | None) -> str:
+def content_key(
+    content: bytes, kind: str, course_id: str | None, period_id: str | None, formats: Formats | None = None
+) -> str:
     digest = hashlib.sha256()
-    for part in (kind, course_id or "", period_id or ""):
+    declared = [f"{k}={v}" for k, v in vars(formats or Formats()).items() if v is not None]  # read differently
+    for part in (kind, course_id or "", period_id or "", *declared):
         digest.update(part.encode() + b"\x00")
     digest.update(content)
     return digest.hexdigest()
@@ -124,32 +130,57 @@ class UploadPolicy:
             settings.max_upload_periods,
         )
 
-    def receive(
-        self,
-        engine: Engine,
-        store: LandingStore,
-        content: bytes,
-        *,
-        kind: UploadKind = "students",
-        course_id: str | None = None,
-        period_id: str | None = None,
-        source: str = "api",
-    ) -> Upload:
-        """:func:`receive_upload` under this policy."""
-        return receive_upload(
-            engine,
-            store,
-            content,
-            kind=kind,
-            course_id=course_id,
-            period_id=period_id,
-            default_period_id=self.default_period_id,
-            source=source,
-            default_grade_max=self.default_grade_max,
-            pseudonym_key=self.pseudonym_key,
-            max_courses=self.max_courses,
-            max_periods=self.max_periods,
-        )
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`receive_upload` (and the preview's) these settings decide."""
+        return {
+            "default_period_id": self.default_period_id,
+            "default_grade_max": self.default_grade_max,
+            "pseudonym_key": self.pseudonym_key,
+            "max_courses": self.max_courses,
+            "max_periods": self.max_periods,
+        }
+
+    def receive(self, engine: Engine, store: LandingStore, content: bytes, **upload: Any) -> Upload:
+        """:func:`receive_upload` under this policy; ``upload``: what the sender decides (kind, course_id,
+        period_id, source, formats, confirm_before_end)."""
+        return receive_upload(engine, store, content, **upload, **self.options())
+
+
+def validate_for_storage(
+    engine: Engine,
+    content: bytes,
+    *,
+    kind: UploadKind = "students",
+    course_id: str | None = None,
+    period_id: str | None = None,
+    default_period_id: str = "default",
+    default_grade_max: float = 20.0,
+    formats: Formats | None = None,
+    confirm_before_end: bool = False,
+    max_courses: int = MAX_UPLOAD_COURSES,
+    max_periods: int = MAX_UPLOAD_PERIODS,
+) -> ValidatedUpload:
+    """An upload checked as storing it needs, every problem in one :class:`Rejected`: its values, its periods
+    declared, its grades on their courses' scales, final grades before a period's end confirmed. Student data
+    never carries labels: a final-grade column is dropped with a warning naming the final-grades route."""
+    rules = StorageRules(
+        periods={p.period_id: p for p in list_periods(engine)},
+        scale_of=lambda pairs: {pair: top for pair, (top, _) in scales(engine, pairs).items()},
+        default_grade_max=default_grade_max,
+        confirm_before_end=confirm_before_end,
+    )
+    return validate_csv(
+        content,
+        kind=kind,
+        course_id=course_id,
+        period_id=period_id,
+        default_period_id=default_period_id,
+        formats=formats,
+        keep_labels=kind == "final_grades",
+        rules=rules,
+        max_courses=max_courses,
+        max_periods=max_periods,
+    )
 
 
 def receive_upload(
@@ -166,25 +197,28 @@ def receive_upload(
     pseudonym_key: str | None = None,
     max_courses: int = MAX_UPLOAD_COURSES,
     max_periods: int = MAX_UPLOAD_PERIODS,
+    formats: Formats | None = None,
+    confirm_before_end: bool = False,
 ) -> Upload:
     """Validate and register an upload; raises :class:`Rejected` and stores nothing when invalid. With a
     ``pseudonym_key``, user ids are landed as their keyed hash (:mod:`~passcompass_assets.core.ingest.pseudonyms`)."""
-    key = content_key(content, kind, course_id, period_id)
+    key = content_key(content, kind, course_id, period_id, formats)
     if (existing := _find_by_key(engine, key)) is not None:
         return _upload(existing, duplicate=True)
 
-    validated = validate_csv(
+    validated = validate_for_storage(
+        engine,
         content,
         kind=kind,
         course_id=course_id,
         period_id=period_id,
         default_period_id=default_period_id,
+        default_grade_max=default_grade_max,
+        formats=formats,
+        confirm_before_end=confirm_before_end,
         max_courses=max_courses,
         max_periods=max_periods,
     )
-    tops = {pair: grade_max for pair, (grade_max, _) in scales(engine, validated.course_periods).items()}
-    if problems := grades_within_scale(validated, tops, default_grade_max):
-        raise Rejected(422, "invalid_values", f"{len(problems)} grade(s) are outside their course's scale", problems)
     landed = pseudonymise(validated.table, pseudonym_key)
     landing_sha256 = store.put(landed)
     upload_id = str(uuid.uuid4())
