@@ -8,7 +8,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from passcompass_assets.core.access.tables import erasures
+from passcompass_assets.core.db.tables import erasures
 
 from passcompass_assets.cli import build_parser, main
 from passcompass_assets.core.db.tables import student_records
