@@ -8,10 +8,9 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from passcompass_assets.core.db.tables import erasures
 
 from passcompass_assets.cli import build_parser, main
-from passcompass_assets.core.db.tables import student_records
+from passcompass_assets.core.db.tables import erasures, student_records
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
 

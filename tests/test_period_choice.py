@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from passcompass_assets.core.db.tables import periods
 from passcompass_assets.core.errors import NotFound
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
@@ -65,7 +66,11 @@ def test_each_reason(engine, settings, store):
     assert period_to_show(engine, "math", TODAY).reason == "latest_report"
     assert agreed(engine, settings, "math") == "before"
 
+    # A period only uploads named (from before periods had to be declared): declared, uploaded to, then undated.
+    upsert_period(engine, Period("old-undated", date(2020, 1, 6), date(2020, 6, 1), 3))
     upload(engine, store, "math", "old-undated")
+    with engine.begin() as conn:
+        conn.execute(periods.delete().where(periods.c.period_id == "old-undated"))
     assert period_to_show(engine, "math", TODAY).reason == "latest_data"
     assert agreed(engine, settings, "math") == "old-undated"
     assert reportable_period(engine, "math", None, TODAY) == "old-undated"
@@ -86,6 +91,7 @@ def test_each_reason(engine, settings, store):
 def test_a_current_report_wins_over_newer_data_elsewhere(engine, settings, store):
     upsert_period(engine, CURRENT)
     add_report(engine, settings, "bio", CURRENT, CURRENT.start_date + timedelta(weeks=3))
+    upsert_period(engine, Period("later-undated", TODAY + timedelta(weeks=30), TODAY + timedelta(weeks=45), 3))
     upload(engine, store, "bio", "later-undated")
     assert period_to_show(engine, "bio", TODAY).reason == "current"
     assert agreed(engine, settings, "bio") == "now"

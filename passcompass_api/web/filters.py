@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
+from passcompass_assets.core.ml.wording import day
 from passcompass_assets.core.workspace import Scale
 
-
-def day(d: date | None) -> str:
-    """A date as instructors read it: "Mon 28 Sep 2026"."""
-    return f"{d:%a} {d.day} {d:%b %Y}" if d else ""
+__all__ = ["FILTERS", "change", "day", "grade", "percent"]
 
 
 def percent(value: float | None) -> str:

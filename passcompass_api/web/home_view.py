@@ -10,12 +10,12 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
-from passcompass_api.web.filters import day
 from passcompass_assets.core.access.roles import Principal
 from passcompass_assets.core.cadence import next_report_date
 from passcompass_assets.core.courses import course_ids, periods_with_courses
 from passcompass_assets.core.periods import Period, list_periods
 from passcompass_assets.core.reports.build import BANDS
+from passcompass_assets.core.reports.period_choice import periods_to_show
 from passcompass_assets.core.reports.render import FORMATS
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 
@@ -56,32 +56,6 @@ class PageView:
     sections: list[PeriodView]
     notice: str | None = None  # why the page shows something other than the current period
     other_periods: list[str] = field(default_factory=list)
-
-
-def _choose(periods: list[Period], undated: list[str], today: date, requested: str | None) -> tuple[list[str], str]:
-    """Which periods to show, and a notice when it is not simply "the current one"."""
-    known = [p.period_id for p in periods] + undated
-    if requested in known:
-        return [requested], ""
-    missing = f"There is no period named {requested!r}. " if requested else ""
-    if current := [p.period_id for p in periods if p.contains(today)]:
-        return current, missing
-    started = [p for p in periods if p.start_date <= today]
-    if started:
-        recent = max(started, key=lambda p: (p.end_date, p.start_date))
-        return [recent.period_id], (
-            f"{missing}No period is current today; showing the most recent one, {recent.period_id}, "
-            f"which ended on {day(recent.end_date)}."
-        )
-    if periods:
-        upcoming = min(periods, key=lambda p: p.start_date)
-        return [upcoming.period_id], (
-            f"{missing}No period is current today; showing the next one, {upcoming.period_id}, "
-            f"which starts on {day(upcoming.start_date)}."
-        )
-    if undated:
-        return [undated[-1]], f"{missing}No period has dates yet; showing {undated[-1]}, the latest one uploads named."
-    return [], missing
 
 
 def _report_view(row: ReportRecord, link: str) -> ReportView:
@@ -132,7 +106,7 @@ def build_page(
     periods = list_periods(engine)
     dated = {p.period_id: p for p in periods}
     undated = [p for p in periods_with_courses(engine) if p not in dated]
-    shown, notice = _choose(periods, undated, today, requested)
+    shown, notice = periods_to_show(periods, undated, today, requested)
     sections = [_section(engine, pid, dated.get(pid), today, link, principal) for pid in shown]
     others = [pid for pid in [*reversed([p.period_id for p in periods]), *undated] if pid not in shown]
     return PageView(today, sections, notice or None, others)

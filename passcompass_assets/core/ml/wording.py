@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Final
 
 import numpy as np
@@ -414,8 +415,6 @@ def _json_value(value: object) -> float | str | None:
 
 def day(value: object) -> str:
     """A date as the pages write it: "Mon 28 Sep 2026" (ISO text or a date; empty when there is none)."""
-    from datetime import date, datetime
-
     if isinstance(value, str) and value:
         value = datetime.fromisoformat(value)
     if isinstance(value, datetime | date):

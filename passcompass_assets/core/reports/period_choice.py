@@ -1,4 +1,5 @@
-"""Which period of a course to show or report on when the caller names none: decided here, once, with the reason.
+"""Which period to show or report on when the caller names none: decided here, once, with the reason: for one
+course (:func:`period_to_show`) and for the home page's list of courses (:func:`periods_to_show`).
 
 The report API's "latest", a report request (API and CLI), the course page and the student page all ask
 :func:`period_to_show`, so they agree on what "now" is for a course.
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.cadence import next_report_date
 from passcompass_assets.core.courses import course_periods
+from passcompass_assets.core.ml.wording import day
 from passcompass_assets.core.periods import Period, list_periods
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 
@@ -60,6 +62,37 @@ def period_to_show(engine: Engine, course_id: str, today: date, requested: str |
     if current:
         return PeriodChoice(current[0], "current_without_data")
     return PeriodChoice(None, "none")
+
+
+def periods_to_show(
+    periods: list[Period], undated: list[str], today: date, requested: str | None
+) -> tuple[list[str], str]:
+    """The periods the home page shows (every course in them), and a notice when it is not simply "the current
+    ones": the period asked for; else the current periods (today within their dates: the same "current" as
+    :func:`period_to_show`); else the latest period that has started, the next to start, the latest undated one.
+    ``undated``: periods that uploads named before periods had to be declared."""
+    known = [p.period_id for p in periods] + undated
+    if requested in known:
+        return [requested], ""
+    missing = f"There is no period named {requested!r}. " if requested else ""
+    if current := [p.period_id for p in periods if p.contains(today)]:
+        return current, missing
+    started = [p for p in periods if p.start_date <= today]
+    if started:
+        recent = max(started, key=lambda p: (p.end_date, p.start_date))
+        return [recent.period_id], (
+            f"{missing}No period is current today; showing the most recent one, {recent.period_id}, "
+            f"which ended on {day(recent.end_date)}."
+        )
+    if periods:
+        upcoming = min(periods, key=lambda p: p.start_date)
+        return [upcoming.period_id], (
+            f"{missing}No period is current today; showing the next one, {upcoming.period_id}, "
+            f"which starts on {day(upcoming.start_date)}."
+        )
+    if undated:
+        return [undated[-1]], f"{missing}No period has dates yet; showing {undated[-1]}, the latest one uploads named."
+    return [], missing
 
 
 @dataclass(frozen=True)
