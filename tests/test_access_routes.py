@@ -143,7 +143,7 @@ def seed(engine, settings) -> dict[str, str]:
     lead = LeadTime(1, 1, 1.0, 3.0, {SECRET_STUDENT: today.isoformat()})
     store_evaluation(settings.reports_dir, Evaluation(GRANTED, PERIOD, today.isoformat(), 2, 0.5, [], lead))
     store = LandingStore(settings.landing_dir)
-    ids["upload"] = receive_upload(engine, store, CSV).upload_id
+    ids["upload"] = receive_upload(engine, store, CSV, period_id=PERIOD).upload_id
     apply_upload(engine, store, ids["upload"])
     return ids
 
