@@ -53,8 +53,11 @@ SMOKES = (
           "training both courses with cross-validation", data=UCI_DIR, as_script=True),
     Smoke("oulad_reference", ("--data", str(OULAD_DIR), "--modules", "BBB", "--students", "60", "--weeks", "3"),
           "OULAD reference: train", data=OULAD_DIR),
+    # The replay is a whole platform run (a dozen Dagster runs, dbt, training) even this small: SQLite only, to keep
+    # this file cheap. What differs on PostgreSQL is the platform's own code, which the whole-term and deployment
+    # catalog tests run on both; the benchmark's PostgreSQL branch is the temporary database the others use too.
     Smoke("oulad", ("--data", str(OULAD_DIR), "--modules", "BBB", "--students", "60", "--weeks", "3", "--database",
-                    DATABASE), "Where the time went", ("sqlite", "postgres"), data=OULAD_DIR),
+                    DATABASE), "Where the time went", ("sqlite",), data=OULAD_DIR),
 )  # fmt: skip
 
 
