@@ -6,7 +6,7 @@ export PASSCOMPASS_HOME ?= $(CURDIR)/.passcompass
 # The UCI files, where this checkout sits beside the shared data (else downloaded, or skipped offline).
 export PASSCOMPASS_INITIAL_DATA ?= $(wildcard $(CURDIR)/../shared/data/uci)
 
-.PHONY: run test lint typecheck validate install lock clean
+.PHONY: run test check lint typecheck validate install lock clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ run: install
 ## Run the whole test suite (SQLite always; PostgreSQL too when PASSCOMPASS_TEST_POSTGRES_URL is set).
 test: install lint typecheck
 	$(BIN)/pytest -q
+
+## The inner loop while editing: ruff, then the tests that take under a few seconds on SQLite (no process-level,
+## PostgreSQL or benchmark tests); `make test` before a commit.
+check: install lint
+	$(BIN)/pytest -q -m "not slow and not postgres"
 
 lint: install
 	$(BIN)/ruff check .

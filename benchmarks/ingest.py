@@ -56,9 +56,9 @@ def _timed(timings: dict[str, float], name: str, func: Callable[..., Any]) -> Ca
 
 def run_pipeline(url: str, snapshot: Path, update: Path, home: Path) -> dict[str, Any]:
     """receive (read, validate, land, register) and apply, for the snapshot and then for the update."""
-    from passcompass_assets.core import uploads as uploads_module
     from passcompass_assets.core.db.engine import get_engine
     from passcompass_assets.core.db.migrate import upgrade
+    from passcompass_assets.core.ingest import uploads as uploads_module
     from passcompass_assets.core.ingest.apply import apply_upload
     from passcompass_assets.core.ingest.landing import LandingStore
 

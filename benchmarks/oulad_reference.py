@@ -10,7 +10,7 @@ Models: (a) logistic regression on median-imputed (with missing-value indicators
 audit columns are never inputs. The naive predictor is "low mean score so far": ``1 - weighted_mean_score / 100``,
 and the training set's not-passing rate for a student without a score yet; monotone in the score, no fitting.
 
-    python -m benchmarks.oulad_reference [--data DIR] [--weeks 4,8,12,16]
+    python -m benchmarks.oulad_reference [--data DIR] [--weeks 4,8,12,16] [--modules BBB,DDD] [--students N]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from benchmarks.oulad_data import (
     period_length,
     presentation_start,
     snapshots_at,
+    subset,
 )
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "oulad"
@@ -196,9 +197,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory holding the OULAD CSV files")
     parser.add_argument("--weeks", help="comma-separated report weeks instead of every third week, e.g. 4,8,12,16")
+    parser.add_argument("--modules", help="comma-separated modules, e.g. BBB (default: all seven)")
+    parser.add_argument("--students", type=int, help="at most this many students per module presentation")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     tables = load_oulad(args.data)
+    if args.modules or args.students:
+        tables = subset(tables, args.modules.split(",") if args.modules else None, args.students)
     weeks = [int(w) for w in args.weeks.split(",")] if args.weeks else None
     rows = reference_table(tables, weeks)
     print(f"OULAD reference: train {', '.join(TRAIN_PRESENTATIONS)} -> test {TEST_PRESENTATION}, label not passing")

@@ -2,7 +2,7 @@
 Performance data, a third at each stage of the term) scored by the champion model and written as report
 files (CSV, JSON, HTML per course, indexed in the database).
 
-    .venv/bin/python -m benchmarks.score [--rows N] [--courses N] [--workers N] [--data /path/to/uci]
+    .venv/bin/python -m benchmarks.score [--rows N] [--courses N] [--workers N] [--data /path/to/uci] [--train-rows N]
 
 Set-up (not timed): the production training procedure (``train_and_gate``) on the UCI data under a temporary
 home, so the champion is loaded from MLflow like the report job loads it. Each course's report is made as the
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks._common import machine_note, peak_rss_mb, print_table
+from benchmarks._common import TARGET_MISSED, machine_note, peak_rss_mb, print_table
 
 TARGET_SECONDS = 20.0
 UCI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci"
@@ -106,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--courses", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--data", type=Path, default=UCI_DIR, help="folder with student-mat.csv and student-por.csv")
+    parser.add_argument("--train-rows", type=int, help="train on this many UCI rows per course (default: all)")
     args = parser.parse_args(argv)
+    if not (args.data / "student-mat.csv").exists():
+        raise SystemExit(f"UCI Student Performance files not found in {args.data} (see ../shared/data/README.md)")
 
     from passcompass_assets.core.datasets.uci import load_uci_dir
     from passcompass_assets.core.db.migrate import upgrade
@@ -119,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         settings.ensure_dirs()
         upgrade(settings.db_url)
         uci = load_uci_dir(args.data)
+        training = uci
+        if args.train_rows:
+            training = uci.groupby("course_id", group_keys=False).sample(n=args.train_rows, random_state=0)
         started = time.perf_counter()
-        outcome = train_and_gate(uci, settings, n_repeats=1)
+        outcome = train_and_gate(training, settings, n_repeats=1)
         reporter = CourseReporter(home)
         print(f"champion v{reporter.champion.version} trained and loaded in {time.perf_counter() - started:.0f} s")
         print(f"(set-up, not timed; gate: {outcome.reason})")
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak memory: {peak_rss_mb():,.0f} MB (main), {children:,.0f} MB (largest worker); {machine_note()}")
     verdict = "met" if parallel < TARGET_SECONDS else "MISSED"
     print(f"target: scoring and report files under {TARGET_SECONDS:.0f} s: {verdict} ({parallel:.1f} s)")
-    return 0 if parallel < TARGET_SECONDS else 1
+    return 0 if parallel < TARGET_SECONDS else TARGET_MISSED
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -131,17 +132,34 @@ def base_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def container_signals() -> Iterator[None]:
+    """Commands started inside get SIGINT's default disposition, as in a container (tini as PID 1). An ignored signal
+    stays ignored across exec, a shell's background job (``make test &``, ``.ci/run > log &``) ignores SIGINT, and
+    Dagster's code server and daemon point SIGTERM at SIGINT's disposition: from a suite started in the background
+    they ignored SIGTERM, and the stop below failed only there. A handler, unlike "ignore", is reset on exec."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers are the main thread's alone
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(args: Sequence[str], env: Mapping[str, str], timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     """Run a command to completion (killed, with its children, past ``timeout``)."""
-    process = subprocess.Popen(
-        list(args),
-        cwd=ROOT,
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    with container_signals():
+        process = subprocess.Popen(
+            list(args),
+            cwd=ROOT,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -173,14 +191,15 @@ class Service:
         self.args = list(args)
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("w", encoding="utf-8")
-        self.process = subprocess.Popen(
-            self.args,
-            cwd=ROOT,
-            env=dict(env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with container_signals():
+            self.process = subprocess.Popen(
+                self.args,
+                cwd=ROOT,
+                env=dict(env),
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def log_tail(self, chars: int = 4000) -> str:
         self._log.flush()

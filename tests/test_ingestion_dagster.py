@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from passcompass_assets.core.db.tables import final_grades, student_records, uploads
@@ -102,6 +103,7 @@ def test_process_pending_runs_the_job(engine, store, settings, dagster_home, def
         assert check
 
 
+@pytest.mark.slow
 def test_uci_portuguese_upload_lands_649_rows(client, engine, settings, uci_dir, dagster_home, default_period):
     frame = pd.read_csv(uci_dir / "student-por.csv", sep=";", dtype=str)
     frame.insert(0, "user_id", [f"por-{i:04d}" for i in range(len(frame))])
@@ -200,6 +202,7 @@ def database_dump(engine) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow
 def test_definitions_validate():
     assert defs.resolve_job_def("ingest_upload") is not None
     completed = subprocess.run(

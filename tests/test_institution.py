@@ -139,6 +139,7 @@ def test_a_withdrawn_student_leaves_the_reports_made_after_the_withdrawal(engine
     assert after.header["data_as_of"] == "2026-10-11" and early.header["data_as_of"] == "2026-09-20"
 
 
+@pytest.mark.slow
 def test_sensitive_attributes_are_stored_but_never_model_inputs(uci_dir, settings) -> None:
     from passcompass_assets.core.datasets.uci import load_uci_dir
 
@@ -161,6 +162,7 @@ def _files(home: Path) -> set[str]:
     return {str(p.relative_to(home)) for p in home.rglob("*") if p.is_file() and "mlartifacts" not in p.parts}
 
 
+@pytest.mark.slow
 def test_predict_stores_nothing_and_ignores_audit_columns(client, engine, settings, uci_dir) -> None:
     from passcompass_assets.core.datasets.uci import load_uci_dir
 

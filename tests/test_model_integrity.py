@@ -23,6 +23,7 @@ def _files_of(client: MlflowClient, version: str) -> Path:
     return Path(unquote(urlparse(client.get_model_version_download_uri(REGISTERED_MODEL, version)).path))
 
 
+@pytest.mark.slow
 def test_tampered_or_foreign_models_are_refused(
     uci_dir: Path, settings: Settings, webhook: tuple[tuple[str, int], list[dict]]
 ) -> None:

@@ -98,6 +98,7 @@ def test_a_report_made_later_for_a_past_date_equals_the_one_made_then(engine, st
     assert not rows(today).equals(rows(then))  # the later data does change a later report
 
 
+@pytest.mark.slow
 def test_a_training_row_is_built_like_the_row_a_report_scores(engine, store, settings) -> None:
     """The same student at the same report date: from the dbt mart (training) and from the operational history
     (a report) through the same point-in-time code, the same model inputs."""
@@ -171,6 +172,7 @@ def test_validation_holds_out_the_latest_period_and_reports_each_week(settings) 
     assert 0 <= overall.ece < 0.2 and overall.calibration_slope is not None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_gate_judges_the_institutions_own_students_not_the_pooled_data(settings, uci_dir) -> None:
     """600 students of a university whose outcomes depend on nothing, pooled with UCI: not promoted, and said so."""

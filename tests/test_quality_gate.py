@@ -73,6 +73,7 @@ def second_client_data_set(rows: int = 400, seed: int = 7) -> pd.DataFrame:
     return validated.frame.assign(grade_max=100.0, pass_mark=50.0)
 
 
+@pytest.mark.slow
 def test_promotes_real_signal_and_refuses_none(uci: pd.DataFrame, settings: Settings) -> None:
     assert load_champion(settings) is None
 
@@ -117,6 +118,7 @@ def test_promotes_real_signal_and_refuses_none(uci: pd.DataFrame, settings: Sett
     assert "interim_2.model.brier" in runs[-1].data.metrics and "interim_2.naive.brier" in runs[-1].data.metrics
 
 
+@pytest.mark.slow
 def test_a_challenger_must_beat_the_champion(uci: pd.DataFrame, settings: Settings) -> None:
     math = uci[uci["course_id"] == "uci-math"]
     first = train_and_gate(math, settings, n_repeats=1)
