@@ -67,6 +67,7 @@ def _locked(exc: BaseException) -> bool:
 def run_order(url: str, home: Path, files: list[bytes], order: str, workers: int, seed: int) -> OrderResult:
     import sqlalchemy as sa
 
+    from benchmarks._common import declare_snapshot_period
     from passcompass_assets.core.db.engine import get_engine
     from passcompass_assets.core.db.migrate import upgrade
     from passcompass_assets.core.db.tables import student_records
@@ -75,6 +76,7 @@ def run_order(url: str, home: Path, files: list[bytes], order: str, workers: int
     from passcompass_assets.core.ingest.uploads import receive_upload
 
     upgrade(url)
+    declare_snapshot_period(url)  # the files' term ("2026-autumn"): uploads name declared periods only
     engine = get_engine(url)
     store = LandingStore(home / "landing")
     ids = [receive_upload(engine, store, content).upload_id for content in files]

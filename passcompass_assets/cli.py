@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     session = add("session", "the web page's sessions: end a principal's")
     session_commands = session.add_subparsers(dest="session_command", required=True)
-    end = session_commands.add_parser("end", help="end every page session of a principal now")
+    end = _command(session_commands, "end", "end every page session of a principal now")
     end.add_argument("--principal", required=True, help="token:<token_id> or oidc:<subject>")
     end.set_defaults(handler=cmd_session_end)
 

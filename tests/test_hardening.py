@@ -6,10 +6,12 @@ import json
 import shutil
 from datetime import date, timedelta
 
+from conftest import PAST_TERM, declare_periods
 from fastapi.testclient import TestClient
 
 from passcompass_api.main import create_app
 from passcompass_assets.core.access.tokens import create_token
+from passcompass_assets.core.db.tables import periods
 from passcompass_assets.core.reports.outcomes import Evaluation, LeadTime, evaluation_paths, store_evaluation
 
 # --- High 1: look-alike course ids never share an evaluation ----------------------------------------------------
@@ -113,6 +115,14 @@ def test_receiving_an_upload_never_builds_every_course_and_period_pair(engine, s
     from passcompass_assets.core.ingest.uploads import receive_upload
 
     content = _many_keys_csv(1500)  # 2.25 million (course, period) pairs, 1,500 of which the rows hold
+    with engine.begin() as conn:  # uploads name declared periods only
+        conn.execute(
+            periods.insert(),
+            [
+                {"period_id": f"p{i}", "start_date": PAST_TERM[0], "end_date": PAST_TERM[1], "cadence_weeks": 3}
+                for i in range(1500)
+            ],  # fmt: skip
+        )
     tracemalloc.start()
     try:
         receipt = receive_upload(engine, store, content, max_courses=2000, max_periods=2000)
@@ -130,8 +140,9 @@ def _assert_refused_naming(response, column: str) -> None:
     assert [p["column"] for p in body["problems"]] == [column]
 
 
-def test_an_upload_naming_too_many_courses_or_periods_is_refused(client, engine, settings):
+def test_an_upload_naming_too_many_courses_or_periods_is_refused(client, engine, settings, default_period):
     settings.max_upload_courses, settings.max_upload_periods = 50, 5
+    declare_periods(engine, *[f"t{i}" for i in range(5)])
     many_courses = "user_id,Course\n" + "".join(f"s{i},c{i}\n" for i in range(51))
     answer = client.post("/api/v1/uploads", files={"file": ("u.csv", many_courses.encode(), "text/csv")})
     _assert_refused_naming(answer, "Course")
@@ -271,7 +282,7 @@ def _landed_files_holding(store, column: str, value: str) -> list[str]:
     ]
 
 
-def test_erasure_reaches_a_landed_file_no_upload_names(settings, engine, store):
+def test_erasure_reaches_a_landed_file_no_upload_names(settings, engine, store, default_period):
     from passcompass_assets.core.ingest.apply import apply_upload
     from passcompass_assets.core.ingest.uploads import receive_upload
     from passcompass_assets.core.privacy.erasure import erase_student
@@ -297,6 +308,8 @@ def test_erasure_reaches_a_landed_file_no_upload_names(settings, engine, store):
 def test_retention_reaches_a_landed_file_no_upload_names(settings, engine, store):
     from passcompass_assets.core.ingest.uploads import receive_upload
     from passcompass_assets.core.privacy.erasure import purge_period
+
+    declare_periods(engine, "old-term", "new-term")
 
     receive_upload(engine, store, b"user_id,course_id,period_id,age\ns1,bio,old-term,17\ns2,bio,new-term,18\n")
     _land_without_registering(store, b"user_id,course_id,period_id,age\ns3,bio,old-term,17\ns4,bio,new-term,18\n")
@@ -362,8 +375,14 @@ def test_uploads_applied_in_any_order_end_in_the_state_of_arrival_order(database
                 url = server.set(database=name).render_as_string(hide_password=False)
             upgrade(url)
         engine = get_engine(url)
+        declare_periods(engine, "2026-autumn")
         store = LandingStore(tmp_path / order / "landing")
-        ids[order] = [receive_upload(engine, store, content).upload_id for content in files]
+        ids[order] = [
+            receive_upload(
+                engine, store, content, kind="final_grades" if b"final_grade" in content else "students"
+            ).upload_id
+            for content in files
+        ]
         sequence = list(ids[order])
         if order == "shuffled":
             random.Random(7).shuffle(sequence)
@@ -413,12 +432,12 @@ def test_ids_that_could_never_be_opened_or_look_personal_are_refused(client, eng
     assert stored_uploads(engine) == 0
 
 
-def test_header_names_that_look_personal_are_never_stored(client, engine):
+def test_header_names_that_look_personal_are_never_stored(client, engine, default_period):
     import sqlalchemy as sa
 
     from passcompass_assets.core.db.tables import uploads
 
-    content = b"user_id,course_id,someone@example.org,+1 555 123 4567,Name\ns1,c,1,2,Ana\n"
+    content = b"user_id,course_id,age,someone@example.org,+1 555 123 4567,Name\ns1,c,17,1,2,Ana\n"
     answer = client.post("/api/v1/uploads", files={"file": ("u.csv", content, "text/csv")})
     assert answer.status_code == 202, answer.text[:300]
     dropped = answer.json()["dropped_columns"]
@@ -429,7 +448,8 @@ def test_header_names_that_look_personal_are_never_stored(client, engine):
     assert stored == dropped
 
 
-def test_course_ids_titles_and_periods_with_control_characters_are_refused(client):
+def test_course_ids_titles_and_periods_with_control_characters_are_refused(client, engine):
+    declare_periods(engine, "p1")
     good = {"period_id": "p1", "grade_max": 20, "pass_mark": 10, "title": "Biology / Chemistry"}
     assert client.put("/api/v1/courses/bio-101", json=good).status_code == 201
     for change, column in (
