@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -30,15 +30,6 @@ KNOWN_FROM = ("start", "interim_1", "interim_2", "end")
 BUILT_IN = Path(__file__).with_name("feature_catalog.yaml")
 # Where the catalog and the template list a column, in this order: a university's columns first; the UCI school
 # survey's and the client's first export's only under "other known columns", last (never in the template).
-GROUPS = (
-    "enrolment",
-    "attendance and engagement",
-    "coursework",
-    "background kept for audits",
-    "the institution's columns",
-    "final grades",
-    "other known columns",
-)
 Group = Literal[
     "enrolment",
     "attendance and engagement",
@@ -48,6 +39,7 @@ Group = Literal[
     "final grades",
     "other known columns",
 ]
+GROUPS: tuple[Group, ...] = get_args(Group)
 OTHER = "other known columns"
 CATALOG_ENV = "PASSCOMPASS_CATALOG"
 # What identifies a student's record: one student in one course period (every table and frame keyed by student).
