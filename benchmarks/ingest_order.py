@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         ],
         rows,
     )
+    if any(row[-1] != "yes" for row in rows):
+        raise SystemExit("FAILED: an order ended in another state than applying the uploads one at a time")
 
 
 if __name__ == "__main__":

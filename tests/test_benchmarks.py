@@ -40,6 +40,8 @@ class Smoke:
 SMOKES = (
     Smoke("ingest", ("--rows", "2000", "--repeat", "1", "--databases", DATABASE), "Ingestion of 2,000 rows",
           ("postgres", "sqlite")),
+    Smoke("ingest_order", ("--uploads", "16", "--students", "20", "--per-upload", "6", "--databases", DATABASE),
+          "Applying the uploads", ("sqlite", "postgres")),
     Smoke("api_latency", ("--requests", "10", "--uploads", "2", "--students", "200", "--database", DATABASE),
           "target: latest-report p95", ("sqlite", "postgres")),
     Smoke("course_page", ("--requests", "10", "--students", "200", "--reports", "2", "--actions", "20", "--database",

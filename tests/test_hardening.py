@@ -401,16 +401,6 @@ def test_uploads_applied_in_any_order_end_in_the_state_of_arrival_order(database
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_the_ingest_order_benchmark_runs_tiny(capsys):
-    from benchmarks.ingest_order import main
-
-    main(["--uploads", "16", "--students", "20", "--per-upload", "6", "--databases", "sqlite"])
-    printed = capsys.readouterr().out
-    rows = [line for line in printed.splitlines() if line.startswith("|") and "sqlite" in line]
-    assert [row.split("|")[2].strip() for row in rows] == ["one at a time", "in order", "shuffled"]
-    assert all(row.split("|")[-2].strip() == "yes" for row in rows), printed
-
-
 # --- Low: ids, header names, course text, dates, hosts, the inbox ---------------------------------------------
 
 
