@@ -22,7 +22,7 @@ run: install
 
 ## Run the whole test suite (SQLite always; PostgreSQL too when PASSCOMPASS_TEST_POSTGRES_URL is set).
 test: install lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=10
 
 ## The inner loop while editing: ruff, then the tests that take under a few seconds on SQLite (no process-level,
 ## PostgreSQL or benchmark tests); `make test` before a commit.

@@ -368,7 +368,7 @@ def test_workspace_in_headless_chromium(settings, engine):
         page.fill("#record-note", "x" * 2001)
         page.get_by_role("button", name="Record").click()
         expect(page.locator("#action-status.error")).to_contain_text("Not recorded: the request is missing a field")
-        expect(page.locator("#action-status.error")).to_contain_text("note: String should have at most 2000")
+        expect(page.locator("#action-status.error")).to_contain_text("note is too long (at most 2000 characters)")
         expect(page.locator("li.action")).to_have_count(2)
 
         # The admin's one-time link: the same page, with the same trajectory chart.
