@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,20 +44,53 @@ def _postgres_server_url() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (empty, or a copy of ``template``), dropped afterwards."""
     server = make_url(with_driver(_postgres_server_url()))
     name = f"pc_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     url = server.set(database=name).render_as_string(hide_password=False)
-    yield url
+    try:
+        yield url
+    finally:
+        get_engine.cache_clear()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    with _postgres_database() as url:
+        yield url
+
+
+def _migrated(url: str) -> str:
+    """``url`` at the newest revision, with every connection to it closed (a copy source must be idle)."""
+    upgrade(url)
+    get_engine(url).dispose()
     get_engine.cache_clear()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    return url
+
+
+# Migrating takes about half a second a database; the suite migrates one database per backend and copies it.
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    """The name of a migrated PostgreSQL database that tests' databases are created from (``TEMPLATE``)."""
+    with _postgres_database() as url:
+        yield make_url(_migrated(url)).database or ""
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that tests' databases are copied from."""
+    path = tmp_path_factory.mktemp("migrated") / "passcompass.db"
+    _migrated(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture
@@ -66,15 +101,18 @@ def uci_dir() -> Path:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a migrated, empty operational database: once on SQLite, once on PostgreSQL."""
     if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'home' / 'passcompass.db'}"
-        (tmp_path / "home").mkdir(exist_ok=True)
-    upgrade(url)
-    return url
+        with _postgres_database(template=request.getfixturevalue("migrated_postgres")) as url:
+            yield url
+        return
+    path = tmp_path / "home" / "passcompass.db"
+    path.parent.mkdir(exist_ok=True)
+    source = request.getfixturevalue("migrated_sqlite")
+    with closing(sqlite3.connect(source)) as migrated, closing(sqlite3.connect(path)) as copy:
+        migrated.backup(copy)
+    yield f"sqlite:///{path}"
 
 
 @pytest.fixture
