@@ -127,7 +127,7 @@ def test_current_period_courses_with_latest_report(web, engine, settings, store)
     math = course_row(html, "math")
     assert day(now.start_date + timedelta(weeks=6)) in math and "report 2 · week 6" in math
     assert counts(math) == {"high": 2, "medium": 1, "low": 1}
-    assert '<td class="num">4</td>' in math
+    assert '<td class="num" data-label="Students">4</td>' in math
     assert '<span class="low-confidence">Low confidence</span>' in math and "quality gate" in math
     for fmt in ("csv", "json", "html"):
         assert f'href="/api/v1/reports/{latest}?format={fmt}"' in math

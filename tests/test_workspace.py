@@ -134,13 +134,25 @@ def test_course_page_sorted_filtered_paged(web, engine, settings):
     assert "61 high" in html and "Grades 0 to 20, pass at 10." in html
 
     s010 = row_html(html, "s010")
-    assert '<span class="flag new">new</span>' in s010 and '<td class="num change">+' in s010
+    assert '<span class="flag new">new</span>' in s010
+    assert '<td class="num change" data-label="Since last (pts)">+' in s010
     assert "/ 20" in s010 and "absences high (12, course median 4)" in s010
     assert "Background: past course failures 2" in s010
-    assert s010.count("<circle") == 3 and 'aria-label="fail probability over the term:' in s010  # three reports
+    assert s010.count("<circle") == 3  # three reports
+    assert 'aria-label="fail probability by report week, 0 to 100 %: week 3: 20 %' in s010
     assert s010.count('class="dot high"') == 1 and s010.count('class="dot low"') == 1
     assert row_html(html, "s999").count("<circle") == 1  # only in the latest report
     assert '<span class="flag' not in row_html(html, "s005")
+
+    # The course by its title; a legend with the thresholds the report used; whom to see first, above the table.
+    assert '<span id="course-title">Algebra</span>' in html and "Course math · Period 2026-now" in html
+    legend = " ".join(re.search(r'<details class="legend".*?</details>', html, re.S).group(0).split())
+    assert "high</span> at 50 % or more" in legend and "from 25 % to under 50 %" in legend
+    assert "under 25 %" in legend and "5 percentage points" in legend and "bottom 0 %, top 100 %" in legend
+    first = re.findall(r'<li class="first-student" data-user="([^"]+)"', html)
+    assert first == ["s999", "s010", "s011", "s012", "s013", "s014"]  # new to high risk, highest risk first
+    assert html.index('id="see-first"') < html.index('id="legend"') < html.index('id="students"')
+    assert not re.search(r">\s*(None|nan|n/a)\s*<", html)
 
     new = web.get(f"/courses/{COURSE}", params={"show": "new"}).text
     assert sorted(rows(new)) == sorted(["s999", "s059", *(f"s{i:03d}" for i in range(10, 20))])
