@@ -79,6 +79,7 @@ def add_report(engine: Engine, settings: Settings, period: Period, on: date, pro
         risk_high=settings.risk_high,
         risk_medium=settings.risk_medium,
         scale=(20.0, 10.0),
+        title="Algebra",
     )
     return store_report(engine, settings.reports_dir, report)
 
@@ -309,6 +310,15 @@ def test_the_note_stays_with_staff(web, engine, settings, store, caplog):
     assert "N0TE-7731" not in caplog.text
 
 
+def phone(page, shot: str) -> None:
+    """The page at a phone's 390 px: nothing scrolls sideways but inside its own box; a screenshot; back to 1280."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.screenshot(path=SHOTS / shot, full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert width <= 390, f"{page.url} is {width} px wide on a phone"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_workspace_in_headless_chromium(settings, engine):
@@ -332,16 +342,19 @@ def test_workspace_in_headless_chromium(settings, engine):
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator("#who")).to_contain_text("instructor")
         expect(page.locator("tr.student-row")).to_have_count(50)
+        expect(page.locator("li.first-student")).to_have_count(6)
         page.screenshot(path=SHOTS / "course.png", full_page=False)
+        phone(page, "course_390.png")
 
-        # Keyboard only: Tab to the "New to high risk" filter and follow it.
+        # Keyboard only: the see-first students and the legend are on the way to the "New to high risk" filter.
         focused = []
-        for _ in range(40):
+        for _ in range(60):
             page.keyboard.press("Tab")
             focused.append(page.evaluate("document.activeElement.textContent.trim().slice(0, 40)"))
             if focused[-1] == "New to high risk":
                 break
         assert focused[-1] == "New to high risk", focused
+        assert "s999" in focused and "How to read this page" in focused
         page.keyboard.press("Enter")
         expect(page.locator("tr.student-row")).to_have_count(12)
         assert "show=new" in page.url
@@ -373,6 +386,7 @@ def test_workspace_in_headless_chromium(settings, engine):
         expect(page.locator("li.action").last).to_contain_text("incorrectly flagged")
         expect(page.locator("li.action .note")).to_have_text("Says the absences were a timetable clash")
         page.screenshot(path=SHOTS / "student.png", full_page=True)
+        phone(page, "student_390.png")
         assert errors == []
 
         # A refusal shows in the status line, in plain words, and nothing is recorded.
@@ -387,7 +401,18 @@ def test_workspace_in_headless_chromium(settings, engine):
         page.goto(f"{base}/?token={link}")
         page.goto(f"{base}/courses/{COURSE}/students/s999")
         expect(page.locator("svg.spark")).to_have_count(1)
-        assert [e for e in errors if "Failed to load resource" not in e] == [], errors  # the refused 422 only
+
+        # The home page, and the HTML report it links to: read in the browser, at both widths.
+        page.goto(f"{base}/")
+        expect(page.locator("tr.course-row td.course")).to_contain_text("Algebra")
+        page.screenshot(path=SHOTS / "home.png", full_page=True)
+        phone(page, "home_390.png")
+        page.locator("a.download-html").first.click()
+        expect(page.locator("h1")).to_contain_text("Algebra")
+        page.screenshot(path=SHOTS / "report.png", full_page=False)
+        phone(page, "report_390.png")
+        refused = [e for e in errors if "Failed to load resource" in e]
+        assert len(refused) == 1 and len(errors) == 1, errors  # the refused 422 only
     actions = json.loads(
         TestClient(create_app(settings))
         .get("/api/v1/actions", params={"course_id": COURSE}, headers=bearer(admin_token(settings.db_url)))

@@ -22,7 +22,7 @@ def sparkline(points: list[Point], high: float, width: int = 132, height: int = 
     """The student's probability in each report of the term, with the high-risk line (gaps where absent)."""
     known = [(i, p) for i, p in enumerate(points) if p.probability is not None]
     left, bottom = (LEFT, BOTTOM) if axes else (4, 3)
-    step = (width - left - 6) / max(len(points) - 1, 1)
+    step = (width - left - (18 if axes else 6)) / max(len(points) - 1, 1)
 
     def x(i: int) -> float:
         return round(left + i * step, 1)
