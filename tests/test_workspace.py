@@ -306,6 +306,7 @@ def test_the_note_stays_with_staff(web, engine, settings, store, caplog):
     paths = store_evaluation(settings.reports_dir, evaluate_period(engine, settings.reports_dir, COURSE, PERIOD))
     stored = [p for p in settings.reports_dir.rglob("*") if p.is_file()]
     assert paths["json"] in stored and all(b"N0TE-7731" not in p.read_bytes() for p in stored)
+    assert "How right were the reports? Algebra</h1>" in paths["html"].read_text()  # the course by its title
     assert all("N0TE-7731" not in e.target for e in list_access(engine))
     assert "N0TE-7731" not in caplog.text
 
