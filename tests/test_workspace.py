@@ -181,6 +181,19 @@ def test_course_page_sorted_filtered_paged(web, engine, settings):
     assert old.status_code == 404 and "No such course" in old.text
 
 
+def test_a_student_without_enough_data_reads_so_in_words(web, engine, settings):
+    """A student the report has no probability for reads "not enough data" on both pages: no None, nan or n/a."""
+    today = date.today()
+    period = Period(PERIOD, today - timedelta(weeks=4), today + timedelta(weeks=9), 3)
+    upsert_period(engine, period)
+    add_report(engine, settings, period, today, {"s001": 0.8, "s002": float("nan")})
+    for path in (f"/courses/{COURSE}", f"/courses/{COURSE}/students/s002"):
+        html = web.get(path).text
+        assert '<span class="band unknown">not enough data</span>' in html, path
+        assert not re.search(r"\b(None|nan|NaN|n/a)\b", re.sub(r"<script.*?</script>", "", html, flags=re.S)), path
+        assert "data as of" not in html or re.search(r"data as of \w{3} \d{1,2} \w{3} \d{4}", html), path
+
+
 def test_student_page_reports_and_actions_in_time_order(web, engine, settings):
     period, ids = make_term(engine, settings)
     when = datetime.combine(period.start_date + timedelta(weeks=7), datetime.min.time(), UTC)
