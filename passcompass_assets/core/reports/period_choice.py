@@ -97,11 +97,8 @@ def periods_to_show(
     known = [p.period_id for p in periods] + undated
     if requested in known:
         return [requested], ""
-    missing = (
-        (f"There is no period named {requested!r}" + (" among your courses' terms. " if holding is not None else ". "))
-        if requested
-        else ""
-    )
+    among = " among your courses' terms" if holding is not None else ""
+    missing = f"There is no period named {requested!r}{among}. " if requested else ""
     if current := [p.period_id for p in periods if p.contains(today)]:
         return current, missing
     not_now = "None of your courses is in a current period" if holding is not None else "No period is current today"
