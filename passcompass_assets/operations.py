@@ -137,7 +137,6 @@ def _receive(settings: Settings, files: list[DemoFile]) -> int:
 def load_demo(settings: Settings, today: date | None = None) -> int:
     """Generate the synthetic demo terms under home and register them as a client would: the periods, then every
     snapshot and final-grade file as an upload (the upload sensor, or :func:`process_pending`, applies them)."""
-    prepare_home(settings)
     with loading_demo(settings.resolved_home):
         return _receive(settings, _demo_terms(settings, today or date.today()).files)
 
