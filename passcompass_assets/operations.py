@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.actions import action_frame, record_action
 from passcompass_assets.core.cadence import report_dates
-from passcompass_assets.core.courses import course_ids
+from passcompass_assets.core.courses import course_ids, set_course
 from passcompass_assets.core.datasets.demo import (
     DEMO_ACTOR,
     DemoAction,
@@ -24,6 +24,7 @@ from passcompass_assets.core.datasets.demo import (
     demo_actions,
     generate_demo,
 )
+from passcompass_assets.core.datasets.loading import loading_demo
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import Upload, UploadPolicy, find_upload, mark_upload, pending_uploads
@@ -114,11 +115,14 @@ def evaluate(settings: Settings, course_id: str, period_id: str) -> JobOutcome:
 
 
 def _demo_terms(settings: Settings, today: date) -> DemoManifest:
-    """Generate the demo terms under home and declare their periods; the files are not received yet."""
+    """Generate the demo terms under home and declare their periods and courses (scale and title, as a data officer
+    would); the files are not received yet."""
     engine = get_engine(settings.db_url)
     manifest = generate_demo(settings.resolved_home / "demo" / today.isoformat(), today=today)
     for period in manifest.periods:
         upsert_period(engine, Period(period.period_id, period.start_date, period.end_date, period.cadence_weeks))
+        for course in manifest.courses:
+            set_course(engine, course.course_id, period.period_id, manifest.grade_max, manifest.pass_mark, course.title)
     return manifest
 
 
@@ -133,7 +137,8 @@ def _receive(settings: Settings, files: list[DemoFile]) -> int:
 def load_demo(settings: Settings, today: date | None = None) -> int:
     """Generate the synthetic demo terms under home and register them as a client would: the periods, then every
     snapshot and final-grade file as an upload (the upload sensor, or :func:`process_pending`, applies them)."""
-    return _receive(settings, _demo_terms(settings, today or date.today()).files)
+    with loading_demo(settings.resolved_home):
+        return _receive(settings, _demo_terms(settings, today or date.today()).files)
 
 
 def bootstrap_demo(settings: Settings, today: date | None = None, say: Callable[[str], None] = print) -> None:
@@ -141,8 +146,12 @@ def bootstrap_demo(settings: Settings, today: date | None = None, say: Callable[
     known before it, a report per cadence date, staff acting on the flagged students), its final grades (how right
     were the reports? did help help?), a model retrained on them; then every course of the current term with a
     report on each of its cadence dates so far and one as of today, and a few recorded actions."""
-    today = today or date.today()
     prepare_home(settings)
+    with loading_demo(settings.resolved_home):  # the home page says the demo is loading meanwhile
+        _bootstrap_demo(settings, today or date.today(), say)
+
+
+def _bootstrap_demo(settings: Settings, today: date, say: Callable[[str], None]) -> None:
     engine = get_engine(settings.db_url)
     manifest = _demo_terms(settings, today)
     held = [f for f in manifest.files if f.kind == "final_grades"]  # last term's grades arrive at its end

@@ -201,3 +201,20 @@ def test_every_file_uploads_and_applies(engine, store, tmp_path: Path):
     assert graded == [(manifest.past.period_id, manifest.enrolments[manifest.past.period_id])]
     assert statuses == ["processed"]
     assert latest == manifest.current.week_end(7)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # nothing here differs on PostgreSQL
+def test_the_demo_declares_its_course_titles_and_marks_its_loading(settings, engine, monkeypatch):
+    """The demo declares each course with its title and scale before its files arrive; while it loads, the home
+    page can tell (the marker), and the marker is gone when the load ends."""
+    from passcompass_assets import operations
+    from passcompass_assets.core.courses import list_courses
+    from passcompass_assets.core.datasets.loading import demo_loading
+
+    seen: list[bool] = []
+    monkeypatch.setattr(operations, "_receive", lambda s, files: seen.append(demo_loading(s.resolved_home)) or 0)
+    operations.load_demo(settings, date(2026, 11, 2))
+    assert seen == [True] and not demo_loading(settings.resolved_home)
+    titles = {(c.course_id, c.title, c.grade_max, c.confirmed) for c in list_courses(engine)}
+    assert {t[:2] for t in titles} >= {("demo-algebra", "Linear algebra"), ("demo-history", "Modern history")}
+    assert all(grade_max == 20 and confirmed for *_, grade_max, confirmed in titles)

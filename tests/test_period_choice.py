@@ -8,13 +8,19 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from passcompass_assets.core.access.roles import Principal
 from passcompass_assets.core.db.tables import periods
 from passcompass_assets.core.errors import NotFound
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.periods import Period, upsert_period
 from passcompass_assets.core.reports.build import build_report
-from passcompass_assets.core.reports.period_choice import latest_report, period_to_show
+from passcompass_assets.core.reports.period_choice import (
+    latest_report,
+    period_to_show,
+    periods_holding,
+    periods_to_show,
+)
 from passcompass_assets.core.reports.requests import reportable_period
 from passcompass_assets.core.reports.store import store_report
 from passcompass_assets.core.workspace import course_page
@@ -95,3 +101,25 @@ def test_a_current_report_wins_over_newer_data_elsewhere(engine, settings, store
     upload(engine, store, "bio", "later-undated")
     assert period_to_show(engine, "bio", TODAY).reason == "current"
     assert agreed(engine, settings, "bio") == "now"
+
+
+def test_a_reader_is_offered_only_the_terms_of_their_courses(engine, settings, store):
+    """An instructor's terms are those holding a course of theirs (data or a report); an admin's are all."""
+    upsert_period(engine, PAST)
+    upsert_period(engine, CURRENT)
+    upload(engine, store, "math", "now")
+    add_report(engine, settings, "bio", PAST, PAST.end_date)
+    admin = Principal("token:a", frozenset({"admin"}))
+    bio, math = (Principal("token:i", frozenset({"instructor"}), frozenset({c})) for c in ("bio", "math"))
+    nobody = Principal("token:n", frozenset({"viewer"}), frozenset({"chemistry"}))
+    assert periods_holding(engine, None) is None and periods_holding(engine, admin) is None
+    assert periods_holding(engine, bio) == {"before"} and periods_holding(engine, math) == {"now"}
+    assert periods_holding(engine, nobody) == set()
+
+    periods = [PAST, CURRENT]
+    assert periods_to_show(periods, [], TODAY, None, None) == (["now"], "")
+    shown, notice = periods_to_show(periods, [], TODAY, None, periods_holding(engine, bio))
+    assert shown == ["before"] and notice.startswith("None of your courses is in a current period; showing")
+    shown, notice = periods_to_show(periods, [], TODAY, "now", {"before"})
+    assert shown == ["before"] and notice.startswith("There is no period named 'now' among your courses' terms.")
+    assert periods_to_show(periods, [], TODAY, None, set()) == ([], "")

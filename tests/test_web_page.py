@@ -127,7 +127,7 @@ def test_current_period_courses_with_latest_report(web, engine, settings, store)
     math = course_row(html, "math")
     assert day(now.start_date + timedelta(weeks=6)) in math and "report 2 · week 6" in math
     assert counts(math) == {"high": 2, "medium": 1, "low": 1}
-    assert '<td class="num">4</td>' in math
+    assert '<td class="num" data-label="Students">4</td>' in math
     assert '<span class="low-confidence">Low confidence</span>' in math and "quality gate" in math
     for fmt in ("csv", "json", "html"):
         assert f'href="/api/v1/reports/{latest}?format={fmt}"' in math
@@ -199,6 +199,64 @@ def test_empty_platform_page_is_self_contained(web):
     assert response.headers["cache-control"] == "no-store"
     assert web.get("/").headers["content-security-policy"] != response.headers["content-security-policy"]
     assert "/" not in web.get("/openapi.json").json()["paths"]
+
+
+def test_titles_legend_and_only_the_readers_terms(engine, settings, store):
+    """Courses are named by their titles; the legend's thresholds are the settings' the reports use; an instructor
+    is offered only the terms that hold their courses."""
+    from passcompass_assets.core.access.tokens import create_token
+    from passcompass_assets.core.courses import set_course
+
+    today = date.today()
+    now = Period("2026-now", today - timedelta(weeks=7), today + timedelta(weeks=8), 3)
+    old = Period("2025-old", today - timedelta(weeks=40), today - timedelta(weeks=27), 3)
+    upsert_period(engine, now)
+    upsert_period(engine, old)
+    add_report(engine, settings, now, now.start_date + timedelta(weeks=6), "math", [0.9, 0.2])
+    add_report(engine, settings, old, old.end_date, "physics", [0.6])
+    set_course(engine, "math", "2026-now", 20.0, 10.0, "Calculus I")
+    tuned = settings.model_copy(update={"risk_high": 0.6, "risk_medium": 0.3})
+    with TestClient(page_app(tuned), raise_server_exceptions=False) as client:
+        html = client.get("/", headers=bearer(admin_token(settings.db_url))).text
+        math = course_row(html, "math")
+        assert ">Calculus I</a><small>math</small>" in math
+        legend = re.search(r'<details class="legend".*?</details>', html, re.S)[0]
+        legend = " ".join(re.sub(r"<[^>]+>", "", legend).split())  # its words
+        assert "high at 60 % or more" in legend and "from 30 % to under 60 %" in legend
+        assert '<a href="?period_id=2025-old">2025-old</a>' in html
+
+        mine = bearer(create_token(engine, "instructor", ["physics"]).token)
+        html = client.get("/", headers=mine).text
+        assert 'data-period="2025-old"' in html and "2026-now" not in html
+        assert "None of your courses is in a current period; showing the most recent one, 2025-old" in html
+        asked = client.get("/", params={"period_id": "2026-now"}, headers=mine).text
+        assert 'data-period="2026-now"' not in asked and "among your courses&#39; terms" in asked
+        none = client.get("/", headers=bearer(create_token(engine, "viewer", ["chemistry"]).token)).text
+        assert "None of the courses granted to you has data yet." in none and "2025-old" not in none
+
+
+def test_demo_loading_note(web, settings):
+    """While the demo loads the page says so instead of "No courses yet"; the marker goes when the load ends, even
+    when it fails, and a marker whose process is gone says nothing."""
+    import json
+    import os
+    import time
+
+    from passcompass_assets.core.datasets.loading import MARKER, demo_loading, loading_demo
+
+    home = settings.resolved_home
+    assert "No courses yet" in web.get("/").text and not demo_loading(home)
+    with pytest.raises(RuntimeError), loading_demo(home):
+        html = web.get("/").text
+        assert 'id="demo-loading"' in html and "The demo is being loaded" in html and "No courses yet" not in html
+        raise RuntimeError("the load failed")
+    assert not (home / MARKER).exists() and "No courses yet" in web.get("/").text
+    gone = {"pid": 2**22 + os.getpid(), "host": os.uname().nodename, "started": time.time()}  # no such process
+    (home / MARKER).write_text(json.dumps(gone))
+    assert not demo_loading(home)
+    (home / MARKER).write_text(json.dumps(gone | {"pid": os.getpid()}))
+    assert demo_loading(home)
+    (home / MARKER).unlink()
 
 
 def register_card(settings: Settings, html: str) -> str:

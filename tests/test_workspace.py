@@ -79,6 +79,7 @@ def add_report(engine: Engine, settings: Settings, period: Period, on: date, pro
         risk_high=settings.risk_high,
         risk_medium=settings.risk_medium,
         scale=(20.0, 10.0),
+        title="Algebra",
     )
     return store_report(engine, settings.reports_dir, report)
 
@@ -134,13 +135,25 @@ def test_course_page_sorted_filtered_paged(web, engine, settings):
     assert "61 high" in html and "Grades 0 to 20, pass at 10." in html
 
     s010 = row_html(html, "s010")
-    assert '<span class="flag new">new</span>' in s010 and '<td class="num change">+' in s010
+    assert '<span class="flag new">new</span>' in s010
+    assert '<td class="num change" data-label="Since last (pts)">+' in s010
     assert "/ 20" in s010 and "absences high (12, course median 4)" in s010
     assert "Background: past course failures 2" in s010
-    assert s010.count("<circle") == 3 and 'aria-label="fail probability over the term:' in s010  # three reports
+    assert s010.count("<circle") == 3  # three reports
+    assert 'aria-label="fail probability by report week, 0 to 100 %: week 3: 20 %' in s010
     assert s010.count('class="dot high"') == 1 and s010.count('class="dot low"') == 1
     assert row_html(html, "s999").count("<circle") == 1  # only in the latest report
     assert '<span class="flag' not in row_html(html, "s005")
+
+    # The course by its title; a legend with the thresholds the report used; whom to see first, above the table.
+    assert '<span id="course-title">Algebra</span>' in html and "Course math · Period 2026-now" in html
+    legend = " ".join(re.sub(r"<[^>]+>", "", re.search(r'<details class="legend".*?</details>', html, re.S)[0]).split())
+    assert "high at 50 % or more" in legend and "from 25 % to under 50 %" in legend
+    assert "under 25 %" in legend and "5 percentage points" in legend and "bottom 0 %, top 100 %" in legend
+    first = re.findall(r'<li class="first-student" data-user="([^"]+)"', html)
+    assert first == ["s999", "s010", "s011", "s012", "s013", "s014"]  # new to high risk, highest risk first
+    assert html.index('id="see-first"') < html.index('id="legend"') < html.index('id="students"')
+    assert not re.search(r">\s*(None|nan|n/a)\s*<", html)
 
     new = web.get(f"/courses/{COURSE}", params={"show": "new"}).text
     assert sorted(rows(new)) == sorted(["s999", "s059", *(f"s{i:03d}" for i in range(10, 20))])
@@ -166,6 +179,19 @@ def test_course_page_sorted_filtered_paged(web, engine, settings):
         assert refused.status_code == 422 and set(refused.json()) == {"error", "detail", "problems"}, bad
     old = web.get(f"/courses/{COURSE}", params={"period_id": "2025-old"})
     assert old.status_code == 404 and "No such course" in old.text
+
+
+def test_a_student_without_enough_data_reads_so_in_words(web, engine, settings):
+    """A student the report has no probability for reads "not enough data" on both pages: no None, nan or n/a."""
+    today = date.today()
+    period = Period(PERIOD, today - timedelta(weeks=4), today + timedelta(weeks=9), 3)
+    upsert_period(engine, period)
+    add_report(engine, settings, period, today, {"s001": 0.8, "s002": float("nan")})
+    for path in (f"/courses/{COURSE}", f"/courses/{COURSE}/students/s002"):
+        html = web.get(path).text
+        assert '<span class="band unknown">not enough data</span>' in html, path
+        assert not re.search(r"\b(None|nan|NaN|n/a)\b", re.sub(r"<script.*?</script>", "", html, flags=re.S)), path
+        assert "data as of" not in html or re.search(r"data as of \w{3} \d{1,2} \w{3} \d{4}", html), path
 
 
 def test_student_page_reports_and_actions_in_time_order(web, engine, settings):
@@ -293,8 +319,18 @@ def test_the_note_stays_with_staff(web, engine, settings, store, caplog):
     paths = store_evaluation(settings.reports_dir, evaluate_period(engine, settings.reports_dir, COURSE, PERIOD))
     stored = [p for p in settings.reports_dir.rglob("*") if p.is_file()]
     assert paths["json"] in stored and all(b"N0TE-7731" not in p.read_bytes() for p in stored)
+    assert "How right were the reports? Algebra</h1>" in paths["html"].read_text()  # the course by its title
     assert all("N0TE-7731" not in e.target for e in list_access(engine))
     assert "N0TE-7731" not in caplog.text
+
+
+def phone(page, shot: str) -> None:
+    """The page at a phone's 390 px: nothing scrolls sideways but inside its own box; a screenshot; back to 1280."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.screenshot(path=SHOTS / shot, full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert width <= 390, f"{page.url} is {width} px wide on a phone"
 
 
 @pytest.mark.slow
@@ -320,16 +356,19 @@ def test_workspace_in_headless_chromium(settings, engine):
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator("#who")).to_contain_text("instructor")
         expect(page.locator("tr.student-row")).to_have_count(50)
+        expect(page.locator("li.first-student")).to_have_count(6)
         page.screenshot(path=SHOTS / "course.png", full_page=False)
+        phone(page, "course_390.png")
 
-        # Keyboard only: Tab to the "New to high risk" filter and follow it.
+        # Keyboard only: the see-first students and the legend are on the way to the "New to high risk" filter.
         focused = []
-        for _ in range(40):
+        for _ in range(60):
             page.keyboard.press("Tab")
             focused.append(page.evaluate("document.activeElement.textContent.trim().slice(0, 40)"))
             if focused[-1] == "New to high risk":
                 break
         assert focused[-1] == "New to high risk", focused
+        assert "s999" in focused and "How to read this page" in focused
         page.keyboard.press("Enter")
         expect(page.locator("tr.student-row")).to_have_count(12)
         assert "show=new" in page.url
@@ -361,6 +400,7 @@ def test_workspace_in_headless_chromium(settings, engine):
         expect(page.locator("li.action").last).to_contain_text("incorrectly flagged")
         expect(page.locator("li.action .note")).to_have_text("Says the absences were a timetable clash")
         page.screenshot(path=SHOTS / "student.png", full_page=True)
+        phone(page, "student_390.png")
         assert errors == []
 
         # A refusal shows in the status line, in plain words, and nothing is recorded.
@@ -375,7 +415,22 @@ def test_workspace_in_headless_chromium(settings, engine):
         page.goto(f"{base}/?token={link}")
         page.goto(f"{base}/courses/{COURSE}/students/s999")
         expect(page.locator("svg.spark")).to_have_count(1)
-        assert [e for e in errors if "Failed to load resource" not in e] == [], errors  # the refused 422 only
+
+        # The home page, and the HTML report it links to: read in the browser, at both widths.
+        page.goto(f"{base}/")
+        expect(page.locator("tr.course-row td.course")).to_contain_text("Algebra")
+        page.screenshot(path=SHOTS / "home.png", full_page=True)
+        phone(page, "home_390.png")
+        page.locator("#legend summary").focus()
+        page.keyboard.press("Enter")  # the legend opens by keyboard
+        expect(page.locator("#legend dl")).to_be_visible()
+        phone(page, "legend_390.png")
+        page.locator("a.download-html").first.click()
+        expect(page.locator("h1")).to_contain_text("Algebra")
+        page.screenshot(path=SHOTS / "report.png", full_page=False)
+        phone(page, "report_390.png")
+        refused = [e for e in errors if "Failed to load resource" in e]
+        assert len(refused) == 1 and len(errors) == 1, errors  # the refused 422 only
     actions = json.loads(
         TestClient(create_app(settings))
         .get("/api/v1/actions", params={"course_id": COURSE}, headers=bearer(admin_token(settings.db_url)))

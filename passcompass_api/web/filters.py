@@ -9,7 +9,7 @@ __all__ = ["FILTERS", "change", "day", "grade", "percent"]
 
 
 def percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f} %"
+    return "not enough data" if value is None else f"{value * 100:.0f} %"
 
 
 def change(value: float | None) -> str:
@@ -22,7 +22,7 @@ def change(value: float | None) -> str:
 
 def grade(value: float | None, scale: Scale) -> str:
     if value is None:
-        return "n/a"
+        return "not enough data"
     return f"{value:.1f} / {scale.grade_max:g}" if scale.grade_max else f"{value:.1f}"
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from passcompass_api.deps import EngineDep, IdOrBlankQuery, SettingsDep
 from passcompass_api.web.gate import signed_in
 from passcompass_api.web.home_view import build_page
+from passcompass_api.web.legend import legend
 from passcompass_api.web.render import render
 from passcompass_api.web.session import root_of, signed_in_redirect, signin_page, spend_link_token, token_session
 from passcompass_assets.core.access.roles import INSTRUCTOR, UPLOADER, VIEWER
@@ -45,9 +46,12 @@ async def index(
     principal = await signed_in(request, settings, engine)
     if isinstance(principal, Response):
         return principal
-    view = await run_in_threadpool(build_page, engine, date.today(), period_id, root + "/api/v1/reports", principal)
+    view = await run_in_threadpool(
+        build_page, engine, date.today(), period_id, root + "/api/v1/reports", principal, settings.resolved_home
+    )
     context = {
         "view": view,
+        "legend": legend(settings),
         "upload_url": root + "/api/v1/uploads",
         "courses_url": root + "/courses/",
         "signout_url": root + "/signout",

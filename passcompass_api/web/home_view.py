@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.access.roles import Principal
 from passcompass_assets.core.cadence import next_report_date
-from passcompass_assets.core.courses import course_ids, periods_with_courses
+from passcompass_assets.core.courses import course_ids, list_courses, periods_with_courses
+from passcompass_assets.core.datasets.loading import demo_loading
 from passcompass_assets.core.periods import Period, list_periods
 from passcompass_assets.core.reports.build import BANDS
-from passcompass_assets.core.reports.period_choice import periods_to_show
+from passcompass_assets.core.reports.period_choice import periods_holding, periods_to_show
 from passcompass_assets.core.reports.render import FORMATS
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
 
@@ -39,6 +41,11 @@ class CourseView:
     course_id: str
     report: ReportView | None
     next_due: date | None
+    title: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.title or self.course_id
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class PageView:
     sections: list[PeriodView]
     notice: str | None = None  # why the page shows something other than the current period
     other_periods: list[str] = field(default_factory=list)
+    demo_loading: bool = False  # the demo is being loaded: its courses and reports appear as they are made
 
 
 def _report_view(row: ReportRecord, link: str) -> ReportView:
@@ -86,10 +94,11 @@ def _section(
         if shown(row.course_id):
             latest.setdefault(row.course_id, row)
     names = {name for name in course_ids(engine, period_id) if shown(name)}
+    titles = {c.course_id: c.title for c in list_courses(engine, period_id)}
     next_due = next_report_date(period, today) if period else None
     views = [
-        CourseView(name, _report_view(latest[name], link) if name in latest else None, next_due)
-        for name in sorted(names | set(latest))
+        CourseView(name, _report_view(latest[name], link) if name in latest else None, next_due, titles.get(name))
+        for name in sorted(names | set(latest), key=lambda n: ((titles.get(n) or n).casefold(), n))
     ]
     return PeriodView(period_id, period, bool(period and period.contains(today)), next_due, views)
 
@@ -100,13 +109,21 @@ def build_page(
     requested: str | None = None,
     link: str = "/api/v1/reports",
     principal: Principal | None = None,
+    home: Path | None = None,
 ) -> PageView:
     """The page's data for ``today``; ``link`` is the path of the report download endpoint; the courses are
-    those ``principal`` may see (None: every course)."""
+    those ``principal`` may see (None: every course), in the periods that hold one of them; ``home``: where the
+    demo loader marks that it is loading."""
     periods = list_periods(engine)
     dated = {p.period_id: p for p in periods}
     undated = [p for p in periods_with_courses(engine) if p not in dated]
-    shown, notice = periods_to_show(periods, undated, today, requested)
+    holding = periods_holding(engine, principal)
+    shown, notice = periods_to_show(periods, undated, today, requested, holding)
     sections = [_section(engine, pid, dated.get(pid), today, link, principal) for pid in shown]
-    others = [pid for pid in [*reversed([p.period_id for p in periods]), *undated] if pid not in shown]
-    return PageView(today, sections, notice or None, others)
+    others = [
+        pid
+        for pid in [*reversed([p.period_id for p in periods]), *undated]
+        if pid not in shown and (holding is None or pid in holding)
+    ]
+    loading = home is not None and demo_loading(home)
+    return PageView(today, sections, notice or None, others, loading)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from passcompass_api.deps import EngineDep, IdPath, MaybeIdQuery, SettingsDep
 from passcompass_api.web.filters import grade
 from passcompass_api.web.gate import signed_in
+from passcompass_api.web.legend import legend
 from passcompass_api.web.render import render
 from passcompass_api.web.session import root_of
 from passcompass_api.web.sparkline import sparkline
@@ -26,19 +27,12 @@ from passcompass_assets.core.access.roles import INSTRUCTOR, VIEWER, Principal
 from passcompass_assets.core.actions import KINDS, LABELS
 from passcompass_assets.core.ingest.validation import MAX_ID_LENGTH
 from passcompass_assets.core.reports.render import FORMATS
-from passcompass_assets.core.reports.store import ReportRecord
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.core.workspace import Band, Point, Show, course_page, student_page
 
 router = APIRouter(include_in_schema=False)
 COURSE_PAGE = "page.course"
 STUDENT_PAGE = "page.student"
-
-
-def _high(record: ReportRecord | None, default: float) -> float:
-    """The high-risk threshold the report used (drawn on the trajectories)."""
-    thresholds = record.header.get("risk_thresholds") if record else None
-    return float(thresholds.get("high", default)) if isinstance(thresholds, dict) else default
 
 
 def _refusal(principal: Principal, course_id: str, root: str) -> HTMLResponse | None:
@@ -106,7 +100,7 @@ async def course_workspace(
     await run_in_threadpool(
         record_access, engine, principal, COURSE_PAGE, f"course-page:{view.course_id}|{view.period_id}", course_id
     )
-    high = _high(view.report, settings.risk_high)
+    bands = legend(settings, view.report)
 
     def link(**changes: object) -> str:
         values = {"period_id": view.period_id, "band": view.band, "show": view.show, "q": view.query, "page": 1}
@@ -123,7 +117,8 @@ async def course_workspace(
         "view": view,
         "link": link,
         "student_url": student_url,
-        "spark": lambda points: sparkline(points, high),
+        "legend": bands,
+        "spark": lambda points: sparkline(points, bands.high),
         "grade": lambda value: grade(value, view.scale),
         "downloads": {fmt: f"{context['root']}/api/v1/reports/{report_id}?format={fmt}" for fmt in FORMATS},
     }
@@ -154,13 +149,14 @@ async def student_workspace(
         record_access, engine, principal, STUDENT_PAGE, f"student-page:{view.course_id}|{view.period_id}", course_id
     )
     back = f"{context['course_url']}?{urlencode({'period_id': view.period_id})}"
-    high = _high(view.reports[-1].record if view.reports else None, settings.risk_high)
-    points = [Point(r.record.report_date, r.probability, r.band) for r in view.reports]
+    bands = legend(settings, view.reports[-1].record if view.reports else None)
+    points = [Point(r.record.report_date, r.probability, r.band, r.record.week_of_term) for r in view.reports]
     page_context = {
         **context,
         "view": view,
         "back": back,
-        "chart": sparkline(points, high, width=360, height=90) if points else None,
+        "legend": bands,
+        "chart": sparkline(points, bands.high, width=360, height=110, axes=True) if points else None,
         "grade": lambda value: grade(value, view.scale),
     }
     return render("student.html", page_context)

@@ -29,6 +29,7 @@ from passcompass_assets.core.reports.store import ReportRecord, list_reports
 from passcompass_assets.core.reports.term import TermTable, student_history, term_table
 
 PAGE_SIZE: Final = 50
+SEE_FIRST: Final = 6  # students in the course page's "see first" card
 Band = Literal["all", "high", "medium", "low"]
 Show = Literal["all", "new", "rising"]
 
@@ -40,6 +41,7 @@ class Point:
     report_date: date
     probability: float | None
     band: str | None
+    week: int | None = None  # the report's week of term
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Scale:
 @dataclass(frozen=True)
 class CoursePage:
     course_id: str
+    title: str | None
     period_id: str
     period: Period | None
     report: ReportRecord | None  # the latest report of the period (None: none yet)
@@ -84,6 +87,11 @@ class CoursePage:
     rows: list[StudentRow]
     next_due: date | None
     other_periods: list[str] = field(default_factory=list)
+    see_first: list[StudentRow] = field(default_factory=list)  # new to high risk, then rising; at most SEE_FIRST
+
+    @property
+    def name(self) -> str:
+        return self.title or self.course_id
 
     @property
     def first_row(self) -> int:
@@ -122,7 +130,39 @@ def _trajectory(table: TermTable, user_id: str) -> list[Point]:
     probabilities = table.probabilities.loc[user_id]
     bands = table.bands.loc[user_id]
     named = [band if isinstance(band, str) else None for band in bands.tolist()]
-    return [Point(r.report_date, _float(probabilities.iloc[i]), named[i]) for i, r in enumerate(table.records)]
+    return [
+        Point(r.report_date, _float(probabilities.iloc[i]), named[i], r.week_of_term)
+        for i, r in enumerate(table.records)
+    ]
+
+
+def _rows(engine: Engine, table: TermTable, course_id: str, period_id: str, frame: pd.DataFrame) -> list[StudentRow]:
+    done = summaries(engine, course_id, period_id, frame["user_id"])
+    return [
+        StudentRow(
+            user_id=row.user_id,
+            probability=_float(row.fail_probability),
+            band=row.risk_band if isinstance(row.risk_band, str) else "",  # "": not enough data
+            previous_probability=_float(row.previous_probability),
+            change=_float(row.change),
+            new_high=bool(row.new_high),
+            rising=bool(row.rising),
+            predicted_grade=_float(row.predicted_final_grade),
+            top_factors=str(row.top_factors),
+            background_factors=str(row.background_factors),
+            signals=str(row.signals_available),
+            trajectory=_trajectory(table, row.user_id),
+            action=done.get(row.user_id),
+        )
+        for row in frame.itertuples(index=False)
+    ]
+
+
+def _see_first(table: TermTable) -> pd.DataFrame:
+    """The students to see first: new to high risk, then those whose risk is rising, highest risk first in each."""
+    frame = table.current
+    new, rising = frame.loc[frame["new_high"]], frame.loc[frame["rising"] & ~frame["new_high"]]
+    return pd.concat([new, rising]).head(SEE_FIRST)
 
 
 def course_page(
@@ -156,29 +196,13 @@ def course_page(
     pages = max(1, math.ceil(len(chosen) / PAGE_SIZE))
     page = min(max(page, 1), pages)
     shown = chosen.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    done = summaries(engine, course_id, period_id, shown["user_id"])
-    rows = [
-        StudentRow(
-            user_id=row.user_id,
-            probability=_float(row.fail_probability),
-            band=str(row.risk_band),
-            previous_probability=_float(row.previous_probability),
-            change=_float(row.change),
-            new_high=bool(row.new_high),
-            rising=bool(row.rising),
-            predicted_grade=_float(row.predicted_final_grade),
-            top_factors=str(row.top_factors),
-            background_factors=str(row.background_factors),
-            signals=str(row.signals_available),
-            trajectory=_trajectory(table, row.user_id),
-            action=done.get(row.user_id),
-        )
-        for row in shown.itertuples(index=False)
-    ]
+    rows = _rows(engine, table, course_id, period_id, shown)
     period = find_period(engine, period_id)
     others = sorted({*periods, *(r.period_id for r in list_reports(engine, course_id))} - {period_id})
+    course = get_course(engine, course_id, period_id)
     return CoursePage(
         course_id=course_id,
+        title=course.title if course else None,
         period_id=period_id,
         period=period,
         report=table.latest,
@@ -195,6 +219,7 @@ def course_page(
         rows=rows,
         next_due=next_report_date(period, today) if period else None,
         other_periods=others,
+        see_first=_rows(engine, table, course_id, period_id, _see_first(table)) if table.latest else [],
     )
 
 
@@ -220,6 +245,7 @@ class TimelineEntry:
 @dataclass(frozen=True)
 class StudentPage:
     course_id: str
+    title: str | None
     period_id: str
     user_id: str
     scale: Scale
@@ -227,6 +253,10 @@ class StudentPage:
     actions: list[Action]
     timeline: list[TimelineEntry]  # reports and actions, in time order
     term_reports: int  # how many reports the term has (the student may be in fewer)
+
+    @property
+    def name(self) -> str:
+        return self.title or self.course_id
 
 
 def student_page(
@@ -259,8 +289,10 @@ def student_page(
     entries = [(r.record.report_date, 0, start, TimelineEntry(r.record.report_date, r)) for r in reports]
     entries += [(a.recorded_at.date(), 1, a.recorded_at, TimelineEntry(a.recorded_at.date(), None, a)) for a in actions]
     timeline = [entry for *_, entry in sorted(entries, key=lambda e: (e[0], e[1], e[2]))]
+    course = get_course(engine, course_id, period_id)
     return StudentPage(
         course_id=course_id,
+        title=course.title if course else None,
         period_id=period_id,
         user_id=user_id,
         scale=_scale(engine, course_id, period_id, table.latest),

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.actions import action_frame
 from passcompass_assets.core.catalog import load_catalog
+from passcompass_assets.core.courses import get_course
 from passcompass_assets.core.db.tables import courses, final_grades
 from passcompass_assets.core.ml.fairness import FairnessAudit, audit
 from passcompass_assets.core.ml.features import fail_label
@@ -76,6 +77,7 @@ class Evaluation:
     withdrawals: str = ""  # how withdrawn students were counted
     fairness: FairnessAudit | None = None  # the disaggregated analysis on the real outcomes
     help: HelpAnalysis | None = None  # the actions staff recorded beside the outcomes (descriptive, not causal)
+    course_title: str | None = None  # what the pages call the course
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -202,6 +204,7 @@ def evaluate_period(
         withdrawals=withdrawals,
         fairness=_fairness(judged, state, policy),
         help=_helped(engine, course_id, period_id, judged, policy),
+        course_title=course.title if (course := get_course(engine, course_id, period_id)) else None,
     )
 
 

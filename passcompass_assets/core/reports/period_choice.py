@@ -1,5 +1,6 @@
 """Which period to show or report on when the caller names none: decided here, once, with the reason: for one
-course (:func:`period_to_show`) and for the home page's list of courses (:func:`periods_to_show`).
+course (:func:`period_to_show`) and for the home page's list of courses (:func:`periods_to_show`); which periods
+hold a reader's courses (:func:`periods_holding`: an instructor is never offered a term without one of theirs).
 
 The report API's "latest", a report request (API and CLI), the course page and the student page all ask
 :func:`period_to_show`, so they agree on what "now" is for a course.
@@ -9,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.cadence import next_report_date
-from passcompass_assets.core.courses import course_periods
+from passcompass_assets.core.courses import course_periods, courses_by_period
 from passcompass_assets.core.ml.wording import day
 from passcompass_assets.core.periods import Period, list_periods
-from passcompass_assets.core.reports.store import ReportRecord, list_reports
+from passcompass_assets.core.reports.store import ReportRecord, list_reports, reported_course_periods
 
 Reason = Literal["requested", "current", "latest_data", "latest_report", "current_without_data", "none"]
 
@@ -64,30 +65,54 @@ def period_to_show(engine: Engine, course_id: str, today: date, requested: str |
     return PeriodChoice(None, "none")
 
 
+class Reader(Protocol):
+    """Who reads (an access principal): every course, or those granted."""
+
+    @property
+    def all_courses(self) -> bool: ...
+
+    def may_see(self, course_id: str) -> bool: ...
+
+
+def periods_holding(engine: Engine, reader: Reader | None) -> set[str] | None:
+    """The periods that hold a course ``reader`` may see (the course has data or a report in it); None: every
+    period (no reader named, or one who sees every course)."""
+    if reader is None or reader.all_courses:
+        return None
+    held = {p for p, names in courses_by_period(engine).items() if any(reader.may_see(c) for c in names)}
+    return held | {p for c, p in reported_course_periods(engine) if reader.may_see(c)}
+
+
 def periods_to_show(
-    periods: list[Period], undated: list[str], today: date, requested: str | None
+    periods: list[Period], undated: list[str], today: date, requested: str | None, holding: set[str] | None = None
 ) -> tuple[list[str], str]:
     """The periods the home page shows (every course in them), and a notice when it is not simply "the current
     ones": the period asked for; else the current periods (today within their dates: the same "current" as
     :func:`period_to_show`); else the latest period that has started, the next to start, the latest undated one.
-    ``undated``: periods that uploads named before periods had to be declared."""
+    ``undated``: periods that uploads named before periods had to be declared. ``holding``: only these periods
+    (:func:`periods_holding`; None: all), and the notice speaks of "your courses"."""
+    if holding is not None:
+        periods = [p for p in periods if p.period_id in holding]
+        undated = [p for p in undated if p in holding]
     known = [p.period_id for p in periods] + undated
     if requested in known:
         return [requested], ""
-    missing = f"There is no period named {requested!r}. " if requested else ""
+    among = " among your courses' terms" if holding is not None else ""
+    missing = f"There is no period named {requested!r}{among}. " if requested else ""
     if current := [p.period_id for p in periods if p.contains(today)]:
         return current, missing
+    not_now = "None of your courses is in a current period" if holding is not None else "No period is current today"
     started = [p for p in periods if p.start_date <= today]
     if started:
         recent = max(started, key=lambda p: (p.end_date, p.start_date))
         return [recent.period_id], (
-            f"{missing}No period is current today; showing the most recent one, {recent.period_id}, "
+            f"{missing}{not_now}; showing the most recent one, {recent.period_id}, "
             f"which ended on {day(recent.end_date)}."
         )
     if periods:
         upcoming = min(periods, key=lambda p: p.start_date)
         return [upcoming.period_id], (
-            f"{missing}No period is current today; showing the next one, {upcoming.period_id}, "
+            f"{missing}{not_now}; showing the next one, {upcoming.period_id}, "
             f"which starts on {day(upcoming.start_date)}."
         )
     if undated:
