@@ -107,11 +107,14 @@ def shown(problem: Problem) -> Shown:
         where = f"Row {problem.row}"
     else:
         where = ""
-    if column and not problem.message.startswith(problem.column or "\0"):
+    named = bool(problem.column) and problem.message.startswith(problem.column or "")
+    if column and not named:
         where = f"{where}, column {column}" if where else str(column)
-    return Shown(where, plain(problem.message))
+    return Shown(where, plain(problem.message, capital=not named))
 
 
-def problems_of(refusal: Rejected) -> tuple[str, list[Shown]]:
-    """A refusal's summary and its problems, in the page's words (one line when it has no problem list)."""
-    return plain(refusal.detail), [shown(p) for p in refusal.problems]
+def problems_of(refusal: Rejected, lead: str = "") -> tuple[str, list[Shown]]:
+    """A refusal's summary and its problems, in the page's words: with a list of problems, ``lead`` (what to do)
+    stands for the summary, which repeats them in an API client's words."""
+    listed = [shown(p) for p in refusal.problems]
+    return (lead if listed and lead else plain(refusal.detail)), listed

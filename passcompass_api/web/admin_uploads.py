@@ -84,6 +84,7 @@ class HistoryRow:
     status: str
 
 
+FIX_AND_PREVIEW = "Every problem of the file is listed here at once: fix them in the file, then preview it again."
 STATUS_WORDS = {"received": "waiting to be processed", "processed": "processed", "failed": "failed"}
 
 
@@ -180,7 +181,7 @@ async def uploads_preview(request: Request, engine: EngineDep, settings: Setting
             lambda: preview_upload(engine, content, **options, **policy.options())  # type: ignore[arg-type]
         )
     except Rejected as refusal:
-        detail, problems = problems_of(refusal)
+        detail, problems = problems_of(refusal, FIX_AND_PREVIEW)
         return await _page(request, principal, engine, 422, choices, detail=detail, problems=problems)
     finally:
         await file.close()
@@ -212,6 +213,6 @@ async def uploads_commit(request: Request, engine: EngineDep, settings: Settings
             lambda: policy.receive(engine, landing, content, source="page", **options)
         )
     except Rejected as refusal:
-        detail, problems = problems_of(refusal)
+        detail, problems = problems_of(refusal, FIX_AND_PREVIEW)
         return await _page(request, principal, engine, 422, choices, detail=detail, problems=problems)
     return await _page(request, principal, engine, 200, choices, stored=receipt)

@@ -49,11 +49,13 @@ _WORDS = [
 ]
 
 
-def plain(text: str) -> str:
-    """A message of the core (written for API clients) in a page's words: no routes, no field names."""
+def plain(text: str, capital: bool = True) -> str:
+    """A message of the core (written for API clients) in a page's words: no routes, no field names; a sentence
+    starts with a capital unless ``capital`` is False (it starts with a column named as the file spells it)."""
     for pattern, words in _WORDS:
         text = pattern.sub(words, text)
-    return text[:1].upper() + text[1:]
+    text = text.replace("?.", "?")
+    return text[:1].upper() + text[1:] if capital else text
 
 
 # The Jinja filters every template may use.
