@@ -212,7 +212,13 @@ def test_declare_edit_and_delete_a_term(site: Site, admin: Session) -> None:
     # Bad input: the page again, every problem in plain words, the draft kept, nothing stored.
     bad = admin.post(
         "/admin/periods",
-        {"action": "save", "period_id": "t-bad", "start_date": "2027-05-01", "end_date": "2027-02-01", "cadence_weeks": "9"},
+        {
+            "action": "save",
+            "period_id": "t-bad",
+            "start_date": "2027-05-01",
+            "end_date": "2027-02-01",
+            "cadence_weeks": "9",
+        },
     )
     assert bad.status_code == 422
     said = problems_on(bad.text)
@@ -226,7 +232,9 @@ def test_declare_edit_and_delete_a_term(site: Site, admin: Session) -> None:
     assert "contains a slash" in problems_on(garbled.text) and "soon" not in problems_on(garbled.text)
 
     # A term with data says it cannot be deleted, and why; an empty one goes.
-    admin.post("/admin/courses", {"course_id": "t-course", "period_id": "t-2027-spring", "grade_max": "20", "pass_mark": "10"})
+    admin.post(
+        "/admin/courses", {"course_id": "t-course", "period_id": "t-2027-spring", "grade_max": "20", "pass_mark": "10"}
+    )
     page = admin.get("/admin/periods").text
     held = re.search(r'data-period="t-2027-spring".*?</li>', page, flags=re.S)
     assert held and "Cannot be deleted: it holds data (1 courses)" in words_of(held.group(0))
@@ -234,7 +242,10 @@ def test_declare_edit_and_delete_a_term(site: Site, admin: Session) -> None:
     assert refused.status_code == 409
     assert "holds data (1 courses), so it cannot be deleted" in problems_on(refused.text)
     assert find_period(site.engine, "t-2027-spring") is not None
-    admin.post("/admin/periods", {"action": "save", "period_id": "t-empty", "start_date": "2027-06-01", "end_date": "2027-08-01"})
+    admin.post(
+        "/admin/periods",
+        {"action": "save", "period_id": "t-empty", "start_date": "2027-06-01", "end_date": "2027-08-01"},
+    )
     deleted = admin.post("/admin/periods", {"action": "delete", "period_id": "t-empty"})
     assert deleted.status_code == 200 and "Term t-empty deleted." in deleted.text
     assert find_period(site.engine, "t-empty") is None
@@ -254,13 +265,26 @@ def test_courses_confirm_and_edit(site: Site, admin: Session) -> None:
 
     confirmed = admin.post(
         "/admin/courses",
-        {"course_id": "c-seen", "period_id": "c-term", "title": "Cell biology", "grade_max": "100", "pass_mark": "49,5"},
+        {
+            "course_id": "c-seen",
+            "period_id": "c-term",
+            "title": "Cell biology",
+            "grade_max": "100",
+            "pass_mark": "49,5",
+        },
     )
     assert confirmed.status_code == 200
     assert "Course c-seen (c-term) saved and confirmed: grades out of 100, pass at 49.5." in words_of(confirmed.text)
     course = get_course(site.engine, "c-seen", "c-term")
-    assert course and (course.confirmed, course.title, course.grade_max, course.pass_mark) == (True, "Cell biology", 100, 49.5)
-    assert 'data-course="c-seen"' not in re.search(r'id="unconfirmed">.*?</section>', confirmed.text, flags=re.S).group(0)
+    assert course and (course.confirmed, course.title, course.grade_max, course.pass_mark) == (
+        True,
+        "Cell biology",
+        100,
+        49.5,
+    )
+    assert 'data-course="c-seen"' not in re.search(r'id="unconfirmed">.*?</section>', confirmed.text, flags=re.S).group(
+        0
+    )
 
     bad = admin.post(
         "/admin/courses", {"course_id": "c-seen", "period_id": "c-trem", "grade_max": "abc", "pass_mark": "120"}
@@ -270,11 +294,15 @@ def test_courses_confirm_and_edit(site: Site, admin: Session) -> None:
     assert "Term c-trem is not declared: declare it on the Terms page first. Did you mean c-term" in said
     assert "The top of the grade scale must be a number above 0" in said
     assert not any(key in said for key in RAW_KEYS) and "abc" not in said
-    over = admin.post("/admin/courses", {"course_id": "c-seen", "period_id": "c-term", "grade_max": "20", "pass_mark": "30"})
+    over = admin.post(
+        "/admin/courses", {"course_id": "c-seen", "period_id": "c-term", "grade_max": "20", "pass_mark": "30"}
+    )
     assert "The pass mark must be at most the top of the grade scale." in problems_on(over.text)
     assert get_course(site.engine, "c-seen", "c-term").grade_max == 100  # type: ignore[union-attr]
 
-    new = admin.post("/admin/courses", {"course_id": "c-new", "period_id": "c-term", "grade_max": "20", "pass_mark": "10"})
+    new = admin.post(
+        "/admin/courses", {"course_id": "c-new", "period_id": "c-term", "grade_max": "20", "pass_mark": "10"}
+    )
     assert "Course c-new (c-term) set up" in words_of(new.text)
 
 
@@ -336,7 +364,9 @@ def commit_form(html: str) -> dict[str, str]:
 def test_preview_stores_nothing_then_commit_stores(site: Site) -> None:
     upsert_period(site.engine, Period("u-term", TODAY - timedelta(days=30), TODAY + timedelta(days=60), 3))
     uploader = site.signed_in("uploader")
-    content = b"user_id,course_id,absences,Email\nu-secret-1,u-course,3,someone@example.org\nu2,u-course,5,x@example.org\n"
+    content = (
+        b"user_id,course_id,absences,Email\nu-secret-1,u-course,3,someone@example.org\nu2,u-course,5,x@example.org\n"
+    )
     before = count(site.engine, uploads)
     answer = preview(uploader, content, kind="students", period_id="u-term")
     assert answer.status_code == 200, problems_on(answer.text)
@@ -423,7 +453,10 @@ def test_the_clients_kaggle_export_previewed_on_the_page(site: Site, admin: Sess
     assert "/api/" not in said
 
     fixed = frame.drop_duplicates("StudentID").to_csv(index=False).encode()
-    admin.post("/admin/courses", {"course_id": "k-bio-101", "period_id": "k-2026-autumn", "grade_max": "100", "pass_mark": "50"})
+    admin.post(
+        "/admin/courses",
+        {"course_id": "k-bio-101", "period_id": "k-2026-autumn", "grade_max": "100", "pass_mark": "50"},
+    )
     students = preview(admin, fixed, kind="students", course_id="k-bio-101", period_id="k-2026-autumn")
     assert students.status_code == 200, problems_on(students.text)
     assert "Name" in words_of(students.text) and "FinalGrade holds final grades" in words_of(students.text)
