@@ -237,10 +237,10 @@ def test_declare_edit_and_delete_a_term(site: Site, admin: Session) -> None:
     )
     page = admin.get("/admin/periods").text
     held = re.search(r'data-period="t-2027-spring".*?</li>', page, flags=re.S)
-    assert held and "Cannot be deleted: it holds data (1 courses)" in words_of(held.group(0))
+    assert held and "Cannot be deleted: it holds data (1 course)" in words_of(held.group(0))
     refused = admin.post("/admin/periods", {"action": "delete", "period_id": "t-2027-spring"})
     assert refused.status_code == 409
-    assert "holds data (1 courses), so it cannot be deleted" in problems_on(refused.text)
+    assert "holds data (1 course), so it cannot be deleted" in problems_on(refused.text)
     assert find_period(site.engine, "t-2027-spring") is not None
     admin.post(
         "/admin/periods",

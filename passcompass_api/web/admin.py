@@ -6,6 +6,7 @@ function as the API route that makes it (``PUT``/``DELETE /api/v1/periods``, ``P
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -91,8 +92,18 @@ class TermRow:
     held: str  # what data the term holds, in words ("" when none: it can be deleted)
 
 
+ONE_OF = re.compile(r"s\b")  # "courses" -> "course", "uploads not yet applied" -> "upload not yet applied"
+HELD_WORDS = {"record_versions": "dated snapshots", "student_records": "student records"}
+
+
 def _held_words(found: dict[str, int]) -> str:
-    return ", ".join(f"{count} {table.replace('_', ' ')}" for table, count in sorted(found.items()))
+    """What a term holds, in words: "2 courses, 1 upload not yet applied"."""
+
+    def words(table: str, count: int) -> str:
+        said = HELD_WORDS.get(table, table.replace("_", " "))
+        return f"{count} {ONE_OF.sub('', said, count=1) if count == 1 else said}"
+
+    return ", ".join(words(table, count) for table, count in sorted(found.items()))
 
 
 def _terms(engine: Engine) -> list[TermRow]:

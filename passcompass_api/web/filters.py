@@ -33,7 +33,7 @@ _WORDS = [
     (re.compile(r"PUT /api/v1/periods/\S+?(?=[),;]|$|\s)"), "the Terms page"),
     (re.compile(r"on its page or with PUT /api/v1/courses/\S+?(?=[),;]|$|\s)"), "on the Courses page"),
     (re.compile(r"PUT /api/v1/courses/\S+?(?=[),;]|$|\s)"), "the Courses page"),
-    (re.compile(r"POST /api/v1/final-grades"), "a final-grades upload (choose “Final grades” on the Uploads page)"),
+    (re.compile(r"POST /api/v1/final-grades"), "a final-grades upload"),
     (re.compile(r"GET /api/v1/catalog"), "the column catalog"),
     (re.compile(r"confirm_before_end=true"), "the box “These final grades come before the term's end”"),
     (re.compile(r"\bconfirm_before_end\b"), "the box “before the term's end”"),
