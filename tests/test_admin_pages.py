@@ -573,3 +573,79 @@ def test_keyboard_walk_through_the_setup_pages(site: Site) -> None:
         page.locator('li.term[data-period="walk-term"]').get_by_role("button", name="Delete walk-term").count()
         expect(page.locator('li.term[data-period="walk-term"] .held')).to_contain_text("Cannot be deleted")
         assert errors == [], errors
+
+
+# ---- hostile input and the held file's lifetime -------------------------------------------------------------------
+
+
+def test_hostile_forms_get_the_page_again_never_a_server_error(site: Site, admin: Session) -> None:
+    marker = "SECRET-CELL-7731"
+    sent = [
+        (
+            "/admin/periods",
+            {"action": "save", "period_id": "x\x00y", "start_date": "9999-12-31", "end_date": "0001-01-01"},
+        ),
+        ("/admin/periods", {"action": "save", "period_id": "p" * 5000, "cadence_weeks": "1e9"}),
+        ("/admin/periods", {"action": "drop-table", "period_id": "admin-default"}),
+        ("/admin/courses", {"course_id": "h1", "period_id": "admin-default", "grade_max": "nan", "pass_mark": "inf"}),
+        ("/admin/courses", {"course_id": "h1", "period_id": "admin-default", "grade_max": "1e309", "pass_mark": "-1"}),
+        (
+            "/admin/courses",
+            {
+                "course_id": "h1",
+                "period_id": "admin-default",
+                "grade_max": "20",
+                "pass_mark": "10",
+                "title": "bad\x07title",
+            },
+        ),  # fmt: skip
+        ("/admin/tokens", {"action": "create", "role": "admin\x00", "courses": "c," * 3000}),
+        ("/admin/tokens", {"action": "create", "role": "viewer", "courses": "a/b", "expires_days": "9" * 40}),
+        ("/admin/tokens", {"action": "revoke", "token_id": "' OR 1=1 --"}),
+        ("/admin/uploads/commit", {"held_id": "../../etc/passwd", "key": "\x00"}),
+        ("/admin/uploads/commit", {}),
+    ]
+    for path, form in sent:
+        answer = admin.post(path, form)
+        assert 400 <= answer.status_code < 500, (path, form, answer.status_code)
+        assert "Traceback" not in answer.text and "Internal Server Error" not in answer.text
+    for content, form in (
+        (f"user_id,course_id,absences\nu1,h-course,{marker}\n".encode(), {"period_id": "admin-default"}),
+        (b"\xff\xfe\x00garbage\x00\n\x00", {}),
+        (b"user_id,absences\nu1,2\n", {"decimal_separator": "x", "date_format": "YYYY/DD"}),
+        (b"", {}),
+    ):
+        answer = preview(admin, content, kind="students", **form)
+        assert answer.status_code == 422, (content, answer.status_code)
+        assert marker not in answer.text and problems_on(answer.text)
+        assert "Error tokenizing" not in answer.text and "pydantic" not in answer.text
+    picture = admin.post("/admin/uploads/preview", {}, files={"file": ("x.png", b"\x89PNG", "image/png")})
+    assert picture.status_code == 422 and "not a CSV" in problems_on(picture.text)
+    broken = admin.browser.post(
+        "/admin/uploads/preview",
+        content=b'--zz\r\nContent-Disposition: form-data; name="file"\r\n\r\nno end',
+        headers={"Content-Type": "multipart/form-data; boundary=zz"},
+    )
+    assert broken.status_code in (400, 403) and "<h1" in broken.text  # the sign-in page says why, never a 500
+
+
+def test_a_held_file_is_encrypted_taken_once_and_expires(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from passcompass_assets.core.ingest.held import HOLD_SECONDS, hold, take
+
+    content = b"user_id,Name\nu1,Ada Lovelace\n"
+    held = hold(tmp_path, content)
+    path = tmp_path / f"{held.held_id}.held"
+    assert b"Ada" not in path.read_bytes() and held.key.encode() not in path.read_bytes()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert take(tmp_path, held.held_id, hold(tmp_path, b"other").key) is None and path.exists()  # a wrong key
+    assert take(tmp_path, held.held_id, held.key) == content and not path.exists()
+    assert take(tmp_path, held.held_id, held.key) is None  # once
+
+    old = hold(tmp_path, content)
+    stale = time.time() - HOLD_SECONDS - 60
+    os.utime(tmp_path / f"{old.held_id}.held", (stale, stale))
+    assert take(tmp_path, old.held_id, old.key) is None
+    assert not (tmp_path / f"{old.held_id}.held").exists()

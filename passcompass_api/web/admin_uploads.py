@@ -13,7 +13,7 @@ Below the forms, the latest uploads with their status and problems. For uploader
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -28,6 +28,7 @@ from passcompass_api.web.admin_common import Shown, allowed, context, field, pro
 from passcompass_api.web.gate import signed_in, signed_in_form
 from passcompass_api.web.render import render
 from passcompass_assets.core.access.roles import UPLOADER, Principal
+from passcompass_assets.core.db.timestamps import utc
 from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.formats import DATE_FORMATS, formats
 from passcompass_assets.core.ingest.held import HOLD_SECONDS, hold, take
@@ -82,6 +83,7 @@ class HistoryRow:
     upload: Upload
     kind: str
     status: str
+    received: datetime | None  # in UTC
 
 
 FIX_AND_PREVIEW = "Every problem of the file is listed here at once: fix them in the file, then preview it again."
@@ -90,7 +92,8 @@ STATUS_WORDS = {"received": "waiting to be processed", "processed": "processed",
 
 def _history(engine: Engine) -> list[HistoryRow]:
     return [
-        HistoryRow(u, KINDS.get(u.kind, u.kind), STATUS_WORDS.get(u.status, u.status)) for u in list_uploads(engine)
+        HistoryRow(u, KINDS.get(u.kind, u.kind), STATUS_WORDS.get(u.status, u.status), utc(u.received_at))
+        for u in list_uploads(engine)
     ]
 
 
