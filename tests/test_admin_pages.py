@@ -323,6 +323,7 @@ def test_tokens_created_shown_once_and_revoked(site: Site, admin: Session) -> No
     assert (me["roles"], me["courses"]) == (["instructor"], ["bio-1", "bio-2"])
 
     listed = admin.get("/admin/tokens").text
+    assert listed.count('<span class="tag">yours</span>') == 1  # the admin's own token, before revoking it by mistake
     assert secret.group(0) not in listed and f'data-token="{token_id}"' in listed
     row = re.search(rf'data-token="{token_id}".*?</tr>', listed, flags=re.S)
     assert row and "bio-1, bio-2" in row.group(0) and "Dr Ada" in row.group(0)

@@ -305,6 +305,7 @@ async def _tokens_page(
     page.update(
         {
             "tokens": await run_in_threadpool(_token_rows, engine),
+            "mine": principal.id.removeprefix("token:"),
             "roles": [(role, ROLE_WORDS[role]) for role in ROLES],
             "scoped": sorted(COURSE_SCOPED),
             "new": None,

@@ -31,7 +31,7 @@ from passcompass_assets.core.access.roles import UPLOADER, Principal
 from passcompass_assets.core.db.timestamps import utc
 from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.formats import DATE_FORMATS, formats
-from passcompass_assets.core.ingest.held import HOLD_SECONDS, hold, take
+from passcompass_assets.core.ingest.held import HOLD_SECONDS, hold, purge_expired, take
 from passcompass_assets.core.ingest.preview import Preview, preview_upload
 from passcompass_assets.core.ingest.uploads import Upload, UploadPolicy, list_uploads
 from passcompass_assets.core.ingest.validation import UploadKind
@@ -101,6 +101,7 @@ async def _page(
     request: Request,
     principal: Principal,
     engine: Engine,
+    settings: Settings,
     status: int = 200,
     choices: Choices | None = None,
     **extra: object,
@@ -120,6 +121,7 @@ async def _page(
             "stored": None,
             "detail": None,
             "hold_minutes": HOLD_SECONDS // 60,
+            "default_period": settings.default_period_id,
             **extra,
         }
     )
@@ -159,7 +161,8 @@ async def uploads_page(request: Request, engine: EngineDep, settings: SettingsDe
     principal = await _uploader(request, settings, engine)
     if isinstance(principal, Response):
         return principal
-    return await _page(request, principal, engine)
+    await run_in_threadpool(purge_expired, settings.held_dir)  # a preview never committed is not kept past its time
+    return await _page(request, principal, engine, settings)
 
 
 @router.post(UPLOADS + "/preview", response_class=HTMLResponse, response_model=None)
@@ -171,11 +174,11 @@ async def uploads_preview(request: Request, engine: EngineDep, settings: Setting
     principal, form, values = sent
     choices = Choices.read(values)
     if (busy := _too_many(request, principal, settings)) is not None:
-        return await _page(request, principal, engine, 429, choices, problems=[busy])
+        return await _page(request, principal, engine, settings, 429, choices, problems=[busy])
     file = form.get("file")
     if not isinstance(file, UploadFile) or not file.filename:
         problem = Shown("File", "Choose a CSV file to preview.")
-        return await _page(request, principal, engine, 422, choices, problems=[problem])
+        return await _page(request, principal, engine, settings, 422, choices, problems=[problem])
     policy = UploadPolicy.from_settings(settings)
     try:
         content = await read_csv_file(file, settings.max_upload_bytes)
@@ -185,11 +188,11 @@ async def uploads_preview(request: Request, engine: EngineDep, settings: Setting
         )
     except Rejected as refusal:
         detail, problems = problems_of(refusal, FIX_AND_PREVIEW)
-        return await _page(request, principal, engine, 422, choices, detail=detail, problems=problems)
+        return await _page(request, principal, engine, settings, 422, choices, detail=detail, problems=problems)
     finally:
         await file.close()
     held = await run_in_threadpool(hold, settings.held_dir, content)
-    return await _page(request, principal, engine, 200, choices, preview=preview, held=held)
+    return await _page(request, principal, engine, settings, 200, choices, preview=preview, held=held)
 
 
 @router.post(UPLOADS + "/commit", response_class=HTMLResponse, response_model=None)
@@ -201,14 +204,14 @@ async def uploads_commit(request: Request, engine: EngineDep, settings: Settings
     principal, _, values = sent
     choices = Choices.read(values)
     if (busy := _too_many(request, principal, settings)) is not None:
-        return await _page(request, principal, engine, 429, choices, problems=[busy])
+        return await _page(request, principal, engine, settings, 429, choices, problems=[busy])
     content = await run_in_threadpool(take, settings.held_dir, values["held_id"], values["key"])
     if content is None:
         why = (
             f"The previewed file is no longer held (it is kept {HOLD_SECONDS // 60} minutes and stored once): "
             "choose it again and preview it."
         )
-        return await _page(request, principal, engine, 410, choices, problems=[Shown("File", why)])
+        return await _page(request, principal, engine, settings, 410, choices, problems=[Shown("File", why)])
     policy = UploadPolicy.from_settings(settings)
     try:
         options = choices.options()
@@ -217,5 +220,5 @@ async def uploads_commit(request: Request, engine: EngineDep, settings: Settings
         )
     except Rejected as refusal:
         detail, problems = problems_of(refusal, FIX_AND_PREVIEW)
-        return await _page(request, principal, engine, 422, choices, detail=detail, problems=problems)
-    return await _page(request, principal, engine, 200, choices, stored=receipt)
+        return await _page(request, principal, engine, settings, 422, choices, detail=detail, problems=problems)
+    return await _page(request, principal, engine, settings, 200, choices, stored=receipt)
