@@ -105,7 +105,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     home = tmp_path_factory.mktemp(f"admin-{request.param}")
     for url in _database(request.param, home):
         upgrade(url)
-        settings = Settings(home=home, database_url=url, default_period_id="admin-default")
+        settings = Settings(home=home, database_url=url, default_period_id="admin-default", upload_rate_per_minute=1000)
         settings.ensure_dirs()
         engine = get_engine(settings.db_url)
         upsert_period(engine, Period("admin-default", TODAY - timedelta(days=200), TODAY - timedelta(days=20), 3))
@@ -294,6 +294,14 @@ def test_courses_confirm_and_edit(site: Site, admin: Session) -> None:
     assert "Term c-trem is not declared: declare it on the Terms page first. Did you mean c-term" in said
     assert "The top of the grade scale must be a number above 0" in said
     assert not any(key in said for key in RAW_KEYS) and "abc" not in said
+    long_title = {
+        "course_id": "c-seen",
+        "period_id": "c-term",
+        "grade_max": "20",
+        "pass_mark": "10",
+        "title": "T" * 257,
+    }
+    assert "The title is at most 256 characters." in problems_on(admin.post("/admin/courses", long_title).text)
     over = admin.post(
         "/admin/courses", {"course_id": "c-seen", "period_id": "c-term", "grade_max": "20", "pass_mark": "30"}
     )
@@ -338,6 +346,7 @@ def test_tokens_created_shown_once_and_revoked(site: Site, admin: Session) -> No
         ({"role": "uploader", "courses": "bio-1"}, "covers every course: leave the courses empty"),
         ({"role": "root"}, "Choose a role."),
         ({"role": "admin", "expires_days": "-3"}, "a whole number from 1 to 3650"),
+        ({"role": "admin", "label": "L" * 129}, "The label is at most 128 characters."),
     ):
         refused = admin.post("/admin/tokens", {"action": "create", **bad})
         assert refused.status_code == 422 and said in problems_on(refused.text), bad
@@ -641,6 +650,30 @@ def test_hostile_forms_get_the_page_again_never_a_server_error(site: Site, admin
         headers={"Content-Type": "multipart/form-data; boundary=zz"},
     )
     assert broken.status_code in (400, 403) and "<h1" in broken.text  # the sign-in page says why, never a 500
+
+
+def test_the_hostile_corpus_previewed_on_the_page(site: Site) -> None:
+    """Every file of the hostile corpus (the small ones): the preview passes the files the API accepts and refuses
+    the others with the page and its problems; never a server error, nothing stored, only passing files held."""
+    from hostile.corpus import CASES
+
+    uploader = site.signed_in("uploader")
+    before = count(site.engine, uploads)
+    for earlier in site.settings.held_dir.glob("*.held"):  # previews of the tests before, never committed
+        earlier.unlink()
+    wrong: list[str] = []
+    for case in (c for c in CASES if not c.big):
+        files = {"file": (case.filename, case.content, case.content_type)}
+        answer = uploader.post("/admin/uploads/preview", {"kind": "students", **case.form}, files=files)
+        held = list(site.settings.held_dir.glob("*.held"))
+        ok = answer.status_code == 200 and "Preview: nothing is stored yet" in answer.text and len(held) == 1
+        refused = 400 <= answer.status_code < 500 and problems_on(answer.text) != "" and held == []
+        if not (ok if case.status == 202 else refused):
+            wrong.append(f"{case.name}: {answer.status_code} (the API answers {case.status}); held {len(held)}")
+        for path in held:
+            path.unlink()
+    assert not wrong, "\n".join(wrong)
+    assert count(site.engine, uploads) == before
 
 
 def test_a_held_file_is_encrypted_taken_once_and_expires(tmp_path: Path) -> None:

@@ -347,7 +347,9 @@ def _grant(values: dict[str, str]) -> tuple[Role | None, list[str], timedelta | 
             problems.append(Shown("Expires after", "The number of days must be a whole number from 1 to 3650."))
         else:
             expires = timedelta(days=int(days))
-    if (label := values.get("label", "")) and (problem := text_problem(label)):
+    if len(label := values.get("label", "")) > 128:
+        problems.append(Shown("Label", "The label is at most 128 characters."))
+    elif label and (problem := text_problem(label)):
         problems.append(Shown("Label", f"The label {problem}."))
     return role, courses, expires, problems
 

@@ -75,8 +75,9 @@ def context(request: Request, principal: Principal, path: str) -> dict[str, obje
     }
 
 
-def field(form: FormData, name: str, limit: int = 200) -> str:
-    """A text field of the form, stripped and cut at ``limit`` characters ("" when absent or a file)."""
+def field(form: FormData, name: str, limit: int = 10_000) -> str:
+    """A text field of the form, stripped ("" when absent or a file); past ``limit`` characters it is cut there,
+    which is still far too long for every field (each page refuses what is too long rather than cut it)."""
     value = form.get(name)
     return value.strip()[:limit] if isinstance(value, str) else ""
 

@@ -34,7 +34,7 @@ from passcompass_assets.core.ingest.formats import DATE_FORMATS, formats
 from passcompass_assets.core.ingest.held import HOLD_SECONDS, hold, purge_expired, take
 from passcompass_assets.core.ingest.preview import Preview, preview_upload
 from passcompass_assets.core.ingest.uploads import Upload, UploadPolicy, list_uploads
-from passcompass_assets.core.ingest.validation import UploadKind
+from passcompass_assets.core.ingest.validation import MAX_ID_LENGTH, UploadKind
 from passcompass_assets.core.periods import Period, list_periods
 from passcompass_assets.core.settings import Settings
 
@@ -60,12 +60,20 @@ class Choices:
         kind: UploadKind = "final_grades" if values.get("kind") == "final_grades" else "students"
         return cls(
             kind,
-            values.get("course_id", "")[:128],
-            values.get("period_id", "")[:128],
-            values.get("decimal_separator", "")[:1],
-            values.get("date_format", "")[:10],
+            values.get("course_id", ""),
+            values.get("period_id", ""),
+            values.get("decimal_separator", ""),
+            values.get("date_format", ""),
             values.get("confirm_before_end") == "yes",
         )
+
+    def problems(self) -> list[Shown]:
+        """What the form's own fields get wrong (the file's problems are the core's to find)."""
+        return [
+            Shown(what, f"The {what.lower()} is at most {MAX_ID_LENGTH} characters.")
+            for what, value in (("Course id", self.course_id), ("Term", self.period_id))
+            if len(value) > MAX_ID_LENGTH
+        ]
 
     def options(self) -> dict[str, object]:
         """The upload's keyword arguments, as the API's upload routes pass them."""
@@ -176,9 +184,11 @@ async def uploads_preview(request: Request, engine: EngineDep, settings: Setting
     if (busy := _too_many(request, principal, settings)) is not None:
         return await _page(request, principal, engine, settings, 429, choices, problems=[busy])
     file = form.get("file")
+    problems = choices.problems()
     if not isinstance(file, UploadFile) or not file.filename:
-        problem = Shown("File", "Choose a CSV file to preview.")
-        return await _page(request, principal, engine, settings, 422, choices, problems=[problem])
+        problems.append(Shown("File", "Choose a CSV file to preview."))
+    if problems or not isinstance(file, UploadFile):
+        return await _page(request, principal, engine, settings, 422, choices, problems=problems)
     policy = UploadPolicy.from_settings(settings)
     try:
         content = await read_csv_file(file, settings.max_upload_bytes)
@@ -205,6 +215,8 @@ async def uploads_commit(request: Request, engine: EngineDep, settings: Settings
     choices = Choices.read(values)
     if (busy := _too_many(request, principal, settings)) is not None:
         return await _page(request, principal, engine, settings, 429, choices, problems=[busy])
+    if problems := choices.problems():
+        return await _page(request, principal, engine, settings, 422, choices, problems=problems)
     content = await run_in_threadpool(take, settings.held_dir, values["held_id"], values["key"])
     if content is None:
         why = (
