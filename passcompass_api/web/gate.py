@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from passcompass_api.security import Refused, optional_principal
 from passcompass_api.web.session import root_of, signin_page
 from passcompass_assets.core.access.roles import Principal
+from passcompass_assets.core.access.sessions import SESSION_COOKIE
 from passcompass_assets.core.settings import Settings
 
 NO_ROLE = "Your account has no PassCompass role; ask an administrator for one."
@@ -45,6 +46,7 @@ async def signed_in(request: Request, settings: Settings, engine: Engine) -> Pri
     return principal
 
 
+SIGN_IN_FIRST = "Sign in first; then send the form again."
 FORM_EXPIRED = (
     "This form was not sent from PassCompass's own page, or the page is out of date: reload it and try again."
 )
@@ -54,6 +56,8 @@ async def signed_in_form(request: Request, settings: Settings, engine: Engine) -
     """A page's form sent (POST) without JavaScript: its fields and the principal, whose session must have sent
     its CSRF token in the form's ``csrf_token`` field; else the response instead: 401 with the sign-in page for
     no credential, 403 for a missing or wrong CSRF token, 400 for a form that cannot be read."""
+    if not request.headers.get("authorization") and SESSION_COOKIE not in request.cookies:
+        return signin_page(request, settings, error=SIGN_IN_FIRST, status=401)  # before the body is read
     try:
         form = await request.form(max_files=1, max_fields=40)
     except (HTTPException, ValueError, KeyError):
@@ -68,7 +72,7 @@ async def signed_in_form(request: Request, settings: Settings, engine: Engine) -
             return signin_page(request, settings, error=FORM_EXPIRED, status=403)
         raise
     if principal is None:
-        return signin_page(request, settings, error="Sign in first; then send the form again.", status=401)
+        return signin_page(request, settings, error=SIGN_IN_FIRST, status=401)
     if not principal.roles:
         return no_role(request, settings)
     return principal, form
