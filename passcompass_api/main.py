@@ -29,7 +29,8 @@ from passcompass_api.routers import (
     uploads,
 )
 from passcompass_api.schemas import ErrorOut
-from passcompass_api.web import home, signin, workspace
+from passcompass_api.web import admin as admin_pages
+from passcompass_api.web import admin_uploads, home, signin, workspace
 from passcompass_assets.core.errors import Rejected, field_problem
 from passcompass_assets.core.logs import configure_json_logging
 from passcompass_assets.core.settings import Settings
@@ -169,5 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(home.router)
     app.include_router(workspace.router)
+    app.include_router(admin_pages.router)
+    app.include_router(admin_uploads.router)
     app.mount(docs.ASSETS, docs.swagger_assets(), name="docs-assets")
     return app

@@ -7,7 +7,8 @@ without one is refused by ``tests/test_access_routes.py``, which walks every rou
   (``Authorization: Bearer pc_...``), a bearer OpenID Connect JWT (when ``PASSCOMPASS_OIDC_ISSUER`` is set), or
   the web page's session cookie (of a session the server has not ended: sign-out, an admin and a token's
   revocation end them); with the cookie, a request that changes something (POST, PUT, DELETE) must also
-  send the session's CSRF token in ``X-CSRF-Token``.
+  send the session's CSRF token in ``X-CSRF-Token`` (the pages' own forms, which work without JavaScript, send
+  it as the form field ``csrf_token`` instead: :func:`optional_principal` with ``form_csrf``).
 - :func:`require`\\ ``(*roles)``: signed in with one of ``roles`` (an admin has every role), or ``403``.
 - :func:`require_course`\\ ``(*roles, param="course_id")``: and the course named by the query or path parameter
   ``param`` is granted to the principal, or ``403``.
@@ -118,7 +119,7 @@ def _from_bearer(token: str, settings: Settings, engine: Engine) -> Principal:
     return principal_from_claims(config, claims)
 
 
-def _from_session(request: Request, cookie: str, settings: Settings, engine: Engine) -> Principal:
+def _from_session(request: Request, cookie: str, settings: Settings, engine: Engine, form_csrf: str = "") -> Principal:
     session = decode_session(settings, cookie)
     if session is None or not session_open(engine, session):
         raise unauthenticated("the session has ended: sign in again")
@@ -130,7 +131,7 @@ def _from_session(request: Request, cookie: str, settings: Settings, engine: Eng
     else:
         principal = session.subject_principal()
     if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
+        sent = request.headers.get(CSRF_HEADER, "") or form_csrf
         if not sent or not hmac.compare_digest(sent, session.csrf):
             raise forbidden("a change made with the page's session needs its CSRF token (X-CSRF-Token)", "csrf")
     return principal
@@ -144,27 +145,40 @@ def authenticate(
     cookie: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Principal:
     """The principal behind the request's credential (a bearer token wins over the session cookie), or 401."""
+    return _principal(request, settings, engine, bearer, cookie)
+
+
+def _principal(
+    request: Request,
+    settings: Settings,
+    engine: Engine,
+    bearer: HTTPAuthorizationCredentials | None,
+    cookie: str | None,
+    form_csrf: str = "",
+) -> Principal:
     if bearer is not None and bearer.credentials:
         principal = _from_bearer(bearer.credentials, settings, engine)
     elif request.headers.get("authorization"):
         raise unauthenticated("only Bearer credentials are accepted")
     elif cookie:
-        principal = _from_session(request, cookie, settings, engine)
+        principal = _from_session(request, cookie, settings, engine, form_csrf)
     else:
         raise unauthenticated()
     request.state.principal = principal
     return principal
 
 
-def optional_principal(request: Request, settings: Settings, engine: Engine) -> Principal | None:
-    """For the pages: the session's or bearer's principal, or None (never raises for a missing credential)."""
+def optional_principal(request: Request, settings: Settings, engine: Engine, form_csrf: str = "") -> Principal | None:
+    """For the pages: the session's or bearer's principal, or None (never raises for a missing credential).
+    ``form_csrf``: the CSRF token a page's form sent as its ``csrf_token`` field (a change without the header)."""
     try:
-        return authenticate(
+        return _principal(
             request,
             settings,
             engine,
             _bearer_of(request),
             request.cookies.get(SESSION_COOKIE),
+            form_csrf,
         )
     except Refused as refusal:
         if refusal.status == 401:

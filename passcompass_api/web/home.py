@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from passcompass_api.deps import EngineDep, IdOrBlankQuery, SettingsDep
+from passcompass_api.web.admin_common import admin_links
 from passcompass_api.web.gate import signed_in
 from passcompass_api.web.home_view import build_page
 from passcompass_api.web.legend import legend
@@ -59,5 +60,6 @@ async def index(
         "csrf": principal.csrf or "",
         "may_upload": principal.has(UPLOADER),
         "may_download": principal.has(INSTRUCTOR, VIEWER),
+        "admin_links": admin_links(principal, root),
     }
     return render("index.html", context)

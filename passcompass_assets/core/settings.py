@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         return self.resolved_home / "reports"
 
     @property
+    def held_dir(self) -> Path:
+        """Files previewed on the upload page, held encrypted until committed (at most half an hour)."""
+        return self.resolved_home / "held"
+
+    @property
     def dagster_home(self) -> Path:
         return self.resolved_home / "dagster"
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.access.roles import ADMIN, ALL_COURSES, COURSE_SCOPED, Principal, Role, parse_role
-from passcompass_assets.core.db.tables import api_tokens, web_sessions
+from passcompass_assets.core.db.tables import access_log, api_tokens, web_sessions
 from passcompass_assets.core.db.timestamps import utc
 
 PREFIX = "pc"
@@ -240,3 +240,23 @@ def session_token(engine: Engine, token_id: str) -> TokenInfo | None:
     if info.kind == "api" and info.status() != "active":
         return None
     return info
+
+
+def last_used(engine: Engine) -> dict[str, datetime]:
+    """When each token was last seen at work: its latest page sign-in or logged download (what the platform
+    records; a token's other API calls are not recorded one by one)."""
+    seen: dict[str, datetime] = {}
+
+    def note(token_id: str, at: datetime | None) -> None:
+        at = utc(at)
+        if at is not None and (token_id not in seen or at > seen[token_id]):
+            seen[token_id] = at
+
+    with engine.connect() as conn:
+        signins = sa.select(web_sessions.c.token_id, sa.func.max(web_sessions.c.created_at).label("at"))
+        for row in conn.execute(signins.where(web_sessions.c.token_id.is_not(None)).group_by(web_sessions.c.token_id)):
+            note(row.token_id, row.at)
+        logged = sa.select(access_log.c.principal, sa.func.max(access_log.c.at).label("at"))
+        for row in conn.execute(logged.where(access_log.c.principal.like("token:%")).group_by(access_log.c.principal)):
+            note(row.principal.removeprefix("token:"), row.at)
+    return seen

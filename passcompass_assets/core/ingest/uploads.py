@@ -307,3 +307,10 @@ def processed_since(engine: Engine, since: datetime | None) -> list[Upload]:
         query = query.where(uploads.c.processed_at > since)
     with engine.connect() as conn:
         return [_upload(row) for row in conn.execute(query)]
+
+
+def list_uploads(engine: Engine, limit: int = 50) -> list[Upload]:
+    """The latest uploads, newest first: what each kept, its status and why it failed, if it did."""
+    query = sa.select(uploads).order_by(uploads.c.seq.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [_upload(row) for row in conn.execute(query)]
