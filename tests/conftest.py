@@ -49,7 +49,8 @@ def _postgres_database(template: str | None = None) -> Iterator[str]:
     """A new PostgreSQL database (empty, or a copy of ``template``), dropped afterwards."""
     server = make_url(with_driver(_postgres_server_url()))
     name = f"pc_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    # Unpooled: the fault tests restart the server, and a pooled connection would not outlive that.
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     url = server.set(database=name).render_as_string(hide_password=False)

@@ -12,7 +12,7 @@ from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdPath
 from passcompass_api.schemas import ErrorOut, Id
 from passcompass_api.security import AUTH_RESPONSES, require
 from passcompass_assets.core.access.roles import ADMIN, Principal
-from passcompass_assets.core.courses import Course, list_courses, set_course
+from passcompass_assets.core.courses import MAX_GRADE, MAX_TITLE_LENGTH, Course, list_courses, set_course
 from passcompass_assets.core.errors import Problem, Rejected
 from passcompass_assets.core.ingest.validation import id_problem, text_problem
 
@@ -21,9 +21,9 @@ router = APIRouter(prefix="/api/v1/courses", tags=["courses"], responses=AUTH_RE
 
 class CourseIn(BaseModel):
     period_id: Id
-    grade_max: float = Field(gt=0, le=10_000)
+    grade_max: float = Field(gt=0, le=MAX_GRADE)
     pass_mark: float = Field(gt=0)
-    title: str | None = Field(None, max_length=256)
+    title: str | None = Field(None, max_length=MAX_TITLE_LENGTH)
 
     @model_validator(mode="after")
     def pass_mark_on_the_scale(self) -> CourseIn:

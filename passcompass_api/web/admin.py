@@ -28,7 +28,7 @@ from passcompass_assets.core.access.tokens import (
     list_tokens,
     revoke_token,
 )
-from passcompass_assets.core.courses import Course, list_courses, set_course
+from passcompass_assets.core.courses import MAX_GRADE, MAX_TITLE_LENGTH, Course, list_courses, set_course
 from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.validation import MAX_ID_LENGTH, id_problem, text_problem
 from passcompass_assets.core.periods import (
@@ -46,7 +46,6 @@ from passcompass_assets.core.periods import (
 
 router = APIRouter(include_in_schema=False)
 PERIODS, COURSES, TOKENS = "/admin/periods", "/admin/courses", "/admin/tokens"
-MAX_GRADE = 10_000.0
 ROLE_WORDS = {
     "admin": "Administrator: everything, every course",
     "uploader": "Uploader: uploads student data and final grades",
@@ -202,6 +201,7 @@ async def _courses_page(
             "confirmed": [c for c in courses if c.confirmed],
             "periods": [p.period_id for p in await run_in_threadpool(list_periods, engine)],
             "draft": {},
+            "max_title": MAX_TITLE_LENGTH,
             **extra,
         }
     )
@@ -245,8 +245,8 @@ def _course_problems(engine: Engine, values: dict[str, str]) -> list[Shown]:
     elif grade_max is not None and pass_mark > grade_max:
         problems.append(Shown("Pass mark", "The pass mark must be at most the top of the grade scale."))
     title = values.get("title", "")
-    if len(title) > 256:
-        problems.append(Shown("Title", "The title is at most 256 characters."))
+    if len(title) > MAX_TITLE_LENGTH:
+        problems.append(Shown("Title", f"The title is at most {MAX_TITLE_LENGTH} characters."))
     elif title and (problem := text_problem(title)):
         problems.append(Shown("Title", f"The title {problem}."))
     return problems

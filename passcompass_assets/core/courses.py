@@ -11,6 +11,10 @@ from sqlalchemy.engine import Engine
 from passcompass_assets.core.db.tables import courses
 from passcompass_assets.core.periods import require_declared
 
+# The bounds a course's scale and title are held to, by the API's schema and the courses page alike.
+MAX_GRADE = 10_000.0
+MAX_TITLE_LENGTH = 256
+
 
 @dataclass(frozen=True)
 class Course:
