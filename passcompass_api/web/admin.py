@@ -16,8 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Engine
 
 from passcompass_api.deps import EngineDep, SettingsDep
-from passcompass_api.web.admin_common import Shown, allowed, context, field, plain, problems_of
-from passcompass_api.web.gate import signed_in, signed_in_form
+from passcompass_api.web.admin_common import Shown, context, field, form_for, page_for, plain, problems_of
 from passcompass_api.web.render import render
 from passcompass_assets.core.access.roles import ADMIN, ALL_COURSES, COURSE_SCOPED, ROLES, Principal, Role
 from passcompass_assets.core.access.tokens import (
@@ -55,19 +54,14 @@ ROLE_WORDS = {
 
 
 async def _admin(request: Request, settings: SettingsDep, engine: Engine) -> Principal | Response:
-    principal = await signed_in(request, settings, engine)
-    if isinstance(principal, Response):
-        return principal
-    return allowed(request, principal, ADMIN) or principal
+    return await page_for(request, settings, engine, ADMIN)
 
 
 async def _admin_form(request: Request, settings: SettingsDep, engine: Engine) -> tuple[Principal, dict] | Response:
-    sent = await signed_in_form(request, settings, engine)
+    sent = await form_for(request, settings, engine, ADMIN)
     if isinstance(sent, Response):
         return sent
     principal, form = sent
-    if (refusal := allowed(request, principal, ADMIN)) is not None:
-        return refusal
     return principal, {name: field(form, name) for name in form}
 
 

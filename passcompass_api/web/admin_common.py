@@ -10,13 +10,16 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.engine import Engine
 from starlette.datastructures import FormData
 
 from passcompass_api.web.filters import plain
+from passcompass_api.web.gate import signed_in, signed_in_form
 from passcompass_api.web.render import render
 from passcompass_api.web.session import root_of
 from passcompass_assets.core.access.roles import ADMIN, UPLOADER, Principal, Role
 from passcompass_assets.core.errors import Problem, Rejected
+from passcompass_assets.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,24 @@ def refused(request: Request, principal: Principal, role: Role) -> HTMLResponse:
 def allowed(request: Request, principal: Principal, role: Role) -> Response | None:
     """None when ``principal`` may use a page for ``role``; else the 403 page."""
     return None if principal.has(role) else refused(request, principal, role)
+
+
+async def page_for(request: Request, settings: Settings, engine: Engine, role: Role) -> Principal | Response:
+    """The principal opening a page for ``role``; else the sign-in or 403 page to answer instead."""
+    principal = await signed_in(request, settings, engine)
+    if isinstance(principal, Response):
+        return principal
+    return allowed(request, principal, role) or principal
+
+
+async def form_for(
+    request: Request, settings: Settings, engine: Engine, role: Role
+) -> tuple[Principal, FormData] | Response:
+    """The principal and fields of a form sent to a page for ``role``; else the page to answer instead."""
+    sent = await signed_in_form(request, settings, engine)
+    if isinstance(sent, Response):
+        return sent
+    return allowed(request, sent[0], role) or sent
 
 
 def context(request: Request, principal: Principal, path: str) -> dict[str, object]:

@@ -24,8 +24,7 @@ from starlette.datastructures import FormData, UploadFile
 from passcompass_api.csv_files import read_csv_file
 from passcompass_api.deps import EngineDep, LandingDep, SettingsDep
 from passcompass_api.security import limiter_of
-from passcompass_api.web.admin_common import Shown, allowed, context, field, problems_of
-from passcompass_api.web.gate import signed_in, signed_in_form
+from passcompass_api.web.admin_common import Shown, context, field, form_for, page_for, problems_of
 from passcompass_api.web.render import render
 from passcompass_assets.core.access.roles import UPLOADER, Principal
 from passcompass_assets.core.db.timestamps import utc
@@ -136,22 +135,13 @@ async def _page(
     return render("admin_uploads.html", page, status)
 
 
-async def _uploader(request: Request, settings: Settings, engine: Engine) -> Principal | Response:
-    principal = await signed_in(request, settings, engine)
-    if isinstance(principal, Response):
-        return principal
-    return allowed(request, principal, UPLOADER) or principal
-
-
 async def _uploader_form(
     request: Request, settings: Settings, engine: Engine
 ) -> tuple[Principal, FormData, dict[str, str]] | Response:
-    sent = await signed_in_form(request, settings, engine)
+    sent = await form_for(request, settings, engine, UPLOADER)
     if isinstance(sent, Response):
         return sent
     principal, form = sent
-    if (refusal := allowed(request, principal, UPLOADER)) is not None:
-        return refusal
     return principal, form, {name: field(form, name) for name in OPTIONS + ("held_id", "key")}
 
 
@@ -166,7 +156,7 @@ def _too_many(request: Request, principal: Principal, settings: Settings) -> Sho
 
 @router.get(UPLOADS, response_class=HTMLResponse, response_model=None)
 async def uploads_page(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
-    principal = await _uploader(request, settings, engine)
+    principal = await page_for(request, settings, engine, UPLOADER)
     if isinstance(principal, Response):
         return principal
     await run_in_threadpool(purge_expired, settings.held_dir)  # a preview never committed is not kept past its time
