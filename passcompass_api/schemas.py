@@ -155,6 +155,23 @@ class ReportRequested(BaseModel):
     status: Literal["requested"]
 
 
+class ReportWorkOut(BaseModel):
+    """A course report to make or made: scheduled on the cadence, requested, or asked for by an operator."""
+
+    work: str = Field(description='"report:<course|period|date>", "report-request:<id>" or "manual:<id>"')
+    course_id: str
+    period_id: str
+    report_date: date
+    request_id: str | None
+    status: Literal["pending", "done", "failed"]
+    attempts_failed: int
+    will_retry: bool = Field(description="a failed report is tried again, alone, after a back-off")
+    error: str | None
+    report_id: str | None
+    queued_at: datetime | None
+    finished_at: datetime | None
+
+
 class MeOut(BaseModel):
     principal: str = Field(description='"token:<id>" or "oidc:<subject>", as the access log names it')
     roles: list[str]

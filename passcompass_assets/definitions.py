@@ -17,7 +17,6 @@ defs = dg.Definitions(
         dbt_feature_assets,
         ml.initial_training_data,
         ml.fail_risk_model,
-        reporting.feature_drift,
         reporting.period_reports,
         monitoring.report_evaluation,
     ],
@@ -31,7 +30,7 @@ defs = dg.Definitions(
     sensors=[
         ingestion.upload_sensor,
         ingestion.inbox_sensor,
-        reporting.report_request_sensor,
+        reporting.report_sensor,
         monitoring.final_grades_sensor,
         monitoring.run_failure_alert,
     ],

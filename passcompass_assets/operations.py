@@ -6,6 +6,7 @@ with the same alerts and metadata as a run the daemon launched.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,10 +29,11 @@ from passcompass_assets.core.datasets.loading import loading_demo
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.ingest.landing import LandingStore
 from passcompass_assets.core.ingest.uploads import Upload, UploadPolicy, find_upload, mark_upload, pending_uploads
-from passcompass_assets.core.keys import CoursePeriod, ReportKey
+from passcompass_assets.core.keys import CoursePeriod, ReportDay, ReportKey
 from passcompass_assets.core.periods import Period, active_periods, list_periods, upsert_period
 from passcompass_assets.core.reports.requests import reportable_period
-from passcompass_assets.core.reports.store import ReportRecord, list_reports, report_on
+from passcompass_assets.core.reports.store import ReportRecord, get_report
+from passcompass_assets.core.reports.tasks import batch_of, find_task, queue
 from passcompass_assets.core.reports.term import report_rows
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.definitions import defs
@@ -39,7 +41,8 @@ from passcompass_assets.ingestion.assets import UPLOADS_PARTITIONS
 from passcompass_assets.ingestion.sensors import ingest_work
 from passcompass_assets.instance import prepare_home
 from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS
-from passcompass_assets.reporting.partitions import REPORT_PARTITIONS
+from passcompass_assets.reporting.assets import BATCH_TAG
+from passcompass_assets.reporting.partitions import REPORT_DAYS
 from passcompass_assets.work import ATTEMPT_TAG, WORK_TAG, attempts
 
 
@@ -50,14 +53,19 @@ class JobOutcome:
 
 
 def execute(
-    job_name: str, partition_key: str | None = None, partitions: str | None = None, work: str | None = None
+    job_name: str,
+    partition_key: str | None = None,
+    partitions: str | None = None,
+    work: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> JobOutcome:
     """Run a job of the one ``Definitions`` in this process, recorded in the platform's Dagster instance; ``work``
     tags the run with the piece of work it does (as the sensors do), so they see it in progress or done."""
     with dg.DagsterInstance.get() as instance:
         if partition_key and partitions:
             instance.add_dynamic_partitions(partitions, [partition_key])
-        tags = {WORK_TAG: work, ATTEMPT_TAG: str(attempts(instance, work).failures + 1)} if work else None
+        if work:
+            tags = {**(tags or {}), WORK_TAG: work, ATTEMPT_TAG: str(attempts(instance, work).failures + 1)}
         job = defs.resolve_job_def(job_name)
         result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False, tags=tags)
     metadata: dict[str, object] = {}
@@ -97,15 +105,30 @@ def train(settings: Settings) -> JobOutcome:
 
 
 def report(settings: Settings, course_id: str, period_id: str | None = None, as_of: date | None = None) -> ReportRecord:
-    """One course report for ``as_of`` (default today) in the named, current or latest period of the course."""
+    """One course report for ``as_of`` (default today) in the named, current or latest period of the course: a
+    batch of one, made by the report job in this process."""
     prepare_home(settings)
     engine = get_engine(settings.db_url)
     as_of = as_of or date.today()
     key = ReportKey(course_id, reportable_period(engine, course_id, period_id, as_of), as_of)
-    if not execute("period_report", key.key, REPORT_PARTITIONS).success:
+    work_key = f"manual:{uuid.uuid4()}"
+    queue(engine, [(key, work_key)])
+    batch_id = batch_of(engine, [work_key])
+    ran = execute(
+        "period_report",
+        ReportDay(key.period_id, as_of).key,
+        REPORT_DAYS,
+        f"report-batch:{batch_id}",
+        {BATCH_TAG: batch_id},
+    )
+    task = find_task(engine, work_key)
+    made = get_report(engine, task.report_id) if task and task.report_id else None
+    if made is None:
+        why = task.error if task and task.error else "see the Dagster UI"
+        raise RuntimeError(f"the report of {key.course_id} ({key.period_id}) on {as_of} failed: {why}")
+    if not ran.success:  # the course's report was made, yet the run failed around it
         raise RuntimeError(f"the report run for {key.key} failed: see the Dagster UI")
-    made = report_on(engine, key.course_id, key.period_id, as_of)  # one report per course and date
-    return made if made is not None else list_reports(engine, key.course_id, key.period_id)[0]
+    return made
 
 
 def evaluate(settings: Settings, course_id: str, period_id: str) -> JobOutcome:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
-from passcompass_assets.core.settings import Settings
+from passcompass_assets.core.retry import RetryPolicy
 
 WORK_TAG = "passcompass/work"
 ATTEMPT_TAG = "passcompass/attempt"
@@ -29,19 +29,6 @@ _ACTIVE = [
     dg.DagsterRunStatus.CANCELING,
 ]
 _FAILED = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int  # runs at most, the first included
-    backoff: timedelta  # wait after the first failure; doubled after each further one
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(settings.retry_attempts, timedelta(seconds=settings.retry_backoff_seconds))
-
-    def wait_after(self, failures: int) -> timedelta:
-        return self.backoff * 2 ** max(0, failures - 1)
 
 
 @dataclass(frozen=True)

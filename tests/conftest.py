@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from passcompass_assets.core.db.engine import get_engine, with_driver
 from passcompass_assets.core.db.migrate import upgrade
 from passcompass_assets.core.ingest.landing import LandingStore
+from passcompass_assets.core.keys import ReportDay, ReportKey
 from passcompass_assets.core.ml.loader import ModelInfo
 from passcompass_assets.core.periods import Period, upsert_period
 from passcompass_assets.core.settings import Settings
@@ -233,3 +234,37 @@ class DataDrivenModel:
             },
             index=frame.index,
         )
+
+
+def make_report_batch(
+    engine: sa.Engine,
+    keys: list[ReportKey],
+    model: object,
+    instance: object | None = None,
+    work_prefix: str = "manual",
+) -> tuple[object, str]:
+    """Queue a report per key (all of one period and day) as one batch and run the report asset on it in process,
+    as the report sensor's run would; (the run's result, the batch id)."""
+    import dagster as dg
+
+    from passcompass_assets.core.reports.tasks import batch_of, queue
+    from passcompass_assets.reporting.assets import BATCH_TAG, period_reports
+    from passcompass_assets.reporting.partitions import REPORT_DAYS
+    from passcompass_assets.resources import PlatformResource
+
+    work = [(key, f"{work_prefix}:{key.key}") for key in keys]
+    queue(engine, work)
+    batch_id = batch_of(engine, [work_key for _, work_key in work])
+    day = ReportDay(keys[0].period_id, keys[0].report_date).key
+    instance = instance or dg.DagsterInstance.ephemeral()
+    assert isinstance(instance, dg.DagsterInstance)
+    instance.add_dynamic_partitions(REPORT_DAYS, [day])
+    result = dg.materialize(
+        [period_reports],
+        partition_key=day,
+        instance=instance,
+        resources={"platform": PlatformResource(), "model": model},
+        tags={BATCH_TAG: batch_id},
+        raise_on_error=False,
+    )
+    return result, batch_id

@@ -15,10 +15,9 @@ from datetime import date, timedelta
 from email import message_from_bytes
 from email.message import Message
 
-import dagster as dg
 import pandas as pd
 import pytest
-from conftest import DataDrivenModel
+from conftest import DataDrivenModel, make_report_batch
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.ingest.apply import apply_upload
@@ -31,9 +30,7 @@ from passcompass_assets.core.periods import Period, upsert_period
 from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.store import get_report, list_reports, store_report
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.reporting.assets import feature_drift, period_reports
-from passcompass_assets.reporting.partitions import REPORT_PARTITIONS
-from passcompass_assets.resources import ModelResource, PlatformResource
+from passcompass_assets.resources import ModelResource
 
 COURSE, PERIOD = "math", "2026-now"
 ADDRESSES = {"math": ["ada@uni.example", "alan@uni.example"], "*": ["dean@uni.example"]}
@@ -244,21 +241,15 @@ def test_the_report_asset_notifies_and_a_failure_never_fails_it(
     rows = "\n".join(f"stu-{i},{COURSE},{PERIOD},{day.isoformat()},{i * 3},{20 - i}" for i in range(8))
     content = f"user_id,course_id,period_id,as_of_date,absences,interim_grade_1\n{rows}\n".encode()
     apply_upload(engine, store, receive_upload(engine, store, content).upload_id)
-    key = ReportKey(COURSE, PERIOD, day).key
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(REPORT_PARTITIONS, [key])
     caplog.set_level(logging.DEBUG)
 
-    result = dg.materialize(
-        [feature_drift, period_reports],
-        partition_key=key,
-        instance=instance,
-        resources={"platform": PlatformResource(), "model": FixedModel()},
-    )
+    result, _ = make_report_batch(engine, [ReportKey(COURSE, PERIOD, day)], FixedModel())
     assert result.success
     (record,) = list_reports(engine, COURSE, PERIOD)
     assert record.students == 8 and period.contains(record.report_date)
-    metadata = result.asset_materializations_for_node("period_reports")[0].metadata
+    (observation,) = result.asset_observations_for_node("period_reports")
+    metadata = observation.metadata
+    assert metadata["status"].value == "made" and metadata["report_id"].value == record.report_id
     assert metadata["notifications"].value == {"email": "failed", "webhook": "sent"}
     events = {p["event"]: p for p in posted}
     assert events["report_ready"]["report_id"] == record.report_id and events["report_ready"]["students"] == 8

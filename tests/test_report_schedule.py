@@ -6,12 +6,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from passcompass_assets.core.cadence import next_report_date, report_dates, report_number, week_of_term
+from passcompass_assets.core.db.tables import report_tasks
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
 from passcompass_assets.core.periods import Period, upsert_period
-from passcompass_assets.reporting import report_request_sensor, report_schedule
+from passcompass_assets.core.reports.tasks import course_tasks
+from passcompass_assets.reporting import report_schedule, report_sensor
+from passcompass_assets.reporting.assets import LANE_TAG
 from passcompass_assets.resources import PlatformResource
 
 START = date(2026, 9, 7)  # a Monday
@@ -45,17 +49,21 @@ def instance():
         yield test_instance
 
 
-def evaluate(instance: dg.DagsterInstance, day: date):
+def evaluate(engine, instance: dg.DagsterInstance, day: date) -> list[str]:
+    """The day's tick; the keys of the course reports it queued (the report sensor makes them)."""
+    before = queued_keys(engine)
     context = dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=datetime(day.year, day.month, day.day, 6, tzinfo=UTC),
         resources={"platform": PlatformResource()},
     )
-    result = report_schedule(context)
-    if isinstance(result, dg.SkipReason):
-        return []
-    assert set(instance.get_dynamic_partitions("reports")) >= {r.partition_key for r in result}
-    return result
+    assert isinstance(report_schedule(context), dg.SkipReason)  # it queues; the sensor launches
+    return sorted(key.removeprefix("report:") for key in queued_keys(engine) - before)
+
+
+def queued_keys(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(sa.select(report_tasks.c.work_key)).scalars())
 
 
 @pytest.mark.parametrize("cadence", [2, 3, 4])
@@ -67,22 +75,24 @@ def test_schedule_requests_on_cadence_days_only(engine, store, instance, cadence
     # Every report date, the days around each, the first days of the term and the days after its end.
     around = {d + timedelta(days=k) for d in report_dates(period) for k in (-1, 0, 1)}
     days = sorted(around | {START - timedelta(days=1), START, START + timedelta(days=1), END + timedelta(weeks=3)})
-    requested_days = [d for d in days if evaluate(instance, d)]
-    assert requested_days == report_dates(period)
-    requests = evaluate(instance, START + timedelta(weeks=cadence))
-    day = (START + timedelta(weeks=cadence)).isoformat()
-    assert sorted(r.partition_key for r in requests) == [f"bio|autumn|{day}", f"math|autumn|{day}"]
-    # Idempotent: the run key is the partition key, so a repeated tick asks for the same runs only.
-    assert sorted(r.run_key for r in requests) == sorted(r.partition_key for r in requests)
+    queued_days = [d for d in days if evaluate(engine, instance, d)]
+    assert queued_days == report_dates(period)
+    day = START + timedelta(weeks=cadence)
+    assert sorted(key for key in queued_keys(engine) if key.endswith(day.isoformat())) == [
+        f"report:bio|autumn|{day}",
+        f"report:math|autumn|{day}",
+    ]
+    # Idempotent: a repeated tick queues nothing more.
+    assert evaluate(engine, instance, day) == []
 
 
 def test_nothing_before_the_first_cadence_or_after_the_end(engine, store, instance):
     upsert_period(engine, Period("autumn", START, END, 3))
     enrol(engine, store, "math", "autumn")
-    assert evaluate(instance, START) == []
-    assert evaluate(instance, START + timedelta(weeks=2)) == []
-    assert len(evaluate(instance, END)) == 1
-    assert evaluate(instance, END + timedelta(weeks=3)) == []
+    assert evaluate(engine, instance, START) == []
+    assert evaluate(engine, instance, START + timedelta(weeks=2)) == []
+    assert len(evaluate(engine, instance, END)) == 1
+    assert evaluate(engine, instance, END + timedelta(weeks=3)) == []
 
 
 def test_overlapping_periods_each_on_their_own_cadence(engine, store, instance):
@@ -91,21 +101,24 @@ def test_overlapping_periods_each_on_their_own_cadence(engine, store, instance):
     enrol(engine, store, "math", "long")
     enrol(engine, store, "art", "short")
     day = START + timedelta(weeks=9)  # long: week 9 cadence; short: its last day
-    assert sorted(r.partition_key for r in evaluate(instance, day)) == [f"art|short|{day}", f"math|long|{day}"]
+    assert evaluate(engine, instance, day) == [f"art|short|{day}", f"math|long|{day}"]
     only_short = START + timedelta(weeks=5)
-    assert [r.partition_key for r in evaluate(instance, only_short)] == [f"art|short|{only_short}"]
+    assert evaluate(engine, instance, only_short) == [f"art|short|{only_short}"]
 
 
-def test_report_request_sensor_runs_each_request_until_done(client, engine, store, instance, default_period):
+def test_the_report_sensor_runs_each_request_until_done(client, engine, store, instance, default_period):
     enrol(engine, store, "math", "default")
     first = client.post("/api/v1/reports", params={"course_id": "math"}).json()
     context = dg.build_sensor_context(instance=instance, resources={"platform": PlatformResource()})
-    requests = report_request_sensor(context).run_requests
-    assert [r.run_key for r in requests] == [f"report-request:{first['request_id']}#1"]
-    assert requests[0].partition_key.startswith("math|default|")
+    [request] = report_sensor(context).run_requests
+    [task] = course_tasks(engine, "math")
+    assert task.request_id == first["request_id"] and task.batch_id
+    assert request.run_key == f"report-batch:{task.batch_id}#1"
+    assert request.partition_key == f"default|{date.today()}"
+    # A batch of one is an on-demand report: the run queue takes it first and never counts it as a batch.
+    assert request.tags[LANE_TAG] == "single" and request.tags["dagster/priority"] == "1"
     second = client.post("/api/v1/reports", params={"course_id": "math"}).json()
-    # Both are still requested (no run made a report yet), each with its own run key.
-    assert [r.run_key for r in report_request_sensor(context).run_requests] == [
-        f"report-request:{first['request_id']}#1",
-        f"report-request:{second['request_id']}#1",
-    ]
+    # Both are still to make (no run made a report yet), each in its own batch.
+    runs = report_sensor(context).run_requests
+    assert [r.run_key for r in runs] == [f"report-batch:{t.batch_id}#1" for t in reversed(course_tasks(engine, "math"))]
+    assert {t.request_id for t in course_tasks(engine, "math")} == {first["request_id"], second["request_id"]}

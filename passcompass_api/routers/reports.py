@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from passcompass_api.deps import EngineDep, IdOrBlankQuery, IdQuery, SettingsDep
 from passcompass_api.downloads import content_disposition
-from passcompass_api.schemas import ErrorOut, ReportRequested, ReportSummary
+from passcompass_api.schemas import ErrorOut, ReportRequested, ReportSummary, ReportWorkOut
 from passcompass_api.security import (
     AUTH_RESPONSES,
     RATE_RESPONSES,
@@ -26,6 +26,7 @@ from passcompass_assets.core.reports.period_choice import latest_report
 from passcompass_assets.core.reports.render import FORMATS, file_name
 from passcompass_assets.core.reports.requests import request_report as queue_report
 from passcompass_assets.core.reports.store import ReportRecord, list_reports
+from passcompass_assets.core.reports.tasks import course_tasks
 from passcompass_assets.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=AUTH_RESPONSES)
@@ -109,6 +110,31 @@ def get_latest_report(
     return _download(latest.record, format, settings, engine, principal, download)
 
 
+@router.get("/work", response_model=list[ReportWorkOut])
+def get_report_work(
+    principal: CourseReader, engine: EngineDep, course_id: IdQuery, period_id: IdOrBlankQuery = None
+) -> list[ReportWorkOut]:
+    """The course's reports to make and made (scheduled, requested, by an operator), newest first: each one's
+    status, failed attempts and why, and its report once made."""
+    return [
+        ReportWorkOut(
+            work=task.work_key,
+            course_id=task.course_id,
+            period_id=task.period_id,
+            report_date=task.report_date,
+            request_id=task.request_id,
+            status=task.status,  # type: ignore[arg-type]  # the ledger's three words
+            attempts_failed=task.failures,
+            will_retry=task.status == "failed" and not task.given_up,
+            error=task.error,
+            report_id=task.report_id,
+            queued_at=task.queued_at,
+            finished_at=task.finished_at,
+        )
+        for task in course_tasks(engine, course_id, period_id)
+    ]
+
+
 @router.get("/{report_id}", response_class=FileResponse, response_model=None, responses={404: {"model": ErrorOut}})
 def get_report_by_id(
     access: Annotated[ReportAccess, Depends(require_report(INSTRUCTOR, VIEWER))],
@@ -133,7 +159,7 @@ def request_report(
     course_id: IdQuery,
     period_id: IdOrBlankQuery = None,
 ) -> ReportRequested:
-    """Ask for a report now; the report-request sensor turns it into a run."""
+    """Ask for a report now; the report sensor makes it (``GET /api/v1/reports/work`` follows it)."""
     queued = queue_report(engine, course_id, period_id, date.today())
     return ReportRequested(
         request_id=queued.request_id, course_id=queued.course_id, period_id=queued.period_id, status="requested"

@@ -113,11 +113,18 @@ def feature_drift(
 
 
 def course_drift(
-    engine: Engine, reports_dir: Path, course_id: str, period: Period, day: date, share_threshold: float
+    engine: Engine,
+    reports_dir: Path,
+    course_id: str,
+    period: Period,
+    day: date,
+    share_threshold: float,
+    current: pd.DataFrame | None = None,
 ) -> DriftSummary:
-    """A course's students on ``day`` against the same course's labelled past students at the same point of their
-    term (the data the model learnt from); no reference when the course has no labelled past (or too little)."""
-    current = scoring_rows(engine, course_id, period, day)
+    """A course's students on ``day`` (``current``, when the caller has read them) against the same course's
+    labelled past students at the same point of their term (the data the model learnt from); no reference when
+    the course has no labelled past (or too little)."""
+    current = scoring_rows(engine, course_id, period, day) if current is None else current
     reference = same_week(own_training_rows(engine, course_id, week=term_week(period, day)), term_week(period, day))
     if len(reference) < MIN_REFERENCE_ROWS or current.empty:
         return DriftSummary(columns=0, threshold=share_threshold)

@@ -1,5 +1,6 @@
-"""The one way to write and read the key of a course period (``course|period``) and of a course period on a day
-(``course|period|YYYY-MM-DD``): Dagster partitions, work scopes and the drift pages' file names all use these."""
+"""The one way to write and read the key of a course period (``course|period``), of a course period on a day
+(``course|period|YYYY-MM-DD``) and of a period on a day (``period|YYYY-MM-DD``): Dagster partitions, work scopes
+and the drift pages' file names all use these."""
 
 from __future__ import annotations
 
@@ -50,3 +51,20 @@ class ReportKey:
     def parse(cls, key: str) -> ReportKey:
         course_id, period_id, day = key.rsplit(SEPARATOR, 2)
         return cls(course_id, period_id, date.fromisoformat(day))
+
+
+@dataclass(frozen=True)
+class ReportDay:
+    """A period on a day: the Dagster partition of its reports, made in batches of courses."""
+
+    period_id: str
+    report_date: date
+
+    @property
+    def key(self) -> str:
+        return SEPARATOR.join((self.period_id, self.report_date.isoformat()))
+
+    @classmethod
+    def parse(cls, key: str) -> ReportDay:
+        period_id, day = key.rsplit(SEPARATOR, 1)
+        return cls(period_id, date.fromisoformat(day))

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # the wait after a failure starting at ``retry_backoff_seconds`` and doubling.
     retry_attempts: int = 3
     retry_backoff_seconds: float = 15.0
+    # A report day's courses are made this many to a run: few runs (each loads the model once), yet enough of them
+    # to run side by side and to leave a slot for an on-demand report.
+    report_batch_size: int = 200
     # Retrain once final grades have been quiet this long: one retraining per batch of files, not one per file.
     retrain_quiet_seconds: float = 60.0
 

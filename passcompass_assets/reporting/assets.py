@@ -1,92 +1,88 @@
-"""Report assets: feature drift and the period report, one partition per course, period and report date."""
+"""The report asset: a report day's course reports (drift, then CSV, JSON and HTML), one batch of courses a run."""
+
+from typing import Any
 
 import dagster as dg
 
-from passcompass_assets.core.alerts import send_alert
-from passcompass_assets.core.drift import course_drift
-from passcompass_assets.core.keys import ReportKey
-from passcompass_assets.core.notify import notify_report_ready
-from passcompass_assets.core.reports.service import generate_report, report_period
-from passcompass_assets.reporting.partitions import report_partitions
+from passcompass_assets.core.reports.batch import CourseOutcome, make_reports
+from passcompass_assets.core.reports.tasks import batch_tasks
+from passcompass_assets.reporting.partitions import report_days
 from passcompass_assets.resources import ModelResource, PlatformResource
-from passcompass_assets.work import WORK_TAG
+
+BATCH_TAG = "passcompass/batch"  # the batch of courses a report run makes (core/reports/tasks.py)
+LANE_TAG = "passcompass/lane"  # "batch" runs are limited in dagster.yaml, so a "single" report always has a slot
+
+
+def _observation(outcome: CourseOutcome) -> dict[str, Any]:
+    """What the Dagster UI shows of one course's report: the course, its status, and the report's facts or why
+    it failed."""
+    task = outcome.task
+    metadata: dict[str, Any] = {"course_id": task.course_id, "work": task.work_key}
+    if outcome.report is None:
+        return {**metadata, "status": "failed", "error": str(outcome.error), "will_retry": not outcome.given_up}
+    report = outcome.report
+    drift = outcome.drift
+    return {
+        **metadata,
+        "status": "made",
+        "report_id": report.report_id,
+        "students": report.students,
+        "band_counts": dg.MetadataValue.json(report.band_counts),
+        "model_version": str(report.model_version),
+        "confidence": report.confidence,
+        "quality_gate": str(report.header.get("quality_gate", "")),
+        "week_of_term": report.week_of_term,
+        "drift_flagged": bool(drift and drift.flagged),
+        "drift": drift.summary if drift else "",
+        "notifications": dg.MetadataValue.json(outcome.notified),
+    }
 
 
 @dg.asset(
-    partitions_def=report_partitions,
-    deps=["student_records", "training_set"],
-    group_name="reporting",
-    kinds={"evidently"},
-    description="Evidently data drift of a course's current features against the training data.",
-)
-def feature_drift(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.Output[dict]:
-    key = ReportKey.parse(context.partition_key)
-    settings = platform.settings
-    period = report_period(platform.engine, key.period_id, key.course_id, key.report_date)
-    result = course_drift(
-        platform.engine, settings.reports_dir, key.course_id, period, key.report_date, settings.drift_share_threshold
-    )
-    if result.flagged:
-        send_alert(
-            settings.alert_webhook_url,
-            "drift",
-            f"{key.course_id} ({key.period_id}) on {key.report_date}: {result.summary}",
-            course_id=key.course_id,
-            period_id=key.period_id,
-        )
-    return dg.Output(
-        result.as_dict(),
-        metadata={
-            "drifted_share": result.share,
-            "drifted_columns": dg.MetadataValue.json(result.drifted_columns),
-            "flagged": result.flagged,
-            "summary": result.summary,
-        },
-    )
-
-
-@dg.asset(
-    partitions_def=report_partitions,
+    partitions_def=report_days,
     deps=["student_records", "fail_risk_model"],
     group_name="reporting",
-    kinds={"html", "csv", "json"},
-    description="A fail-risk report per course and report date: CSV, JSON and HTML in the report store.",
+    kinds={"evidently", "html", "csv", "json"},
+    description=(
+        "Fail-risk reports of a report day (a period and date): per course, Evidently drift of its students "
+        "against its past students, then CSV, JSON and HTML in the report store. A run makes one batch of the "
+        "day's courses (its passcompass/batch tag), loading the model once; each course is an observation."
+    ),
 )
 def period_reports(
-    context: dg.AssetExecutionContext, platform: PlatformResource, model: ModelResource, feature_drift: dict
+    context: dg.AssetExecutionContext, platform: PlatformResource, model: ModelResource
 ) -> dg.MaterializeResult:
-    key = ReportKey.parse(context.partition_key)
-    report = generate_report(
-        platform.engine,
-        platform.settings,
-        model.load(),
-        key.course_id,
-        key.period_id,
-        key.report_date,
-        feature_drift,
-        work_key=context.run.tags.get(WORK_TAG),
-    )
-    # The course's instructors are told once per report; a failure is logged and alerted, never raised.
-    notified = notify_report_ready(platform.settings, platform.engine, report)
+    tasks = batch_tasks(platform.engine, context.run.tags[BATCH_TAG])
+    champion = model.load() if tasks else None  # once per run, not once per course
+    made, failed = [], []
+    for outcome in make_reports(platform.engine, platform.settings, champion, tasks):
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=context.asset_key, partition=context.partition_key, metadata=_observation(outcome)
+            )
+        )
+        if outcome.report is None:
+            context.log.error(f"report of {outcome.task.course_id} failed: {outcome.error}")
+            failed.append(outcome.task.course_id)
+        else:
+            made.append(outcome.task.course_id)
+    if failed and not made:
+        raise dg.Failure(f"every course of the batch failed ({len(failed)}); each is retried on its own")
     return dg.MaterializeResult(
         metadata={
-            "report_id": report.report_id,
-            "students": report.students,
-            "band_counts": dg.MetadataValue.json(report.band_counts),
-            "model_version": str(report.model_version),
-            "confidence": report.confidence,
-            "quality_gate": str(report.header.get("quality_gate", "")),
-            "week_of_term": report.week_of_term,
-            "drift_flagged": bool(feature_drift.get("flagged")),
-            "notifications": dg.MetadataValue.json(notified),
+            "batch": context.run.tags[BATCH_TAG],
+            "courses": len(tasks),
+            "made": len(made),
+            "failed": len(failed),
+            "failed_courses": dg.MetadataValue.json(failed[:100]),
         }
     )
 
 
 period_report_job = dg.define_asset_job(
     "period_report",
-    selection=[feature_drift, period_reports],
-    partitions_def=report_partitions,
+    selection=[period_reports],
+    partitions_def=report_days,
     executor_def=dg.in_process_executor,
-    description="Drift, then one course report (one partition per course, period and report date).",
+    description="A batch of a report day's course reports (one partition per period and report date).",
 )

@@ -1,21 +1,32 @@
-"""When report runs start: on each period's cadence (a daily tick decides) and on request; failed ones again."""
+"""When reports are made: a daily tick queues the courses due on a period's cadence, the API queues requests, and
+the report sensor makes whatever is queued in batches (one run per batch), retrying a failed course on its own."""
 
-from datetime import UTC, datetime, timedelta
+from __future__ import annotations
 
 import dagster as dg
 
-from passcompass_assets.core.keys import ReportKey
-from passcompass_assets.core.reports.requests import due_reports, finish_request, pending_requests
-from passcompass_assets.reporting.assets import period_report_job
-from passcompass_assets.reporting.partitions import REPORT_PARTITIONS
+from passcompass_assets.core.reports.requests import queue_due_reports
+from passcompass_assets.core.reports.tasks import (
+    Batch,
+    fail_batch,
+    finish_requests,
+    form_batches,
+    open_batches,
+    requeue_failed,
+)
+from passcompass_assets.core.retry import RetryPolicy
+from passcompass_assets.reporting.assets import BATCH_TAG, LANE_TAG, period_report_job
+from passcompass_assets.reporting.partitions import REPORT_DAYS
 from passcompass_assets.resources import PlatformResource
-from passcompass_assets.work import ATTEMPT_TAG, WORK_TAG, RetryPolicy, Work, plan
+from passcompass_assets.work import Work, plan
 
-RETRY_WINDOW = timedelta(days=7)  # failed scheduled reports older than this are not retried any more
+PRIORITY_TAG = "dagster/priority"  # the run queue takes a single report (an on-demand one) before a batch
 
 
-def scheduled_work(key: ReportKey) -> Work:
-    return Work(f"report:{key.key}", period_report_job.name, key.key)
+def batch_work(batch: Batch) -> Work:
+    single = batch.size == 1
+    tags = {BATCH_TAG: batch.batch_id, LANE_TAG: "single" if single else "batch", PRIORITY_TAG: "1" if single else "0"}
+    return Work(f"report-batch:{batch.batch_id}", period_report_job.name, batch.day.key, tags)
 
 
 @dg.schedule(
@@ -23,64 +34,37 @@ def scheduled_work(key: ReportKey) -> Work:
     cron_schedule="0 6 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily tick; a period's cadence (every 2, 3 or 4 weeks from its start, and its last day) decides.",
+    description="Daily tick: queues the report of every course whose period's cadence (every 2, 3 or 4 weeks "
+    "from its start, and its last day) falls on the day; the report sensor makes them in batches.",
 )
-def report_schedule(
-    context: dg.ScheduleEvaluationContext, platform: PlatformResource
-) -> list[dg.RunRequest] | dg.SkipReason:
+def report_schedule(context: dg.ScheduleEvaluationContext, platform: PlatformResource) -> dg.SkipReason:
     day = context.scheduled_execution_time.date()
-    keys = [ReportKey(course_id, period_id, day) for course_id, period_id in due_reports(platform.engine, day)]
-    if not keys:
-        return dg.SkipReason(f"no report due on {day.isoformat()}")
-    context.instance.add_dynamic_partitions(REPORT_PARTITIONS, [key.key for key in keys])
-    # The run key makes the schedule idempotent (one report per course per report date); the work tag lets the
-    # report sensor retry a run that fails.
-    return [
-        dg.RunRequest(
-            run_key=key.key,
-            partition_key=key.key,
-            tags={WORK_TAG: scheduled_work(key).key, ATTEMPT_TAG: "1"},
-        )
-        for key in keys
-    ]
-
-
-def _failed_scheduled(instance: dg.DagsterInstance) -> list[Work]:
-    """Scheduled reports with a recent failed run (the plan skips those that succeeded since)."""
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(
-            job_name=period_report_job.name,
-            statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
-            updated_after=datetime.now(UTC) - RETRY_WINDOW,
-        )
-    )
-    keys = {run.tags[WORK_TAG] for run in runs if run.tags.get(WORK_TAG, "").startswith("report:")}
-    return [scheduled_work(ReportKey.parse(key.removeprefix("report:"))) for key in sorted(keys)]
+    queued = queue_due_reports(platform.engine, day)
+    # The runs are the report sensor's: one place launches, retries and gives up, whoever queued the work.
+    if not queued:
+        return dg.SkipReason(f"no report due on {day.isoformat()} (or queued already)")
+    return dg.SkipReason(f"{queued} report(s) due on {day.isoformat()} queued; the report sensor makes them")
 
 
 @dg.sensor(job=period_report_job, minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING)
-def report_request_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource) -> dg.SensorResult:
-    """Run each ``POST /api/v1/reports`` request (a report for the day it was asked on) until it is done, and
-    retry scheduled reports whose run failed; with back-off, a bounded number of times."""
-    requests = {f"report-request:{r.request_id}": r for r in pending_requests(platform.engine)}
-    work = [
-        Work(key, period_report_job.name, ReportKey(r.course_id, r.period_id, r.requested_at.date()).key)
-        for key, r in requests.items()
-    ]
-    decided = plan(
-        context.instance, [*work, *_failed_scheduled(context.instance)], RetryPolicy.from_settings(platform.settings)
-    )
-    for item in decided.succeeded:
-        if item.key in requests:
-            finish_request(platform.engine, requests[item.key].request_id, "done")
+def report_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource) -> dg.SensorResult:
+    """Make every queued course report: failed courses back in the queue once their back-off is over, the queue
+    cut into batches of a report day's courses, a run per batch until it succeeds (a run that crashed is relaunched
+    for the courses it had not made), requests finished once their report is made or given up."""
+    engine, settings = platform.engine, platform.settings
+    policy = RetryPolicy.from_settings(settings)
+    requeue_failed(engine, policy)
+    form_batches(engine, settings.report_batch_size)
+    decided = plan(context.instance, [batch_work(batch) for batch in open_batches(engine)], policy)
     for item, tried in decided.given_up:
-        if item.key in requests:
-            reason = f"{tried.last_error or 'the report run failed'} (after {tried.failures} attempt(s))"
-            finish_request(platform.engine, requests[item.key].request_id, "failed", reason)
+        fail_batch(engine, item.tags[BATCH_TAG], tried.last_error or "the report run failed", policy, final=True)
+    for item in decided.succeeded:  # a run that ended well yet left courses unmade: they wait for a new batch
+        fail_batch(engine, item.tags[BATCH_TAG], "the report run ended without making it", policy)
+    finish_requests(engine)
     if not decided.launch:
-        return dg.SensorResult(skip_reason=dg.SkipReason("no report to run now"))
-    partitions = sorted({str(r.partition_key) for r in decided.launch})
+        return dg.SensorResult(skip_reason=dg.SkipReason("no report to make now"))
+    days = sorted({str(r.partition_key) for r in decided.launch})
     return dg.SensorResult(
         run_requests=decided.launch,
-        dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(REPORT_PARTITIONS, partitions)],
+        dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(REPORT_DAYS, days)],
     )

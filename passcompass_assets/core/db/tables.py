@@ -189,6 +189,33 @@ report_requests = sa.Table(
 )
 sa.Index("ix_report_requests_status", report_requests.c.status)
 
+# Every course report that must be made (scheduled for a report day, requested, or asked for by an operator), the
+# ledger of its attempts: runs make a report day's courses in batches, and a course that fails is retried alone.
+report_tasks = sa.Table(
+    "report_tasks",
+    metadata,
+    # "report:<course|period|date>" (scheduled), "report-request:<request id>" or "manual:<uuid>": the report's
+    # ``work_key``, so a retried run finds the report it already made.
+    sa.Column("work_key", sa.String(400), primary_key=True),
+    sa.Column("course_id", sa.String(128), nullable=False),
+    sa.Column("period_id", sa.String(128), nullable=False),
+    sa.Column("report_date", sa.Date(), nullable=False),
+    sa.Column("request_id", sa.String(36), nullable=True),
+    # The batch (one run's worth of courses of a report day) it is in; empty while it waits for one.
+    sa.Column("batch_id", sa.String(36), nullable=True),
+    # pending -> done, or failed (then pending again after the back-off, until the attempts run out).
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("given_up", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("report_id", sa.String(36), nullable=True),
+    sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+)
+sa.Index("ix_report_tasks_status_batch", report_tasks.c.status, report_tasks.c.batch_id)
+sa.Index("ix_report_tasks_course", report_tasks.c.course_id, report_tasks.c.period_id)
+sa.Index("ix_report_tasks_request", report_tasks.c.request_id)
+
 # How far the feedback loop has caught up: per scope ("train", or "evaluate:<course>|<period>"), the newest
 # final-grades upload (by arrival ``seq``) that the last successful training or evaluation took into account.
 feedback_state = sa.Table(

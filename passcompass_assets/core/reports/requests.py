@@ -1,7 +1,8 @@
 """Which reports are due and which were asked for: the cadence, the request queue, and the period a report is for.
 
-The API puts requests in the queue, the report sensor takes them out; the CLI and the API choose a report's
-period with the same rule (:func:`reportable_period`, from core/reports/period_choice.py).
+The API queues a request (with its course report in the ledger, core/reports/tasks.py), the daily tick queues the
+courses due; the report sensor makes them in batches. The CLI and the API choose a report's period with the same
+rule (:func:`reportable_period`, from core/reports/period_choice.py).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.cadence import is_report_day
 from passcompass_assets.core.courses import course_periods, courses_by_period
-from passcompass_assets.core.db.tables import report_requests
+from passcompass_assets.core.db.tables import report_requests, report_tasks
 from passcompass_assets.core.errors import NotFound
+from passcompass_assets.core.keys import ReportKey
 from passcompass_assets.core.periods import list_periods
 from passcompass_assets.core.reports.period_choice import period_to_show
+from passcompass_assets.core.reports.tasks import queue, request_key, scheduled_key, task_values
 
 
 @dataclass(frozen=True)
@@ -49,30 +52,27 @@ def request_report(engine: Engine, course_id: str, period_id: str | None, today:
     chosen = reportable_period(engine, course_id, period_id, today)
     request_id, requested_at = str(uuid.uuid4()), datetime.now(UTC)
     values = {"request_id": request_id, "course_id": course_id, "period_id": chosen, "requested_at": requested_at}
+    task = task_values(ReportKey(course_id, chosen, requested_at.date()), request_key(request_id), request_id)
     with engine.begin() as conn:
         seq: int = conn.execute(report_requests.insert().values(values).returning(report_requests.c.seq)).scalar_one()
+        conn.execute(report_tasks.insert().values(task))
     return ReportRequest(seq, request_id, course_id, chosen, requested_at)
+
+
+def find_request(engine: Engine, request_id: str) -> ReportRequest | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(report_requests).where(report_requests.c.request_id == request_id)).first()
+    return _request(row) if row else None
 
 
 def _request(row: sa.Row) -> ReportRequest:
     return ReportRequest(row.seq, row.request_id, row.course_id, row.period_id, row.requested_at, row.status, row.error)
 
 
-def pending_requests(engine: Engine) -> list[ReportRequest]:
-    """Requests not yet done nor given up, in arrival order."""
-    query = sa.select(report_requests).where(report_requests.c.status == "requested").order_by(report_requests.c.seq)
-    with engine.connect() as conn:
-        return [_request(row) for row in conn.execute(query)]
-
-
-def finish_request(engine: Engine, request_id: str, status: str, error: str | None = None) -> None:
-    """A request is ``done`` (its report is stored) or ``failed`` (every attempt failed; ``error`` says why)."""
-    with engine.begin() as conn:
-        conn.execute(
-            report_requests.update()
-            .where(report_requests.c.request_id == request_id)
-            .values(status=status, error=error, finished_at=datetime.now(UTC))
-        )
+def queue_due_reports(engine: Engine, day: date) -> int:
+    """Queue the report of every course due on ``day`` (once, however often the day's tick runs); how many new."""
+    keys = [ReportKey(course_id, period_id, day) for course_id, period_id in due_reports(engine, day)]
+    return queue(engine, [(key, scheduled_key(key)) for key in keys])
 
 
 def due_reports(engine: Engine, day: date) -> list[tuple[str, str]]:

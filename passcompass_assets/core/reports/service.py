@@ -84,15 +84,16 @@ def generate_report(
     as_of: date,
     drift: dict[str, object] | None = None,
     work_key: str | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> ReportRecord:
     """Score the course's students as known on ``as_of``, then render, store and index the report. ``work_key``
     (a scheduled date or a request) makes it idempotent: the report already made for that key is returned. A
     course has one report per date: asking again for a date replaces its report with one from the data now known
-    for that date (same id)."""
+    for that date (same id). ``rows``: the course's rows on ``as_of`` when the caller has read them already."""
     if work_key and (existing := report_for_work(engine, work_key)) is not None:
         return existing
     period = report_period(engine, period_id, course_id, as_of)
-    frame = scoring_rows(engine, course_id, period, as_of)
+    frame = scoring_rows(engine, course_id, period, as_of) if rows is None else rows
     if frame.empty:
         raise ValueError(f"course {course_id!r} has no enrolled students in period {period_id!r} on {as_of}")
     if model is None:
