@@ -240,11 +240,12 @@ def make_report_batch(
     engine: sa.Engine,
     keys: list[ReportKey],
     model: object,
-    instance: object | None = None,
+    instance: object,
     work_prefix: str = "manual",
 ) -> tuple[object, str]:
     """Queue a report per key (all of one period and day) as one batch and run the report asset on it in process,
-    as the report sensor's run would; (the run's result, the batch id)."""
+    as the report sensor's run would, recorded in ``instance`` (which the result reads: keep it alive); (the run's
+    result, the batch id)."""
     import dagster as dg
 
     from passcompass_assets.core.reports.tasks import batch_of, queue
@@ -256,7 +257,6 @@ def make_report_batch(
     queue(engine, work)
     batch_id = batch_of(engine, [work_key for _, work_key in work])
     day = ReportDay(keys[0].period_id, keys[0].report_date).key
-    instance = instance or dg.DagsterInstance.ephemeral()
     assert isinstance(instance, dg.DagsterInstance)
     instance.add_dynamic_partitions(REPORT_DAYS, [day])
     result = dg.materialize(

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from email import message_from_bytes
 from email.message import Message
 
+import dagster as dg
 import pandas as pd
 import pytest
 from conftest import DataDrivenModel, make_report_batch
@@ -243,14 +244,15 @@ def test_the_report_asset_notifies_and_a_failure_never_fails_it(
     apply_upload(engine, store, receive_upload(engine, store, content).upload_id)
     caplog.set_level(logging.DEBUG)
 
-    result, _ = make_report_batch(engine, [ReportKey(COURSE, PERIOD, day)], FixedModel())
-    assert result.success
-    (record,) = list_reports(engine, COURSE, PERIOD)
-    assert record.students == 8 and period.contains(record.report_date)
-    (observation,) = result.asset_observations_for_node("period_reports")
-    metadata = observation.metadata
-    assert metadata["status"].value == "made" and metadata["report_id"].value == record.report_id
-    assert metadata["notifications"].value == {"email": "failed", "webhook": "sent"}
+    with dg.instance_for_test() as instance:
+        result, _ = make_report_batch(engine, [ReportKey(COURSE, PERIOD, day)], FixedModel(), instance)
+        assert result.success
+        (record,) = list_reports(engine, COURSE, PERIOD)
+        assert record.students == 8 and period.contains(record.report_date)
+        (observation,) = result.asset_observations_for_node("period_reports")
+        metadata = observation.metadata
+        assert metadata["status"].value == "made" and metadata["report_id"].value == record.report_id
+        assert metadata["notifications"].value == {"email": "failed", "webhook": "sent"}
     events = {p["event"]: p for p in posted}
     assert events["report_ready"]["report_id"] == record.report_id and events["report_ready"]["students"] == 8
     assert events["notification_failed"]["channel"] == "email"
