@@ -76,6 +76,7 @@ POLICY: dict[tuple[str, str], tuple[set[str], bool, Call]] = {
     ("get", "/api/v1/periods"): (set(ROLES), False, Call("/api/v1/periods")),
     ("get", "/api/v1/reports"): (READERS, True, Call("/api/v1/reports", {"course_id": GRANTED})),
     ("get", "/api/v1/reports/latest"): (READERS, True, Call("/api/v1/reports/latest", {"course_id": GRANTED})),
+    ("get", "/api/v1/reports/work"): (READERS, True, Call("/api/v1/reports/work", {"course_id": GRANTED})),
     ("get", "/api/v1/reports/{report_id}"): (READERS, True, Call("/api/v1/reports/{report_id}", {"format": "csv"})),
     ("post", "/api/v1/reports"): ({"admin", "instructor"}, True, Call("/api/v1/reports", {"course_id": GRANTED})),
     ("get", "/api/v1/evaluations"): (

@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORE = "passcompass_assets.core"
 CORE_FLOORS: dict[str, tuple[str, ...]] = {
-    "foundation": ("settings", "errors", "logs", "alerts", "catalog", "keys"),
+    "foundation": ("settings", "errors", "logs", "alerts", "catalog", "keys", "retry"),
     "db": ("db",),
     "data": ("periods", "cadence", "courses", "records", "students", "marts", "ingest", "datasets", "actions"),
     "model": ("ml",),
