@@ -122,13 +122,14 @@ class Replay:
             raise RuntimeError("the training run failed: see the Dagster log above")
         return model
 
-    def report(self, course_id: str, day: pd.Timestamp) -> Path:
-        from passcompass_assets.operations import report
+    def report_day(self, course_ids: list[str], day: pd.Timestamp) -> list[Path]:
+        """Every course's report of a cadence date, made in one batch (one run), as the report sensor makes them."""
+        from passcompass_assets.operations import report_day
 
         started = time.perf_counter()
-        record = report(self.settings, course_id, TEST_PRESENTATION, day.date())
+        records = report_day(self.settings, TEST_PRESENTATION, day.date(), course_ids)
         self._timed("reports (drift + score + files)", started)
-        return record.file(self.settings.reports_dir, "json")
+        return [record.file(self.settings.reports_dir, "json") for record in records]
 
     def evaluate(self, course_id: str) -> None:
         from passcompass_assets.operations import evaluate
@@ -193,8 +194,7 @@ def replay(
                 platform.ingest()
             due = sorted(d for d in report_days if start + pd.Timedelta(weeks=week - 1) < d <= day)
             for report_day in due:
-                for course_id in modules[TEST_PRESENTATION]:
-                    path = platform.report(course_id, pd.Timestamp(report_day))
+                for path in platform.report_day(modules[TEST_PRESENTATION], pd.Timestamp(report_day)):
                     report = json.loads(path.read_text())
                     frame = pd.DataFrame(report["rows"]).assign(week=round((report_day - start).days / 7, 1))
                     rows.append(frame)

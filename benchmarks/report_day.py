@@ -32,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -296,9 +297,8 @@ def report_day(home: Path, database_url: str, courses: int, timeout: float) -> D
         platform.stop()
 
 
-def in_process(home: Path, database_url: str, courses: int, workers: int = 2) -> float:
-    """The scoring benchmark's path for the same courses' students as stored (score, build, store the files), in
-    ``workers`` processes."""
+def stored_rows(database_url: str, course_id: str) -> pd.DataFrame:
+    """A course's students as the platform's report reads them on the report day."""
     from passcompass_assets.core.db.engine import get_engine
     from passcompass_assets.core.periods import find_period
     from passcompass_assets.core.records import scoring_rows
@@ -306,7 +306,15 @@ def in_process(home: Path, database_url: str, courses: int, workers: int = 2) ->
     engine = get_engine(database_url)
     period = find_period(engine, SNAPSHOT_PERIOD)
     assert period is not None
-    parts = [scoring_rows(engine, f"course-{i}", period, date.today()) for i in range(courses)]
+    return scoring_rows(engine, course_id, period, date.today())
+
+
+def in_process(home: Path, database_url: str, courses: int, workers: int = 2) -> float:
+    """The scoring benchmark's path for the same courses' students as stored (score, build, store the files), in
+    ``workers`` processes; reading the students is not timed."""
+    names = [f"course-{i}" for i in range(courses)]
+    with ProcessPoolExecutor(workers) as pool:
+        parts = list(pool.map(partial(stored_rows, database_url), names, chunksize=50))
     started = time.perf_counter()
     with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(home,)) as pool:
         list(pool.map(_report_in_worker, parts, chunksize=16))

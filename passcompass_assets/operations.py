@@ -105,30 +105,31 @@ def train(settings: Settings) -> JobOutcome:
 
 
 def report(settings: Settings, course_id: str, period_id: str | None = None, as_of: date | None = None) -> ReportRecord:
-    """One course report for ``as_of`` (default today) in the named, current or latest period of the course: a
-    batch of one, made by the report job in this process."""
+    """One course report for ``as_of`` (default today) in the named, current or latest period of the course."""
+    prepare_home(settings)
+    as_of = as_of or date.today()
+    period_id = reportable_period(get_engine(settings.db_url), course_id, period_id, as_of)
+    return report_day(settings, period_id, as_of, [course_id])[0]
+
+
+def report_day(settings: Settings, period_id: str, day: date, course_ids: list[str]) -> list[ReportRecord]:
+    """The reports of these courses of a period on ``day``, made as one batch by the report job in this process
+    (as the report sensor's run makes them); :class:`RuntimeError` naming the courses that failed and why."""
     prepare_home(settings)
     engine = get_engine(settings.db_url)
-    as_of = as_of or date.today()
-    key = ReportKey(course_id, reportable_period(engine, course_id, period_id, as_of), as_of)
-    work_key = f"manual:{uuid.uuid4()}"
-    queue(engine, [(key, work_key)])
-    batch_id = batch_of(engine, [work_key])
+    work = {course_id: f"manual:{uuid.uuid4()}" for course_id in course_ids}
+    queue(engine, [(ReportKey(course_id, period_id, day), key) for course_id, key in work.items()])
+    batch_id = batch_of(engine, list(work.values()))
     ran = execute(
-        "period_report",
-        ReportDay(key.period_id, as_of).key,
-        REPORT_DAYS,
-        f"report-batch:{batch_id}",
-        {BATCH_TAG: batch_id},
+        "period_report", ReportDay(period_id, day).key, REPORT_DAYS, f"report-batch:{batch_id}", {BATCH_TAG: batch_id}
     )
-    task = find_task(engine, work_key)
-    made = get_report(engine, task.report_id) if task and task.report_id else None
-    if made is None:
-        why = task.error if task and task.error else "see the Dagster UI"
-        raise RuntimeError(f"the report of {key.course_id} ({key.period_id}) on {as_of} failed: {why}")
-    if not ran.success:  # the course's report was made, yet the run failed around it
-        raise RuntimeError(f"the report run for {key.key} failed: see the Dagster UI")
-    return made
+    tasks = {course_id: find_task(engine, key) for course_id, key in work.items()}
+    made = {c: get_report(engine, t.report_id) for c, t in tasks.items() if t is not None and t.report_id}
+    failed = [f"{c}: {t.error if t and t.error else 'see the Dagster UI'}" for c, t in tasks.items() if c not in made]
+    if failed or not ran.success:
+        why = "; ".join(failed) or "the run failed around them: see the Dagster UI"
+        raise RuntimeError(f"reports of {period_id} on {day} failed: {why}")
+    return [record for record in made.values() if record is not None]
 
 
 def evaluate(settings: Settings, course_id: str, period_id: str) -> JobOutcome:
