@@ -51,6 +51,10 @@ SMOKES = (
     Smoke("dbt_build", ("--rows", "1200", "--databases", DATABASE), "dbt build (", ("sqlite", "postgres")),
     Smoke("score", ("--rows", "300", "--courses", "2", "--workers", "1", "--train-rows", "120", "--data",
                     str(UCI_DIR)), "target: scoring and report files", data=UCI_DIR),
+    # A whole platform (`passcompass run`) on SQLite only, as the replay below: the report day's PostgreSQL branch is
+    # the temporary database the others use, and batches on PostgreSQL are tested in test_report_batches.py.
+    Smoke("report_day", ("--courses", "6", "--students", "5", "--train-rows", "60", "--data", str(UCI_DIR),
+                         "--database", DATABASE), "targets:", ("sqlite",), data=UCI_DIR),
     Smoke("model_quality", ("--data", str(UCI_DIR), "--repeats", "1", "--splits", "3", "--sample", "120"),
           "training both courses with cross-validation", data=UCI_DIR, as_script=True),
     Smoke("oulad_reference", ("--data", str(OULAD_DIR), "--modules", "BBB", "--students", "60", "--weeks", "3"),

@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.cadence import is_report_day
@@ -57,16 +56,6 @@ def request_report(engine: Engine, course_id: str, period_id: str | None, today:
         seq: int = conn.execute(report_requests.insert().values(values).returning(report_requests.c.seq)).scalar_one()
         conn.execute(report_tasks.insert().values(task))
     return ReportRequest(seq, request_id, course_id, chosen, requested_at)
-
-
-def find_request(engine: Engine, request_id: str) -> ReportRequest | None:
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(report_requests).where(report_requests.c.request_id == request_id)).first()
-    return _request(row) if row else None
-
-
-def _request(row: sa.Row) -> ReportRequest:
-    return ReportRequest(row.seq, row.request_id, row.course_id, row.period_id, row.requested_at, row.status, row.error)
 
 
 def queue_due_reports(engine: Engine, day: date) -> int:
