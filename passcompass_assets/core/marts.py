@@ -18,11 +18,14 @@ POSTGRES_SOURCE_SCHEMA = "public"
 _DATE_COLUMNS = ("as_of_date", "withdrawal_date", "valid_from")
 
 
-def course_periods_of(engine: Engine, name: str) -> list[tuple[str, str]]:
-    """The (course_id, period_id) pairs a dbt model holds rows of."""
+def course_periods_of(engine: Engine, name: str, course_id: str | None = None) -> list[tuple[str, str]]:
+    """The (course_id, period_id) pairs a dbt model holds rows of (of one course, when given)."""
     table = sa.table(name, sa.column("course_id"), sa.column("period_id"), schema=models_schema(engine.dialect.name))
+    query = sa.select(table.c.course_id, table.c.period_id).distinct()
+    if course_id is not None:  # a course's report asks per course: never a scan of every course's history
+        query = query.where(table.c.course_id == course_id)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(table.c.course_id, table.c.period_id).distinct()).all()
+        rows = conn.execute(query).all()
     return sorted((str(c), str(p)) for c, p in rows)
 
 

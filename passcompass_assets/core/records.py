@@ -105,6 +105,9 @@ def read_versions(
 def with_scale(engine: Engine, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with its courses' grade_max and pass_mark."""
     query = sa.select(courses.c.course_id, courses.c.period_id, courses.c.grade_max, courses.c.pass_mark)
+    names = frame["course_id"].dropna().unique().tolist() if "course_id" in frame else []
+    if 0 < len(names) <= 500:  # a course's report reads its own scale, not every course's (thousands a term)
+        query = query.where(courses.c.course_id.in_(names))
     with engine.connect() as conn:
         scales = pd.read_sql(query, conn)
     return frame.merge(scales, on=["course_id", "period_id"], how="left")

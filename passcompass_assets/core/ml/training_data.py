@@ -56,7 +56,7 @@ def own_training_rows(engine: Engine, course_id: str | None = None, week: float 
     (or only the date ``week`` weeks into it), as known on that date, from the dbt ``training_set`` mart (the
     history of labelled students), one course period at a time."""
     try:
-        pairs = [pair for pair in course_periods_of(engine, "training_set") if course_id in (None, pair[0])]
+        pairs = course_periods_of(engine, "training_set", course_id)
     except Exception as exc:  # the mart does not exist before the first dbt build
         log.info("no training_set table yet", extra={"reason": type(exc).__name__})
         return pd.DataFrame()

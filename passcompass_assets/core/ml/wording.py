@@ -239,6 +239,9 @@ def course_values(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, 
     keys = [frame[COURSE].astype(str) if COURSE in frame else pd.Series("", index=frame.index)]
     if TERM_WEEK in frame:
         keys.append(pd.to_numeric(frame[TERM_WEEK], errors="coerce").round().fillna(-1.0))
+    # The groups once for every input; a report's rows (one course, one week) are a single group: no grouping.
+    groups = pd.concat(keys, axis=1, ignore_index=True).groupby(list(range(len(keys)))).ngroup()
+    single = groups.nunique() <= 1
     values_out, counts_out = {}, {}
     for name in names:
         column = catalog.get(name)
@@ -248,12 +251,30 @@ def course_values(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, 
             continue
         if is_categorical(column):
             values = frame[name].astype(object).where(frame[name].notna(), None)
-            values_out[name] = values.groupby(keys).transform(lambda s: s.mode().iloc[0] if s.notna().any() else None)
+            values_out[name] = (
+                pd.Series([_mode(values)] * len(values), index=frame.index, dtype=object)
+                if single
+                else values.groupby(groups).transform(_mode)
+            )
         else:
             values = as_floats(frame[name], yes_no=column.type == "boolean")
-            values_out[name] = values.groupby(keys).transform("median")
-        counts_out[name] = values.notna().groupby(keys).transform("sum")
+            values_out[name] = (
+                pd.Series(values.median(), index=frame.index, dtype=float)
+                if single
+                else values.groupby(groups).transform("median")
+            )
+        known = values.notna()
+        counts_out[name] = (
+            pd.Series(int(known.sum()), index=frame.index, dtype="int64")
+            if single
+            else known.groupby(groups).transform("sum")
+        )
     return pd.DataFrame(values_out, index=frame.index), pd.DataFrame(counts_out, index=frame.index)
+
+
+def _mode(values: pd.Series) -> object:
+    """The most frequent value (the first in order on a tie); None where nobody has one."""
+    return values.mode().iloc[0] if values.notna().any() else None
 
 
 # --- a student's factors ------------------------------------------------------------------------------------------
