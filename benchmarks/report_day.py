@@ -207,13 +207,8 @@ def admin_headers(database_url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_token(get_engine(database_url), 'admin', label='report day').token}"}
 
 
-def request(platform: Platform, headers: dict[str, str], course_id: str) -> str:
-    response = httpx.post(
-        f"{platform.api}/api/v1/reports",
-        params={"course_id": course_id, "period_id": SNAPSHOT_PERIOD},
-        headers=headers,
-        timeout=120,
-    )
+def request(client: httpx.Client, course_id: str) -> str:
+    response = client.post("/api/v1/reports", params={"course_id": course_id, "period_id": SNAPSHOT_PERIOD})
     if response.status_code != 202:
         raise SystemExit(f"POST /api/v1/reports for {course_id}: {response.status_code} {response.text[:300]}")
     return str(response.json()["request_id"])
@@ -260,6 +255,7 @@ def ui_seconds(platform: Platform) -> float:
 
 @dataclass
 class DayResult:
+    posted: float
     wall: float
     p50: float
     p95: float
@@ -272,17 +268,19 @@ class DayResult:
 def report_day(home: Path, database_url: str, courses: int, timeout: float) -> DayResult:
     platform = Platform(home, database_url).start()
     try:
-        headers = admin_headers(database_url)
+        # One connection pool for every request, as a client script of the university's would hold.
+        client = httpx.Client(base_url=platform.api, headers=admin_headers(database_url), timeout=120)
         names = [f"course-{i}" for i in range(courses)]
         started = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda name: request(platform, headers, name), names))
+            list(pool.map(lambda name: request(client, name), names))
+        posted = time.perf_counter() - started
         on_demand_at: float | None = None
         on_demand_id = ""
         while True:  # a cheap count while the platform works; the times are read once at the end
             made = finished_count(database_url)
             if on_demand_at is None and made >= courses // 2:
-                on_demand_at, on_demand_id = time.perf_counter(), request(platform, headers, ON_DEMAND_COURSE)
+                on_demand_at, on_demand_id = time.perf_counter(), request(client, ON_DEMAND_COURSE)
             if on_demand_at is not None and made == courses + 1:
                 break
             if time.perf_counter() - started > timeout:
@@ -295,6 +293,7 @@ def report_day(home: Path, database_url: str, courses: int, timeout: float) -> D
         latency = (done["generated_at"] - done["requested_at"]).dt.total_seconds().dropna()
         on_demand = (ours["generated_at"] - ours["requested_at"]).total_seconds()
         return DayResult(
+            posted=posted,
             wall=wall,
             p50=percentile(latency.tolist(), 50),
             p95=percentile(latency.tolist(), 95),
@@ -353,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         f"A report day: {args.courses:,} courses x {args.students} students, {args.database} (seconds)",
         ["measure", "value", "target"],
         [
+            [f"API: {args.courses:,} requests posted (8 clients)", day.posted, "-"],
             ["platform: first request to last report stored", day.wall, "-"],
             ["platform: p50 request to report", day.p50, "-"],
             ["platform: p95 request to report", day.p95, "-"],
