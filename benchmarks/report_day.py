@@ -248,8 +248,11 @@ def ui_seconds(platform: Platform) -> float:
     page = httpx.get(f"{platform.dagster}/assets/period_reports", timeout=60)
     answer = httpx.post(f"{platform.dagster}/graphql", json={"query": query}, timeout=60)
     seconds = time.perf_counter() - started
-    if page.status_code != 200 or answer.status_code != 200 or "errors" in answer.json():
-        raise SystemExit(f"the Dagster UI did not answer: {page.status_code} {answer.text[:300]}")
+    errors = answer.json().get("errors") if answer.status_code == 200 else answer.text[:300]
+    if page.status_code != 200 or errors:
+        raise SystemExit(
+            f"the Dagster UI did not answer: page {page.status_code}, GraphQL {answer.status_code} {errors}"
+        )
     return seconds
 
 
