@@ -14,6 +14,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -70,6 +71,17 @@ def temp_postgres_database(server_url: str | None = None, prefix: str = "pc_benc
         with contextlib.suppress(Exception), admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@contextlib.contextmanager
+def fresh_home(database: str, prefix: str) -> Iterator[tuple[Path, str]]:
+    """A fresh platform home, and its database: SQLite under it, or a new PostgreSQL database (``database``)."""
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}_") as tmp:
+        home = Path(tmp) / "home"
+        home.mkdir()
+        context = temp_postgres_database(prefix=prefix) if database == "postgres" else contextlib.nullcontext(None)
+        with context as postgres_url:
+            yield home, postgres_url or f"sqlite:///{home / 'passcompass.db'}"
 
 
 def free_port() -> int:

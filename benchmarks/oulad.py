@@ -22,10 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
@@ -33,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from benchmarks._common import ApiServer, machine_note, peak_rss_mb, print_table, temp_postgres_database
+from benchmarks._common import ApiServer, fresh_home, machine_note, peak_rss_mb, print_table
 from benchmarks.oulad_data import (
     GRADE_MAX,
     PASS_MARK,
@@ -51,17 +48,6 @@ from benchmarks.oulad_reference import DEFAULT_DATA, TEST_PRESENTATION, TRAIN_PR
 CATALOG = Path(__file__).with_name("oulad_catalog.yaml")
 CADENCE_WEEKS = 3
 HIGH_RISK = 0.5  # the default high band (PASSCOMPASS_RISK_HIGH)
-
-
-@contextmanager
-def platform_home(database: str) -> Iterator[tuple[Path, str]]:
-    """A fresh home, and its database: SQLite under it, or a new PostgreSQL database."""
-    with tempfile.TemporaryDirectory(prefix="pc_oulad_") as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        context = temp_postgres_database(prefix="pc_oulad") if database == "postgres" else nullcontext(None)
-        with context as postgres_url:
-            yield home, postgres_url or f"sqlite:///{home / 'passcompass.db'}"
 
 
 class Replay:
@@ -309,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     reference_weeks = range(CADENCE_WEEKS, args.weeks + 1, CADENCE_WEEKS) if args.weeks else None
     reference = reference_table(tables, reference_weeks)
     reference_seconds = time.perf_counter() - reference_started
-    with platform_home(args.database) as (home, database_url):
+    with fresh_home(args.database, "pc_oulad") as (home, database_url):
         os.environ["PASSCOMPASS_HOME"] = str(home)
         os.environ["PASSCOMPASS_DATABASE_URL"] = database_url
         os.environ["DAGSTER_HOME"] = str(home / "dagster")

@@ -24,12 +24,9 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -47,11 +44,11 @@ from benchmarks._common import (
     csv_bytes,
     declare_snapshot_period,
     free_port,
+    fresh_home,
     machine_note,
     percentile,
     print_table,
     snapshot_frame,
-    temp_postgres_database,
 )
 from benchmarks.score import UCI_DIR, _report_in_worker, _start_worker
 
@@ -61,16 +58,6 @@ UI_TARGET = 5.0
 FIVE_THOUSAND_TARGET = 600.0
 ON_DEMAND_COURSE = "course-on-demand"
 MAX_COURSES_PER_FILE = 2000  # PASSCOMPASS_MAX_UPLOAD_COURSES
-
-
-@contextmanager
-def fresh_home(database: str) -> Iterator[tuple[Path, str]]:
-    with tempfile.TemporaryDirectory(prefix="pc_report_day_") as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        context = temp_postgres_database(prefix="pc_report_day") if database == "postgres" else nullcontext(None)
-        with context as postgres_url:
-            yield home, postgres_url or f"sqlite:///{home / 'passcompass.db'}"
 
 
 def prepare(home: Path, database_url: str, courses: int, students: int, data: Path, train_rows: int | None) -> None:
@@ -344,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.data / "student-mat.csv").exists():
         raise SystemExit(f"UCI Student Performance files not found in {args.data} (see ../shared/data/README.md)")
-    with fresh_home(args.database) as (home, database_url):
+    with fresh_home(args.database, "pc_report_day") as (home, database_url):
         started = time.perf_counter()
         prepare(home, database_url, args.courses, args.students, args.data, args.train_rows)
         print(f"set-up (not timed): champion and {args.courses + 1:,} courses in {time.perf_counter() - started:.0f} s")
