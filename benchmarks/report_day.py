@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -312,10 +313,12 @@ def in_process(home: Path, database_url: str, courses: int, workers: int = 2) ->
     """The scoring benchmark's path for the same courses' students as stored (score, build, store the files), in
     ``workers`` processes; reading the students is not timed."""
     names = [f"course-{i}" for i in range(courses)]
-    with ProcessPoolExecutor(workers) as pool:
+    # Spawned, not forked: a forked worker would share this process's pooled database connections.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
         parts = list(pool.map(partial(stored_rows, database_url), names, chunksize=50))
     started = time.perf_counter()
-    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(home,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_start_worker, initargs=(home,)) as pool:
         list(pool.map(_report_in_worker, parts, chunksize=16))
     return time.perf_counter() - started
 
