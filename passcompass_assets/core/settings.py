@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # the wait after a failure starting at ``retry_backoff_seconds`` and doubling.
     retry_attempts: int = 3
     retry_backoff_seconds: float = 15.0
+    # How often the upload sensor looks for received uploads (read when the definitions load). Dagster's sensor
+    # loop runs every 5 seconds, so anything below 5 means "on every loop".
+    upload_poll_seconds: int = 10
     # Retrain once final grades have been quiet this long: one retraining per batch of files, not one per file.
     retrain_quiet_seconds: float = 60.0
 
