@@ -35,7 +35,10 @@ from passcompass_assets.work import WORK_TAG
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not an installed package
 from benchmarks._common import csv_bytes, declare_snapshot_period, free_port, snapshot_table  # noqa: E402
 
-ROWS = 300_000  # enough that applying them takes seconds, so a kill lands mid-apply
+# Enough that applying them takes a few seconds (about 2.5 s on SQLite, 2 s on PostgreSQL on a quiet 2-core
+# machine), against the few tenths of a second between the apply step's start and the kill; both tests check that
+# the kill found the upload unapplied, so a kill that came too late fails instead of passing untested.
+ROWS = 150_000
 RECOVERY_BOUND = 90  # seconds from the kill to the upload applied (detection, back-off, a second run)
 
 
@@ -128,6 +131,7 @@ def platform(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         "PASSCOMPASS_DATABASE_URL": database_url,
         "PASSCOMPASS_INITIAL_DATA": "none",
         "PASSCOMPASS_RETRY_BACKOFF_SECONDS": "2",
+        "PASSCOMPASS_UPLOAD_POLL_SECONDS": "1",  # the sensor on every daemon loop (5 s), not every other one
         "DAGSTER_HOME": str(home / "dagster"),
     }
     env.pop("DAGSTER_PG_URL", None)
@@ -152,18 +156,28 @@ def upload(platform: Platform) -> str:
     return response.json()["upload_id"]
 
 
-def wait_for_apply_to_start(platform: Platform, upload_id: str, timeout: float = 120) -> None:
-    """Until the upload's run is applying it (its ``apply_uploads`` step started)."""
+def wait_for_apply_to_start(platform: Platform, upload_id: str, timeout: float = 120) -> float:
+    """Until the upload's run is applying it (its ``apply_uploads`` step started); returns when it started (epoch
+    seconds)."""
     deadline = time.monotonic() + timeout
     with dg.DagsterInstance.from_config(platform.env["DAGSTER_HOME"]) as instance:
         while time.monotonic() < deadline:
             runs = instance.get_runs(filters=dg.RunsFilter(tags={WORK_TAG: f"ingest:{upload_id}"}))
             for run in runs:
                 starts = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
-                if any(r.event_log_entry.step_key == "apply_uploads" for r in starts):
-                    return
-            time.sleep(0.2)
+                for record in starts:
+                    if record.event_log_entry.step_key == "apply_uploads":
+                        return record.event_log_entry.timestamp
+            time.sleep(0.1)
     pytest.fail(f"the upload's run never started applying it: {platform.log_tail()}")
+
+
+def assert_killed_mid_apply(database_url: str, upload_id: str, killed_after: float) -> None:
+    """The kill came before the apply's transaction committed: the upload still waits and no row is stored, so
+    what follows tests recovery (a kill after the commit would leave nothing to recover)."""
+    assert find_upload(get_engine(database_url), upload_id).status == "received", "the kill came after the apply"
+    assert stored_rows(database_url) == 0
+    print(f"\nkilled {killed_after:.2f} s after the apply step started")
 
 
 def wait_until_processed(platform: Platform, upload_id: str, timeout: float) -> dict:
@@ -186,13 +200,14 @@ def stored_rows(database_url: str) -> int:
 def test_a_run_whose_worker_is_killed_mid_apply_is_retried(platform: Platform, database_url: str) -> None:
     platform.start()
     upload_id = upload(platform)
-    wait_for_apply_to_start(platform, upload_id)
+    apply_started = wait_for_apply_to_start(platform, upload_id)
     # The code server (`dagster api grpc`) runs each run in a process it spawns with multiprocessing.
     servers = [p for p in descendants(platform.process.pid) if "dagster api grpc" in command_line(p)]
     workers = [p for s in servers for p in descendants(s) if "multiprocessing.spawn" in command_line(p)]
     assert workers, "no run worker found"
     kill_all(workers)
-    killed = time.monotonic()
+    killed, killed_after = time.monotonic(), time.time() - apply_started
+    assert_killed_mid_apply(database_url, upload_id, killed_after)
     status = wait_until_processed(platform, upload_id, RECOVERY_BOUND)
     recovered = time.monotonic() - killed
     assert status["status"] == "processed", status
@@ -204,9 +219,9 @@ def test_a_run_whose_worker_is_killed_mid_apply_is_retried(platform: Platform, d
 def test_a_platform_killed_mid_run_finishes_the_work_after_a_restart(platform: Platform, database_url: str) -> None:
     platform.start()
     upload_id = upload(platform)
-    wait_for_apply_to_start(platform, upload_id)
+    apply_started = wait_for_apply_to_start(platform, upload_id)
     platform.kill()
-    assert find_upload(get_engine(database_url), upload_id).status == "received"
+    assert_killed_mid_apply(database_url, upload_id, time.time() - apply_started)
     restarted = time.monotonic()
     platform.start()
     status = wait_until_processed(platform, upload_id, RECOVERY_BOUND)

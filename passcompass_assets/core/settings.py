@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # A report day's courses are made this many to a run: few runs (each loads the model once), yet enough of them
     # to run side by side and to leave a slot for an on-demand report.
     report_batch_size: int = 200
+    # How often the upload sensor looks for received uploads (read when the definitions load). Dagster's sensor
+    # loop runs every 5 seconds, so anything below 5 means "on every loop".
+    upload_poll_seconds: int = 10
     # Retrain once final grades have been quiet this long: one retraining per batch of files, not one per file.
     retrain_quiet_seconds: float = 60.0
 

@@ -8,6 +8,7 @@ import dagster as dg
 from passcompass_assets.core.errors import Rejected
 from passcompass_assets.core.ingest.inbox import read_dropped_file
 from passcompass_assets.core.ingest.uploads import UploadPolicy, mark_upload, pending_uploads
+from passcompass_assets.core.settings import Settings
 from passcompass_assets.ingestion.assets import ingest_upload_job, uploads_partitions
 from passcompass_assets.resources import PlatformResource
 from passcompass_assets.work import RetryPolicy, Work, plan
@@ -19,7 +20,11 @@ def ingest_work(upload_id: str) -> Work:
     return Work(f"ingest:{upload_id}", ingest_upload_job.name, upload_id)
 
 
-@dg.sensor(job=ingest_upload_job, minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    job=ingest_upload_job,
+    minimum_interval_seconds=Settings().upload_poll_seconds,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def upload_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource) -> dg.SensorResult:
     """Each received upload becomes a partition and a run; a failed run is retried with back-off, and an upload
     whose every attempt failed ends ``failed`` with the reason. No cursor: restarts and lost runs change nothing."""
