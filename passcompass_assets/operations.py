@@ -33,7 +33,7 @@ from passcompass_assets.core.keys import CoursePeriod, ReportDay, ReportKey
 from passcompass_assets.core.periods import Period, active_periods, list_periods, upsert_period
 from passcompass_assets.core.reports.requests import reportable_period
 from passcompass_assets.core.reports.store import ReportRecord, get_report
-from passcompass_assets.core.reports.tasks import batch_of, find_task, queue
+from passcompass_assets.core.reports.tasks import Batch, batch_of, find_task, queue
 from passcompass_assets.core.reports.term import report_rows
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.definitions import defs
@@ -41,8 +41,8 @@ from passcompass_assets.ingestion.assets import UPLOADS_PARTITIONS
 from passcompass_assets.ingestion.sensors import ingest_work
 from passcompass_assets.instance import prepare_home
 from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS
-from passcompass_assets.reporting.assets import BATCH_TAG
 from passcompass_assets.reporting.partitions import REPORT_DAYS
+from passcompass_assets.reporting.schedules import batch_work
 from passcompass_assets.work import ATTEMPT_TAG, WORK_TAG, attempts
 
 
@@ -119,10 +119,8 @@ def report_day(settings: Settings, period_id: str, day: date, course_ids: list[s
     engine = get_engine(settings.db_url)
     work = {course_id: f"manual:{uuid.uuid4()}" for course_id in course_ids}
     queue(engine, [(ReportKey(course_id, period_id, day), key) for course_id, key in work.items()])
-    batch_id = batch_of(engine, list(work.values()))
-    ran = execute(
-        "period_report", ReportDay(period_id, day).key, REPORT_DAYS, f"report-batch:{batch_id}", {BATCH_TAG: batch_id}
-    )
+    batch = batch_work(Batch(batch_of(engine, list(work.values())), ReportDay(period_id, day), len(work)))
+    ran = execute(batch.job_name, batch.partition_key, REPORT_DAYS, batch.key, batch.tags)
     tasks = {course_id: find_task(engine, key) for course_id, key in work.items()}
     made = {c: get_report(engine, t.report_id) for c, t in tasks.items() if t is not None and t.report_id}
     failed = [f"{c}: {t.error if t and t.error else 'see the Dagster UI'}" for c, t in tasks.items() if c not in made]

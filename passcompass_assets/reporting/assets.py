@@ -40,7 +40,7 @@ def _observation(outcome: CourseOutcome) -> dict[str, Any]:
 
 @dg.asset(
     partitions_def=report_days,
-    deps=["student_records", "fail_risk_model"],
+    deps=["student_records", "training_set", "fail_risk_model"],
     group_name="reporting",
     kinds={"evidently", "html", "csv", "json"},
     description=(

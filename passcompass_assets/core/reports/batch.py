@@ -19,7 +19,7 @@ from passcompass_assets.core.drift import DriftSummary, course_drift
 from passcompass_assets.core.notify import notify_report_ready
 from passcompass_assets.core.records import scoring_rows
 from passcompass_assets.core.reports.service import NoModelError, ScoringModel, generate_report, report_period
-from passcompass_assets.core.reports.store import ReportRecord
+from passcompass_assets.core.reports.store import ReportRecord, report_for_work
 from passcompass_assets.core.reports.tasks import ReportTask, mark_done, mark_failed
 from passcompass_assets.core.retry import RetryPolicy
 from passcompass_assets.core.settings import Settings
@@ -40,8 +40,11 @@ class CourseOutcome:
 
 def make_course_report(
     engine: Engine, settings: Settings, model: ScoringModel | None, task: ReportTask
-) -> tuple[ReportRecord, DriftSummary]:
-    """One course's drift and report for its task's date (what a run of one course used to make)."""
+) -> tuple[ReportRecord, DriftSummary | None]:
+    """One course's drift and report for its task's date (what a run of one course used to make); the report
+    already made for the task (a relaunched batch), without drift, when there is one."""
+    if (made := report_for_work(engine, task.work_key)) is not None:
+        return made, None
     period = report_period(engine, task.period_id, task.course_id, task.report_date)
     rows = scoring_rows(engine, task.course_id, period, task.report_date)
     drift = course_drift(
