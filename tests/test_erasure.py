@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -22,10 +22,13 @@ import sqlalchemy as sa
 from passcompass_assets.core.datasets.demo import demo_periods, final_grades_for, make_snapshot_csv
 from passcompass_assets.core.db.tables import erasures, final_grades, record_versions, student_records, uploads
 from passcompass_assets.core.ingest.uploads import note_upload_error
+from passcompass_assets.core.keys import ReportKey
 from passcompass_assets.core.periods import Period, upsert_period
 from passcompass_assets.core.privacy.erasure import erasure_hash, list_erasures
 from passcompass_assets.core.reports.outcomes import evaluation_paths
 from passcompass_assets.core.reports.store import list_reports
+from passcompass_assets.core.reports.tasks import find_task, mark_failed, queue, scheduled_key
+from passcompass_assets.core.retry import RetryPolicy
 from passcompass_assets.core.settings import Settings
 from passcompass_assets.operations import evaluate, process_pending, report, train
 
@@ -98,10 +101,16 @@ def test_erasing_a_student_leaves_no_trace(settings, engine, store, client, dags
     with engine.connect() as conn:
         first_upload = conn.execute(sa.select(uploads.c.upload_id).order_by(uploads.c.seq)).scalars().first()
     note_upload_error(engine, first_upload, f"KeyError: '{TARGET}'")
+    failed = ReportKey(courses[0], current.period_id, day + timedelta(days=1))
+    queue(engine, [(failed, scheduled_key(failed))])
+    task = find_task(engine, scheduled_key(failed))
+    assert task is not None
+    mark_failed(engine, task, f"KeyError: '{TARGET}'", RetryPolicy(3, timedelta(0)))
 
     held = places_holding(TARGET, settings, engine, dagster_home)
     assert any("landing" in p for p in held) and any("reports" in p for p in held), held
     assert any("student_records" in p for p in held) and any("record_history" in p for p in held), held
+    assert any("report_tasks" in p for p in held), held
 
     erased = client.delete(f"/api/v1/students/{TARGET}")
     assert erased.status_code == 200, erased.text

@@ -1,7 +1,8 @@
 """Retention, on SQLite and PostgreSQL, through the scheduled Dagster job: a period ended longer ago than
 ``PASSCOMPASS_RETENTION_DAYS`` loses its student-level data everywhere (records and their history, final grades,
-landed rows, report rows, evaluation first flags, drift pages); its aggregates stay (report counts, evaluation
-summaries); the current period is untouched; the access log keeps its own retention. Unset: nothing is purged.
+landed rows, report rows, evaluation first flags, drift pages, the report ledger); its aggregates stay (report
+counts, evaluation summaries); the current period is untouched; the access log keeps its own retention. Unset:
+nothing is purged.
 """
 
 from __future__ import annotations
@@ -15,14 +16,33 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from passcompass_assets.core.access.audit import list_access, record_access
-from passcompass_assets.core.db.tables import access_log, final_grades, record_versions, student_records, uploads
+from passcompass_assets.core.db.tables import (
+    access_log,
+    final_grades,
+    record_versions,
+    report_requests,
+    report_tasks,
+    student_records,
+    uploads,
+)
 from passcompass_assets.core.ingest.apply import apply_upload
 from passcompass_assets.core.ingest.uploads import receive_upload
+from passcompass_assets.core.keys import ReportKey
 from passcompass_assets.core.periods import Period, upsert_period
 from passcompass_assets.core.privacy.erasure import list_erasures
 from passcompass_assets.core.reports.build import build_report
 from passcompass_assets.core.reports.outcomes import Evaluation, LeadTime, evaluation_paths, store_evaluation
 from passcompass_assets.core.reports.store import get_report, store_report
+from passcompass_assets.core.reports.tasks import (
+    find_task,
+    mark_done,
+    mark_failed,
+    queue,
+    request_key,
+    scheduled_key,
+    task_values,
+)
+from passcompass_assets.core.retry import RetryPolicy
 from passcompass_assets.definitions import defs
 
 TODAY = datetime.now(UTC).date()
@@ -81,12 +101,38 @@ def seed(engine, store, settings) -> str:
     drift.mkdir(parents=True, exist_ok=True)
     (drift / f"bio_{OLD.period_id}_{OLD.end_date.isoformat()}.html").write_text("<html>old-1</html>")
     (drift / f"bio_{NOW.period_id}_{TODAY.isoformat()}.html").write_text("<html>now</html>")
+    seed_ledger(engine, report_id)
     record_access(engine, "token:aaaaaaaaaaaa", "report.download", f"report:{report_id}", "bio")
     record_access(engine, "token:bbbbbbbbbbbb", "report.download", f"report:{report_id}", "bio")
     with engine.begin() as conn:
         old = access_log.update().where(access_log.c.principal == "token:aaaaaaaaaaaa")
         conn.execute(old.values(at=datetime.now(UTC) - timedelta(days=400)))
     return report_id
+
+
+MADE = ReportKey("bio", OLD.period_id, OLD.end_date)
+GIVEN_UP = ReportKey("chem", OLD.period_id, OLD.end_date)
+ASKED = ReportKey("bio", OLD.period_id, OLD.end_date - timedelta(days=1))
+
+
+def seed_ledger(engine, report_id: str) -> None:
+    """The old period's report ledger: a course made, one given up (its error quoting a student by accident), and
+    a request still waiting for its answer."""
+    queue(engine, [(MADE, scheduled_key(MADE)), (GIVEN_UP, scheduled_key(GIVEN_UP))])
+    mark_done(engine, scheduled_key(MADE), report_id)
+    given_up = find_task(engine, scheduled_key(GIVEN_UP))
+    assert given_up is not None
+    mark_failed(engine, given_up, "no scale for old-1", RetryPolicy(1, timedelta(0)), final=True)
+    values = {"request_id": "r-1", "course_id": "bio", "period_id": OLD.period_id, "requested_at": datetime.now(UTC)}
+    with engine.begin() as conn:
+        conn.execute(report_requests.insert().values(values))
+        conn.execute(report_tasks.insert().values(task_values(ASKED, request_key("r-1"), "r-1")))
+    mark_done(engine, request_key("r-1"), report_id)
+
+
+def ledger(engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(conn.execute(sa.select(report_tasks.c.work_key)).scalars())
 
 
 def test_retention_purges_old_periods_and_keeps_aggregates(settings, engine, store, monkeypatch):
@@ -118,6 +164,9 @@ def test_retention_purges_old_periods_and_keeps_aggregates(settings, engine, sto
     assert evaluation["failure_rate"] == 0.5
     drift_pages = sorted(p.name for p in (settings.reports_dir / "drift").iterdir())
     assert drift_pages == [f"bio_{NOW.period_id}_{TODAY.isoformat()}.html"]
+    # The period's report ledger goes with it, but a request not yet answered keeps its task (and its answer).
+    assert ledger(engine) == [request_key("r-1")]
+    assert purged["periods_purged"][OLD.period_id]["report_tasks"] == 2
     [record] = list_erasures(engine, scope="retention")
     assert record.period_id == OLD.period_id and record.actor == "retention" and record.subject_hash is None
     assert [e.principal for e in list_access(engine)] == ["token:bbbbbbbbbbbb"]

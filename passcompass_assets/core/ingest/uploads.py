@@ -255,7 +255,8 @@ def receive_upload(
             "kind": kind,
             "rows": validated.rows,
             "source": source,
-            "courses": validated.course_ids,
+            # A count, not the ids: one upload can hold thousands of courses.
+            "courses": len(validated.course_ids),
         },
     )
     return Upload(

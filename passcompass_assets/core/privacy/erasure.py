@@ -45,6 +45,7 @@ from passcompass_assets.core.db.tables import (
     final_grades,
     record_versions,
     report_requests,
+    report_tasks,
     student_records,
 )
 from passcompass_assets.core.db.tables import uploads as uploads_table
@@ -63,13 +64,19 @@ from passcompass_assets.core.privacy.rewrite import (
 )
 from passcompass_assets.core.reports.outcomes import evaluate_period, store_evaluation
 from passcompass_assets.core.reports.store import list_reports
+from passcompass_assets.core.reports.tasks import forget_period
 from passcompass_assets.core.settings import Settings
 
 log = logging.getLogger("passcompass.access")
 ERASED = "[erased]"
 STUDENT_TABLES = (student_records, record_versions, final_grades)
 # Text fields that may quote an id by accident (an error message, what the access log says was read).
-_FREE_TEXT = ((uploads_table, "error"), (report_requests, "error"), (access_log, "target"))
+_FREE_TEXT = (
+    (uploads_table, "error"),
+    (report_requests, "error"),
+    (report_tasks, "error"),
+    (access_log, "target"),
+)
 
 
 @dataclass
@@ -448,6 +455,7 @@ def purge_period(settings: Settings, engine: Engine, period_id: str, *, actor: s
             erasure.add("evaluations", 1)
 
     _drop_drift_pages(settings, {(c, period_id) for c in course_names}, erasure)
+    erasure.add("report_tasks", forget_period(engine, period_id))
     _compact_sqlite(engine, erasure)
     erasure.add("through_upload_seq", int(through))
     _record(engine, erasure, actor, None, period_id=period_id)

@@ -1,6 +1,6 @@
 """Retention: a period's student-level data is kept ``PASSCOMPASS_RETENTION_DAYS`` after the period ends, then
-purged (:func:`~passcompass_assets.core.privacy.erasure.purge_period`); the access log keeps its entries
-``PASSCOMPASS_ACCESS_LOG_RETENTION_DAYS``. A scheduled Dagster job runs :func:`apply_retention` daily.
+purged (:func:`~passcompass_assets.core.privacy.erasure.purge_period`) with its report ledger; the access log keeps
+its entries ``PASSCOMPASS_ACCESS_LOG_RETENTION_DAYS``. A scheduled Dagster job runs :func:`apply_retention` daily.
 
 A period without dates (known only from uploads) has no end, so it is never purged by age.
 """

@@ -262,3 +262,18 @@ def finish_requests(engine: Engine) -> int:
                 .values(status="done" if done else "failed", error=error, finished_at=datetime.now(UTC))
             )
     return len(finished)
+
+
+def forget_period(engine: Engine, period_id: str) -> int:
+    """Drop a period's finished tasks (made, or given up, with any request of theirs answered): the ledger of a
+    period past its retention; how many. A task still to make, or whose request waits for its answer, stays."""
+    answered = sa.select(report_requests.c.request_id).where(report_requests.c.status != "requested")
+    with engine.begin() as conn:
+        result = conn.execute(
+            report_tasks.delete().where(
+                report_tasks.c.period_id == period_id,
+                sa.or_(report_tasks.c.status == DONE, report_tasks.c.given_up == sa.true()),
+                sa.or_(report_tasks.c.request_id.is_(None), report_tasks.c.request_id.in_(answered)),
+            )
+        )
+    return result.rowcount
