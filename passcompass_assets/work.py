@@ -21,6 +21,8 @@ from passcompass_assets.core.retry import RetryPolicy
 WORK_TAG = "passcompass/work"
 ATTEMPT_TAG = "passcompass/attempt"
 FINAL_TAG = "passcompass/final"  # set by a run that failed for a reason no retry can mend
+# Set by a run whose items all failed on their own: a ledger of items retries and alerts for them, not the run.
+ITEMS_TAG = "passcompass/items_failed"
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -115,6 +117,12 @@ def is_last_attempt(run: dg.DagsterRun, policy: RetryPolicy) -> bool:
     if WORK_TAG not in run.tags:
         return True
     return run.tags.get(FINAL_TAG) == "true" or int(run.tags.get(ATTEMPT_TAG, "1")) >= policy.attempts
+
+
+def mark_items_failed(context: dg.AssetExecutionContext) -> None:
+    """This run failed because each of its items failed; their own ledger retries them (or gives them up, with
+    one alert each), so the run itself is neither retried nor alerted on."""
+    context.instance.add_run_tags(context.run_id, {ITEMS_TAG: "true"})
 
 
 def mark_final(context: dg.AssetExecutionContext) -> None:

@@ -25,10 +25,12 @@ from passcompass_assets.core.reports.service import generate_report, report_peri
 from passcompass_assets.core.reports.store import ReportRecord, report_on
 from passcompass_assets.core.reports.tasks import batch_tasks, course_tasks, find_task, queue, scheduled_key
 from passcompass_assets.core.settings import Settings
+from passcompass_assets.monitoring import run_failure_alert
 from passcompass_assets.reporting import period_reports, report_sensor
 from passcompass_assets.reporting.assets import BATCH_TAG, LANE_TAG
 from passcompass_assets.reporting.partitions import REPORT_DAYS
 from passcompass_assets.resources import ModelResource, PlatformResource
+from passcompass_assets.work import ITEMS_TAG
 
 REPO = Path(__file__).resolve().parents[1]
 PERIOD = "autumn"
@@ -95,6 +97,20 @@ def sensor_runs(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
     return list(report_sensor(context).run_requests or [])
 
 
+def alert_on_failure(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> None:
+    """What the run failure sensor does for a failed run, as the daemon would call it."""
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    context = dg.build_run_status_sensor_context(
+        sensor_name=run_failure_alert.name,
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"platform": PlatformResource()},
+    ).for_run_failure()
+    run_failure_alert(context)
+
+
 def test_a_failing_course_fails_alone_and_is_retried_alone(engine, store, settings, term, webhook, monkeypatch) -> None:
     (host, port), alerts = webhook
     monkeypatch.setenv("PASSCOMPASS_ALERT_WEBHOOK_URL", f"http://{host}:{port}/alerts")
@@ -126,8 +142,14 @@ def test_a_failing_course_fails_alone_and_is_retried_alone(engine, store, settin
             retried = batch_tasks(engine, request.tags[BATCH_TAG])
             assert [task.course_id for task in retried] == ["gone"] and request.tags[BATCH_TAG] != batch_id
             assert request.tags[LANE_TAG] == "single"
-            assert not run_request(instance, request, FixedModel()).success  # its only course failed
+            failed_run = run_request(instance, request, FixedModel())
+            assert not failed_run.success  # its only course failed
             assert find_task(engine, retried[0].work_key).failures == attempt
+            run = instance.get_run_by_id(failed_run.run_id)
+            assert run is not None and run.tags.get(ITEMS_TAG) == "true"  # its course's failure is the ledger's
+            last, message = attempt == 3, str(failed_run.get_step_failure_events()[0].step_failure_data.error)
+            assert f"{int(not last)} to be retried on its own, {int(last)} given up" in message
+            alert_on_failure(instance, failed_run)  # the ledger speaks for the course, not the run
         assert sensor_runs(instance) == []
     [given_up] = course_tasks(engine, "gone")
     assert given_up.status == "failed" and given_up.given_up and "no enrolled students" in str(given_up.error)

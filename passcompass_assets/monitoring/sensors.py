@@ -11,7 +11,7 @@ from passcompass_assets.ml import train_model_job
 from passcompass_assets.monitoring.assets import report_evaluation_job
 from passcompass_assets.monitoring.partitions import EVALUATION_PARTITIONS
 from passcompass_assets.resources import PlatformResource
-from passcompass_assets.work import RetryPolicy, Work, failure_message, is_last_attempt, plan
+from passcompass_assets.work import ITEMS_TAG, RetryPolicy, Work, failure_message, is_last_attempt, plan
 
 
 @dg.sensor(
@@ -52,6 +52,9 @@ def run_failure_alert(context: dg.RunFailureSensorContext, platform: PlatformRes
     up: a run that will be retried is only logged, so work that keeps failing alerts once."""
     run = context.dagster_run
     message = (failure_message(context.instance, run.run_id) or context.failure_event.message or "no message")[:500]
+    if run.tags.get(ITEMS_TAG) == "true":
+        context.log.info(f"run {run.run_id} of job {run.job_name} failed item by item, each in its ledger: {message}")
+        return
     if not is_last_attempt(run, RetryPolicy.from_settings(platform.settings)):
         context.log.info(f"run {run.run_id} of job {run.job_name} failed and will be retried: {message}")
         return

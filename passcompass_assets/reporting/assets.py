@@ -8,6 +8,7 @@ from passcompass_assets.core.reports.batch import CourseOutcome, make_reports
 from passcompass_assets.core.reports.tasks import batch_tasks
 from passcompass_assets.reporting.partitions import report_days
 from passcompass_assets.resources import ModelResource, PlatformResource
+from passcompass_assets.work import mark_items_failed
 
 BATCH_TAG = "passcompass/batch"  # the batch of courses a report run makes (core/reports/tasks.py)
 LANE_TAG = "passcompass/lane"  # "batch" runs are limited in dagster.yaml, so a "single" report always has a slot
@@ -54,7 +55,7 @@ def period_reports(
 ) -> dg.MaterializeResult:
     tasks = batch_tasks(platform.engine, context.run.tags[BATCH_TAG])
     champion = model.load() if tasks else None  # once per run, not once per course
-    made, failed = [], []
+    made, failed, given_up = [], [], 0
     for outcome in make_reports(platform.engine, platform.settings, champion, tasks):
         context.log_event(
             dg.AssetObservation(
@@ -64,10 +65,15 @@ def period_reports(
         if outcome.report is None:
             context.log.error(f"report of {outcome.task.course_id} failed: {outcome.error}")
             failed.append(outcome.task.course_id)
+            given_up += outcome.given_up
         else:
             made.append(outcome.task.course_id)
     if failed and not made:
-        raise dg.Failure(f"every course of the batch failed ({len(failed)}); each is retried on its own")
+        mark_items_failed(context)  # the ledger retries each course, or alerts once on one it gives up
+        retried = len(failed) - given_up
+        raise dg.Failure(
+            f"every course of the batch failed ({len(failed)}): {retried} to be retried on its own, {given_up} given up"
+        )
     return dg.MaterializeResult(
         metadata={
             "batch": context.run.tags[BATCH_TAG],
