@@ -175,6 +175,9 @@ def test_a_course_lacking_inputs_reads_no_nan_in_any_format(model: FailRiskModel
     html = " ".join(to_html(report).decode().split())
     assert "No data yet on absences" in html and ">not enough data<" in html
     assert "with not enough data for a prediction" in html
+    # A student with no background to show says so, instead of a bare "Background:" label on a phone.
+    assert 'class="background"><span class="muted">none stand out</span></td>' in html
+    assert 'class="background"></td>' not in html
     rows = json.loads(to_json(report))["rows"]
     unknown = next(r for r in rows if r["fail_probability"] is None)
     assert unknown["risk_band"] is None and unknown["factors"] == []

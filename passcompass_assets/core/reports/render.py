@@ -133,13 +133,16 @@ def _student_rows(students: pd.DataFrame) -> Markup:
         _reasons(f, str(t or ""), str(g or ""))
         for f, t, g in zip(factors, students["top_factors"].fillna(""), gaps.fillna(""), strict=True)
     ]
+    background = _escaped(students["background_factors"])
+    background[background == ""] = '<span class="muted">none stand out</span>'  # a bare label reads as broken
     cells = zip(
         _escaped(students["user_id"]),
         _escaped(bands),
         percent,
         grade,
         reasons,
-        *(_escaped(students[c]) for c in ("background_factors", "signals_available")),
+        background,
+        _escaped(students["signals_available"]),
         strict=True,
     )
     return Markup(
