@@ -86,7 +86,11 @@ class TermRow:
 
 
 ONE_OF = re.compile(r"s\b")  # "courses" -> "course", "uploads not yet applied" -> "upload not yet applied"
-HELD_WORDS = {"record_versions": "dated snapshots", "student_records": "student records"}
+HELD_WORDS = {
+    "record_versions": "dated snapshots",
+    "report_tasks": "reports asked for",
+    "student_records": "student records",
+}
 
 
 def _held_words(found: dict[str, int]) -> str:
