@@ -20,9 +20,11 @@ check; the published figures are of every module, student and week.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -60,10 +62,17 @@ class Replay:
         self.api = api
         self.headers = {"Authorization": f"Bearer {token}"}
         self.timings: dict[str, float] = {}
+        # How much each step raised this process's peak memory (MB): the high-water mark before it vs after it.
+        self.raised: dict[str, float] = {}
         self.model_card: tuple[dict[str, object], str] | None = None
 
-    def _timed(self, what: str, started: float) -> None:
+    @contextlib.contextmanager
+    def _step(self, what: str) -> Iterator[None]:
+        """Time a step, and count how far it raised the peak (what ran between steps is not counted)."""
+        before, started = peak_rss_mb(), time.perf_counter()
+        yield
         self.timings[what] = self.timings.get(what, 0.0) + time.perf_counter() - started
+        self.raised[what] = self.raised.get(what, 0.0) + peak_rss_mb() - before
 
     def put(self, path: str, body: dict[str, object]) -> None:
         response = httpx.put(f"{self.api.url}{path}", json=body, headers=self.headers, timeout=60)
@@ -71,13 +80,12 @@ class Replay:
             raise RuntimeError(f"PUT {path}: {response.status_code} {response.text[:500]}")
 
     def upload(self, content: bytes, kind: str = "students") -> None:
-        started = time.perf_counter()
         endpoint = "final-grades" if kind == "final_grades" else "uploads"
         files = {"file": (f"{kind}.csv", content, "text/csv")}
-        response = httpx.post(f"{self.api.url}/api/v1/{endpoint}", files=files, headers=self.headers, timeout=300)
+        with self._step("upload (API)"):
+            response = httpx.post(f"{self.api.url}/api/v1/{endpoint}", files=files, headers=self.headers, timeout=300)
         if response.status_code not in (200, 202):
             raise RuntimeError(f"upload: {response.status_code} {response.text[:500]}")
-        self._timed("upload (API)", started)
 
     def card(self) -> tuple[dict[str, object], str]:
         """The champion's model card, as JSON and as the page the API serves."""
@@ -91,18 +99,16 @@ class Replay:
     def ingest(self) -> None:
         from passcompass_assets.operations import process_pending
 
-        started = time.perf_counter()
-        failed = [u.upload_id for u in process_pending(self.settings) if u.status != "processed"]
+        with self._step("ingest (jobs)"):
+            failed = [u.upload_id for u in process_pending(self.settings) if u.status != "processed"]
         if failed:
             raise RuntimeError(f"uploads failed: {failed}")
-        self._timed("ingest (jobs)", started)
 
     def train(self) -> dict[str, object]:
         from passcompass_assets.operations import train
 
-        started = time.perf_counter()
-        outcome = train(self.settings)
-        self._timed("train (dbt + model + gate)", started)
+        with self._step("train (dbt + model + gate)"):
+            outcome = train(self.settings)
         model = outcome.metadata.get("fail_risk_model")
         if not outcome.success or not isinstance(model, dict):
             raise RuntimeError("the training run failed: see the Dagster log above")
@@ -112,17 +118,15 @@ class Replay:
         """Every course's report of a cadence date, made in one batch (one run), as the report sensor makes them."""
         from passcompass_assets.operations import report_day
 
-        started = time.perf_counter()
-        records = report_day(self.settings, TEST_PRESENTATION, day.date(), course_ids)
-        self._timed("reports (drift + score + files)", started)
+        with self._step("reports (drift + score + files)"):
+            records = report_day(self.settings, TEST_PRESENTATION, day.date(), course_ids)
         return [record.file(self.settings.reports_dir, "json") for record in records]
 
     def evaluate(self, course_id: str) -> None:
         from passcompass_assets.operations import evaluate
 
-        started = time.perf_counter()
-        evaluate(self.settings, course_id, TEST_PRESENTATION)
-        self._timed("evaluations", started)
+        with self._step("evaluations"):
+            evaluate(self.settings, course_id, TEST_PRESENTATION)
 
 
 def _admin_token(database_url: str) -> str:
@@ -325,10 +329,15 @@ def main(argv: list[str] | None = None) -> None:
             args.card.write_text(page)
             print(f"written to {args.card}")
     timings = {**platform.timings, "reference fit (both models, every week)": reference_seconds, "total": total}
-    print_table("Where the time went (s)", ["step", "seconds"], [[k, round(v, 1)] for k, v in timings.items()])
+    print_table(
+        "Where the time went (s), and how much each step raised this process's peak memory (MB)",
+        ["step", "seconds", "raised peak by"],
+        [[k, round(v, 1), round(platform.raised[k]) if k in platform.raised else "-"] for k, v in timings.items()],
+    )
     print(f"peak memory {peak_rss_mb():.0f} MB (this process; the API server is a separate one)")
     if args.json:
-        document = {"weeks": table, "timings": timings, "gate": gate, "fairness": fairness}
+        raised = platform.raised
+        document = {"weeks": table, "timings": timings, "raised_peak_mb": raised, "gate": gate, "fairness": fairness}
         args.json.write_text(json.dumps(document, indent=1, default=str))
 
 

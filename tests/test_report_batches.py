@@ -218,7 +218,8 @@ def test_the_run_queue_keeps_a_slot_for_an_on_demand_report() -> None:
         config = yaml.safe_load(path.read_text())["run_coordinator"]["config"]
         [limit] = [t for t in config["tag_concurrency_limits"] if t["key"] == LANE_TAG and t["value"] == "batch"]
         assert limit["limit"] < config["max_concurrent_runs"], path
+        assert config["dequeue_interval_seconds"] == 1, path  # an on-demand run waits a second, not five
     chart = yaml.safe_load((REPO / "deploy" / "helm" / "values.yaml").read_text())
     queued = chart["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     [limit] = [t for t in queued["tagConcurrencyLimits"] if t["key"] == LANE_TAG and t["value"] == "batch"]
-    assert limit["limit"] < queued["maxConcurrentRuns"]
+    assert limit["limit"] < queued["maxConcurrentRuns"] and queued["dequeueIntervalSeconds"] == 1
