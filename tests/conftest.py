@@ -268,3 +268,23 @@ def make_report_batch(
         raise_on_error=False,
     )
     return result, batch_id
+
+
+def alert_on_run_failure(instance: object, result: object) -> None:
+    """What the run failure sensor does for a failed in-process run (``result``), as the daemon would call it."""
+    import dagster as dg
+
+    from passcompass_assets.monitoring import run_failure_alert
+    from passcompass_assets.resources import PlatformResource
+
+    assert isinstance(instance, dg.DagsterInstance) and isinstance(result, dg.ExecuteInProcessResult)
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    context = dg.build_run_status_sensor_context(
+        sensor_name=run_failure_alert.name,
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"platform": PlatformResource()},
+    ).for_run_failure()
+    run_failure_alert(context)

@@ -21,14 +21,13 @@ import dagster as dg
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import admin_token, bearer
+from conftest import admin_token, alert_on_run_failure, bearer
 
 from passcompass_assets.core.db.engine import get_engine, with_driver
 from passcompass_assets.core.db.tables import student_records
 from passcompass_assets.core.ingest.uploads import find_upload, receive_upload
 from passcompass_assets.definitions import defs
 from passcompass_assets.ingestion import upload_sensor
-from passcompass_assets.monitoring import run_failure_alert
 from passcompass_assets.resources import PlatformResource
 from passcompass_assets.work import WORK_TAG
 
@@ -257,16 +256,7 @@ def test_work_that_keeps_failing_ends_failed_with_one_alert(
                 partition_key=received.upload_id, instance=instance, tags=request.tags, raise_on_error=False
             )
             assert not result.success
-            run = instance.get_run_by_id(result.run_id)
-            failure = result.get_run_failure_event()
-            context = dg.build_run_status_sensor_context(
-                sensor_name=run_failure_alert.name,
-                dagster_event=failure,
-                dagster_instance=instance,
-                dagster_run=run,
-                resources=resources,
-            ).for_run_failure()
-            run_failure_alert(context)
+            alert_on_run_failure(instance, result)
             runs.append(request.run_key)
             # Right after a failure the back-off holds the next attempt back.
             assert not upload_sensor(dg.build_sensor_context(instance=instance, resources=resources)).run_requests

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 import yaml
-from conftest import DataDrivenModel, make_report_batch
+from conftest import DataDrivenModel, alert_on_run_failure, make_report_batch
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -25,7 +25,6 @@ from passcompass_assets.core.reports.service import generate_report, report_peri
 from passcompass_assets.core.reports.store import ReportRecord, report_on
 from passcompass_assets.core.reports.tasks import batch_tasks, course_tasks, find_task, queue, scheduled_key
 from passcompass_assets.core.settings import Settings
-from passcompass_assets.monitoring import run_failure_alert
 from passcompass_assets.reporting import period_reports, report_sensor
 from passcompass_assets.reporting.assets import BATCH_TAG, LANE_TAG
 from passcompass_assets.reporting.partitions import REPORT_DAYS
@@ -97,20 +96,6 @@ def sensor_runs(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
     return list(report_sensor(context).run_requests or [])
 
 
-def alert_on_failure(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> None:
-    """What the run failure sensor does for a failed run, as the daemon would call it."""
-    run = instance.get_run_by_id(result.run_id)
-    assert run is not None
-    context = dg.build_run_status_sensor_context(
-        sensor_name=run_failure_alert.name,
-        dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance,
-        dagster_run=run,
-        resources={"platform": PlatformResource()},
-    ).for_run_failure()
-    run_failure_alert(context)
-
-
 def test_a_failing_course_fails_alone_and_is_retried_alone(engine, store, settings, term, webhook, monkeypatch) -> None:
     (host, port), alerts = webhook
     monkeypatch.setenv("PASSCOMPASS_ALERT_WEBHOOK_URL", f"http://{host}:{port}/alerts")
@@ -149,7 +134,7 @@ def test_a_failing_course_fails_alone_and_is_retried_alone(engine, store, settin
             assert run is not None and run.tags.get(ITEMS_TAG) == "true"  # its course's failure is the ledger's
             last, message = attempt == 3, str(failed_run.get_step_failure_events()[0].step_failure_data.error)
             assert f"{int(not last)} to be retried on its own, {int(last)} given up" in message
-            alert_on_failure(instance, failed_run)  # the ledger speaks for the course, not the run
+            alert_on_run_failure(instance, failed_run)  # the ledger speaks for the course, not the run
         assert sensor_runs(instance) == []
     [given_up] = course_tasks(engine, "gone")
     assert given_up.status == "failed" and given_up.given_up and "no enrolled students" in str(given_up.error)
