@@ -1,4 +1,4 @@
-"""The load test, short (``PASSCOMPASS_LOAD_SECONDS``, default 10 s), on SQLite and PostgreSQL: 20 clients mixing
+"""The load test, short (``PASSCOMPASS_LOAD_SECONDS``, default 5 s), on SQLite and PostgreSQL: 20 clients mixing
 1,000-row uploads for overlapping students with report downloads against ``passcompass serve``; no 5xx, no failed
 request, and after applying the uploads every student's row equals their latest upload. The full minute:
 ``.venv/bin/python -m benchmarks.load``.
@@ -18,7 +18,7 @@ from benchmarks.load import report, run_load  # noqa: E402
 
 @pytest.mark.slow
 def test_concurrent_uploads_and_downloads(database_url, tmp_path, capsys):
-    result = run_load(database_url, tmp_path / "home", duration=float(os.environ.get("PASSCOMPASS_LOAD_SECONDS", "10")))
+    result = run_load(database_url, tmp_path / "home", duration=float(os.environ.get("PASSCOMPASS_LOAD_SECONDS", "5")))
     report(result, rows=1000)
     with capsys.disabled():
         print(capsys.readouterr().out)
