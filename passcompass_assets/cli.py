@@ -201,18 +201,22 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                 say(f"PassCompass: home {settings.resolved_home}, logs in {logs}")
                 _prepare(settings)  # also what the children need to know of it: DAGSTER_HOME, DAGSTER_PG_URL
                 env = {**os.environ, "PASSCOMPASS_HOME": str(settings.resolved_home)}
+                # Nothing of Dagster runs yet: a run still STARTED lost its worker when the platform last stopped.
+                if orphans := supervisor.fail_interrupted_runs("PassCompass was stopped while the run was in progress"):
+                    say(f"{orphans} run(s) interrupted by the last stop marked failed; their work will be retried")
+                demo = not args.no_demo and _fresh(settings)
                 processes.append(supervisor.start(api, logs / "api.log", env, REPO_ROOT))
+                if not demo:  # nothing to load first: Dagster starts beside the API
+                    say("starting Dagster (webserver and daemon)")
+                    processes.append(supervisor.start(dagster, logs / "dagster.log", env, REPO_ROOT))
                 if supervisor.wait_for(f"{page}/api/v1/health", processes, timeout=60):
                     say(f"web page and API: {page}")
                     say(f"sign in as admin (a one-time link): {page}/?token={_signin_token(settings)}")
-                if not args.no_demo and _fresh(settings):
+                if demo:
                     say("fresh home: loading the synthetic demo terms (--no-demo skips this)")
                     _bootstrap(settings, say)
-                # Nothing of Dagster runs now: a run still STARTED lost its worker when the platform last stopped.
-                if orphans := supervisor.fail_interrupted_runs("PassCompass was stopped while the run was in progress"):
-                    say(f"{orphans} run(s) interrupted by the last stop marked failed; their work will be retried")
-                say("starting Dagster (webserver and daemon)")
-                processes.append(supervisor.start(dagster, logs / "dagster.log", env, REPO_ROOT))
+                    say("starting Dagster (webserver and daemon)")
+                    processes.append(supervisor.start(dagster, logs / "dagster.log", env, REPO_ROOT))
                 if supervisor.wait_for(ui, processes, timeout=120):
                     say(f"ready. Dagster UI: {ui}   web page and API: {page}   (Ctrl-C stops)")
                 while all(p.poll() is None for p in processes):

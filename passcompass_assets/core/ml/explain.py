@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import shap
 from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
@@ -32,6 +32,9 @@ from passcompass_assets.core.catalog import load_catalog
 from passcompass_assets.core.ml.features import COURSE, DERIVED_FROM, PASS_FRACTION
 from passcompass_assets.core.ml.wording import Choice
 from passcompass_assets.core.records import TERM_WEEK
+
+if TYPE_CHECKING:
+    import shap
 
 TOP_FACTORS = 3
 MIN_EFFECT = 0.01  # a factor must move the probability by at least one percentage point to be named
@@ -111,6 +114,8 @@ def _log_odds(model: BaseEstimator, encoded: np.ndarray, reference: np.ndarray) 
 
 @lru_cache(maxsize=32)
 def _tree_explainer(model: HistGradientBoostingClassifier) -> shap.TreeExplainer:
+    import shap  # a second to import: only scoring a tree model needs it
+
     return shap.TreeExplainer(model)  # reads every tree: once per fitted model, not per course
 
 

@@ -13,9 +13,7 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-import mlflow.artifacts
 import sqlalchemy as sa
-from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
 from passcompass_assets.core.alerts import send_alert
 from passcompass_assets.core.db.engine import get_engine
@@ -41,6 +39,9 @@ def files_digest(folder: Path) -> str:
 
 def local_copy(settings: Settings, model: str, version: str, into: Path) -> Path:
     """The files of registered ``model`` ``version``, downloaded from the registry into ``into``."""
+    import mlflow.artifacts  # here, not at the top: the API imports this module for ModelRefused alone
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set(False)  # a progress bar per load would fill the run logs
     return Path(
         mlflow.artifacts.download_artifacts(

@@ -10,17 +10,15 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mlflow.artifacts
-import mlflow.pyfunc
-import pandas as pd
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
+if TYPE_CHECKING:  # MLflow and the model (with shap) take seconds to import: only loading needs them, not the
+    # report layer and the API, which import this module for ModelInfo.
+    import pandas as pd
+    from mlflow.entities.model_registry import ModelVersion
 
-from passcompass_assets.core.ml.integrity import local_copy, verify
-from passcompass_assets.core.ml.model import FailRiskModel
-from passcompass_assets.core.ml.tracking import CARD_HTML, CARD_JSON, CHAMPION, REGISTERED_MODEL, client_for
-from passcompass_assets.core.settings import Settings
+    from passcompass_assets.core.ml.model import FailRiskModel
+    from passcompass_assets.core.settings import Settings
 
 # The validation metrics a report header shows, per stage: ``<stage>.model.<metric>`` in MLflow.
 HEADER_METRICS = ("roc_auc", "brier", "accuracy", "grade_rmse")
@@ -86,6 +84,10 @@ def _header_metrics(run_metrics: dict[str, float]) -> dict[str, float]:
 
 def _version(settings: Settings, *, champion_only: bool) -> tuple[ModelVersion, bool] | None:
     """(version, promoted): the champion, else (unless ``champion_only``) the newest registered version."""
+    from mlflow.exceptions import MlflowException
+
+    from passcompass_assets.core.ml.tracking import CHAMPION, REGISTERED_MODEL, client_for
+
     client = client_for(settings)
     try:
         return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION), True
@@ -103,6 +105,13 @@ def load_model(settings: Settings, *, champion_only: bool = False) -> LoadedMode
     """The champion, else (unless ``champion_only``) the newest registered version, marked not promoted;
     None when there is none. :class:`~passcompass_assets.core.ml.integrity.ModelRefused` (with an alert) when
     its files are not those PassCompass registered."""
+    import mlflow.artifacts
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    from passcompass_assets.core.ml.integrity import local_copy, verify
+    from passcompass_assets.core.ml.tracking import REGISTERED_MODEL, client_for
+
     found = _version(settings, champion_only=champion_only)
     if found is None:
         return None
@@ -142,6 +151,11 @@ def load_champion(settings: Settings) -> LoadedModel | None:
 def model_card(settings: Settings, version: str) -> tuple[str, dict[str, object], str] | None:
     """(version, card, its HTML) of a registered version (``champion``: the champion's); None when there is no
     such version or it was trained before cards were written."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    from passcompass_assets.core.ml.tracking import CARD_HTML, CARD_JSON, CHAMPION, REGISTERED_MODEL, client_for
+
     client = client_for(settings)
     try:
         found = (
