@@ -258,7 +258,7 @@ def test_a_deployment_catalog_end_to_end(database_url: str, tmp_path: Path, monk
                 f"{api.url}/api/v1/periods/{period.period_id}", json=body, headers=headers
             ).status_code in (200, 201)
         uploads_done = []
-        for week in range(1, 14):
+        for week in range(3, 14, 3):  # last term's snapshots on its cadence weeks, where the model's stages begin
             day = past.start_date + timedelta(days=7 * week - 1)
             content = with_lms(make_snapshot_csv(past.period_id, day, today=today, students=300), week)
             answer = httpx.post(f"{api.url}/api/v1/uploads", files={"file": ("w.csv", content)}, headers=headers)
