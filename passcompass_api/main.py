@@ -16,6 +16,7 @@ from passcompass_api import middleware
 from passcompass_api.middleware import error_response
 from passcompass_api.routers import (
     actions,
+    activity,
     admin,
     catalog,
     courses,
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     middleware.install(app, settings)
     app.include_router(health.router)
     app.include_router(uploads.router)
+    app.include_router(activity.router)
     app.include_router(periods.router)
     app.include_router(courses.router)
     app.include_router(catalog.router)

@@ -43,6 +43,24 @@ class UploadAccepted(BaseModel):
     duplicate_of: str | None = None
 
 
+class ActivityAccepted(BaseModel):
+    """What an activity file did. Events are counted when the request returns."""
+
+    format: str
+    rows: int = Field(description="rows (or statements) read")
+    events_counted: int = Field(description="events counted for the first time")
+    already_counted: int = Field(description="events counted before (a file sent again, overlapping increments)")
+    skipped: dict[str, int] = Field(
+        description="rows that are not a student's own event in a declared course, by reason: not_participating, "
+        "site_or_guest (Moodle), masquerading, not_logged_in, not_in_a_course (Canvas), voiding_statement (xAPI), "
+        "outside_declared_courses (no declared term of the course holds the day: set it up, then send again)"
+    )
+    students: int
+    courses: int
+    first_day: date | None
+    last_day: date | None
+
+
 class CourseChangeOut(BaseModel):
     course_id: str
     period_id: str

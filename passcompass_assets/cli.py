@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import getpass
 import json
@@ -18,6 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from passcompass_assets.core.activity import FORMATS
 from passcompass_assets.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -368,6 +370,28 @@ def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_activity(settings: Settings, args: argparse.Namespace) -> int:
+    """Count an activity log from a file (a one-time backfill of a log store, or an increment), as
+    ``POST /api/v1/activity`` does; print what it did as JSON, or the refusal (exit 1)."""
+    from passcompass_assets.core.activity.store import import_activity
+    from passcompass_assets.core.errors import Rejected
+
+    engine = _access_engine(settings)
+    with contextlib.ExitStack() as files:
+        source = files.enter_context(open(args.file, "rb"))
+        companion = files.enter_context(open(args.vle, "rb")) if args.vle else None
+        try:
+            receipt = import_activity(
+                engine, source, args.format, timezone=settings.timezone, lead_days=settings.activity_lead_days,
+                pseudonym_key=settings.pseudonym_key, companion=companion,
+            )  # fmt: skip
+        except Rejected as exc:
+            print(json.dumps(exc.as_dict()), file=sys.stderr)
+            return 1
+    print(json.dumps(dataclasses.asdict(receipt), default=str))
+    return 0
+
+
 def cmd_retention(settings: Settings, _: argparse.Namespace) -> int:
     """Apply the retention settings now (what the daily retention job does)."""
     from passcompass_assets.core.privacy.retention import apply_retention
@@ -459,6 +483,12 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     erase.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
     erase.set_defaults(handler=cmd_erase)
+
+    activity = add("activity", "count a learning platform's activity log (a backfill of its log store, an increment)")
+    activity.add_argument("file", help="the export: CSV (moodle, canvas, oulad's studentVle.csv, generic) or xAPI JSON")
+    activity.add_argument("--format", required=True, choices=list(FORMATS), help="the export's layout")
+    activity.add_argument("--vle", help="oulad: its vle.csv (each site's activity type)")
+    activity.set_defaults(handler=cmd_activity)
 
     retention = add("retention", "purge what is past its retention now (the daily job)")
     retention.set_defaults(handler=cmd_retention)

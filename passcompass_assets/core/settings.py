@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     # Operational database; the embedded default is a SQLite file under ``home``.
     database_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
+    # An activity log (a backfill of a year of a log store) streams: it may be much larger than an upload.
+    max_activity_bytes: int = 4 * 1024 * 1024 * 1024
     # Distinct courses and periods one upload (or predict request) may name: a file is a course's or a term's
     # export, and every course it names becomes a row (a typo'd column would make thousands).
     max_upload_courses: int = 2000
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     # How often the upload sensor looks for received uploads (read when the definitions load). Dagster's sensor
     # loop runs every 5 seconds, so anything below 5 means "on every loop".
     upload_poll_seconds: int = 10
+    # The institution's time zone (IANA name): an activity event counts on its local date.
+    timezone: str = "UTC"
+    # Activity before a term's first day counts for that term this many days back (orientation, early access).
+    activity_lead_days: int = 28
     # Retrain once final grades have been quiet this long: one retraining per batch of files, not one per file.
     retrain_quiet_seconds: float = 60.0
 

@@ -345,3 +345,27 @@ web_sessions = sa.Table(
 )
 sa.Index("ix_web_sessions_principal", web_sessions.c.principal)
 sa.Index("ix_web_sessions_token", web_sessions.c.token_id)
+
+# A learning platform's activity (core/activity/): events counted on arrival into one row per student, course, day
+# and kind of activity; the events themselves (URLs, IP addresses, user agents) are never stored. ``period_id`` is
+# the course's term the day falls in (or leads up to), so erasure and retention reach these rows as any student's.
+activity_daily = sa.Table(
+    "activity_daily",
+    metadata,
+    *_key_columns(),
+    sa.Column("day", sa.Date(), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("events", sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint("user_id", "course_id", "period_id", "day", "kind", name="pk_activity_daily"),
+)
+sa.Index("ix_activity_daily_course", activity_daily.c.course_id, activity_daily.c.period_id, activity_daily.c.day)
+
+# Which events were already counted, so a re-sent file or overlapping increments count nothing twice: a 64-bit
+# hash of the format and the event's own id (or of its content, where a format has none). No student id.
+activity_seen = sa.Table(
+    "activity_seen",
+    metadata,
+    sa.Column("event_key", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("period_id", sa.String(128), nullable=False),
+)
+sa.Index("ix_activity_seen_period", activity_seen.c.period_id)

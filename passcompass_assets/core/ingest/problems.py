@@ -41,11 +41,14 @@ class FileProblems:
         self._single: list[Problem] = []
         self._errors: set[str] = set()  # the error codes of the file's own problems
 
-    def add_where(self, mask: np.ndarray, column: str | None, message: str, error: str = "invalid_values") -> None:
-        """A problem on every data row where ``mask`` holds (position 0 is spreadsheet row 2); ``error`` is the
-        answer's code when the file has no other kind of problem."""
+    def add_where(
+        self, mask: np.ndarray, column: str | None, message: str, error: str = "invalid_values", first_row: int = 2
+    ) -> None:
+        """A problem on every data row where ``mask`` holds (position 0 is spreadsheet row ``first_row``: 2, below
+        the header, unless the file is read in chunks); ``error`` is the answer's code when the file has no other
+        kind of problem."""
         if mask.any():
-            self._rows.setdefault((column, message), []).append(np.flatnonzero(mask) + 2)
+            self._rows.setdefault((column, message), []).append(np.flatnonzero(mask) + first_row)
             self._errors.add(error)
 
     def add(self, problem: Problem, error: str = "invalid_values") -> None:

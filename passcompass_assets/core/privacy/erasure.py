@@ -2,8 +2,9 @@
 
 Where a student's data lives, and what an erasure does there:
 
-- the operational tables holding a ``user_id`` (``student_records``, ``record_versions``, ``final_grades``, the dbt
-  marts, any later table with that column): its rows deleted;
+- the operational tables holding a ``user_id`` (``student_records``, ``record_versions``, ``final_grades``, the
+  daily activity counts, the dbt marts, any later table with that column): its rows deleted (a period's purge also
+  forgets which of its activity events were counted);
 - the landing store: each landed file holding the student is rewritten without those rows (content-addressed, so
   under a new name; the uploads that named the old file name the new one, with their new row count), the old
   file deleted; files no upload names (a crash between landing a file and registering it) as well, and the
@@ -38,8 +39,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from passcompass_assets.core.access.keys import keyed_hash
+from passcompass_assets.core.activity.store import forget_counted_events
 from passcompass_assets.core.db.tables import (
     access_log,
+    activity_daily,
     courses,
     erasures,
     final_grades,
@@ -69,7 +72,7 @@ from passcompass_assets.core.settings import Settings
 
 log = logging.getLogger("passcompass.access")
 ERASED = "[erased]"
-STUDENT_TABLES = (student_records, record_versions, final_grades)
+STUDENT_TABLES = (student_records, record_versions, final_grades, activity_daily)
 # Text fields that may quote an id by accident (an error message, what the access log says was read).
 _FREE_TEXT = (
     (uploads_table, "error"),
@@ -429,6 +432,8 @@ def purge_period(settings: Settings, engine: Engine, period_id: str, *, actor: s
         named = sa.select(courses.c.course_id).where(courses.c.period_id == period_id)
         course_names = set(conn.execute(named).scalars())
     _delete_rows(engine, erasure, period_id=period_id)
+    with engine.begin() as conn:
+        erasure.add("activity_events_forgotten", forget_counted_events(conn, period_id))
 
     def landed(table: pa.Table) -> pa.Array:
         return pc.fill_null(pc.equal(table.column("period_id").cast(pa.string()), period_id), False)
