@@ -32,6 +32,7 @@ from passcompass_assets.core.reports.store import store_report
 GRANTED, OTHER, PERIOD = "granted-course", "other-course", "p-now"
 SECRET_STUDENT = "stu-7f3a91"  # a student in the seeded data: no refused answer may name it
 CSV = f"user_id,course_id,age\n{SECRET_STUDENT},{GRANTED},17\nstu-2,{GRANTED},18\n".encode()
+ACTIVITY = f"user_id,course_id,timestamp,event_type\n{SECRET_STUDENT},{GRANTED},2026-09-08,quiz\n".encode()
 GRADES = f"user_id,course_id,final_grade\n{SECRET_STUDENT},{GRANTED},8\n".encode()
 
 
@@ -61,6 +62,13 @@ POLICY: dict[tuple[str, str], tuple[set[str], bool, Call]] = {
         {"admin", "uploader"},
         False,
         Call("/api/v1/final-grades", files=lambda: {"file": ("g.csv", GRADES, "text/csv")}),
+    ),
+    ("post", "/api/v1/activity"): (
+        {"admin", "uploader"},
+        False,
+        Call(
+            "/api/v1/activity", files=lambda: {"file": ("log.csv", ACTIVITY, "text/csv"), "format": (None, "generic")}
+        ),
     ),
     ("get", "/api/v1/uploads/{upload_id}"): ({"admin", "uploader"}, False, Call("/api/v1/uploads/{upload_id}")),
     ("put", "/api/v1/periods/{period_id}"): (

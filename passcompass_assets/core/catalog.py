@@ -27,6 +27,17 @@ Role = Literal["key", "feature", "label"]
 Use = Literal["feature", "audit", "ignore"]
 # When in a term a value becomes known, in order.
 KNOWN_FROM = ("start", "interim_1", "interim_2", "end")
+# Features the platform computes for each report date from the activity history (core/activity/engagement.py),
+# never uploaded nor stored: the catalog describes them (and a deployment may turn one off) like any other.
+ACTIVITY_FEATURES = (
+    "active_days_last_7",
+    "active_days_last_14",
+    "events_last_7",
+    "events_last_14",
+    "days_since_active",
+    "activity_before_term",
+    "activity_vs_course",
+)
 BUILT_IN = Path(__file__).with_name("feature_catalog.yaml")
 # Where the catalog and the template list a column, in this order: a university's columns first; the UCI school
 # survey's and the client's first export's only under "other known columns", last (never in the template).
@@ -88,9 +99,14 @@ class Column:
         return lookup
 
     @property
+    def from_activity(self) -> bool:
+        """Computed from the activity history for each report date, never uploaded."""
+        return self.name in ACTIVITY_FEATURES
+
+    @property
     def stored(self) -> bool:
-        """Kept in the database: keys, labels and every feature not ignored."""
-        return self.role != "feature" or self.use != "ignore"
+        """Kept in the database: keys, labels and every uploaded feature not ignored."""
+        return self.role != "feature" or (self.use != "ignore" and not self.from_activity)
 
 
 @dataclass(frozen=True)
@@ -121,8 +137,8 @@ class Catalog:
 
     @property
     def stored_features(self) -> tuple[Column, ...]:
-        """Features kept in the database: model inputs and audit-only columns."""
-        return tuple(c for c in self.columns if c.role == "feature" and c.use != "ignore")
+        """Features kept in the database: uploaded model inputs and audit-only columns."""
+        return tuple(c for c in self.columns if c.role == "feature" and c.stored)
 
     @property
     def inputs(self) -> tuple[Column, ...]:
@@ -170,6 +186,7 @@ class Catalog:
                     "on_grade_scale": c.on_grade_scale,
                     "actionable": c.actionable,
                     "group": c.group,
+                    "from_activity": c.from_activity,
                 }
                 for c in self.by_group
             ],

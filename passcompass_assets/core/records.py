@@ -9,7 +9,7 @@ What the model learns from and what a report scores are built by one function, :
 row is a labelled student of a past period as known on one of its report dates (:func:`training_rows`), a report
 row a student of the current period as known on the report's date (:func:`scoring_rows`). Both carry the term
 position the model knows (``term_week``: weeks since the period started) and leave out students who had withdrawn
-by then.
+by then, and the engagement known by then from the activity history (``core/activity/engagement.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from passcompass_assets.core.activity.engagement import ACTIVITY_KEY, read_activity, with_engagement
 from passcompass_assets.core.cadence import report_dates
 from passcompass_assets.core.catalog import RECORD_KEY, load_catalog
 from passcompass_assets.core.db.tables import courses, record_versions, student_records, uploads
@@ -164,6 +165,7 @@ def scoring_rows(engine: Engine, course_id: str, period: Period, day: date) -> p
     """A course's students as a report on ``day`` scores them, with the course's grade scale."""
     versions = read_versions(engine, course_id, period.period_id, until=day)
     rows = rows_as_of(versions, carried_columns(engine, versions["source_seq"]), period, day)
+    rows = with_engagement(rows, read_activity(engine, [course_id], [period.period_id], until=day), period, day)
     return with_scale(engine, rows).sort_values("user_id").reset_index(drop=True)
 
 
@@ -172,16 +174,22 @@ def training_rows(
     carried: dict[int, frozenset[str]],
     periods: dict[str, Period],
     days: list[date] | None = None,
+    activity: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``history``: versions of labelled students (with their final grade and course scale). One row per student
-    still enrolled on each report date of their period (or on ``days``), as known then."""
+    """``history``: versions of labelled students (with their final grade and course scale); ``activity``: their
+    courses' daily activity (:func:`~passcompass_assets.core.activity.engagement.read_activity`). One row per
+    student still enrolled on each report date of their period (or on ``days``), as known then."""
     labels = [c for c in ("final_grade", "grade_max", "pass_mark") if c in history.columns]
+    activity = activity if activity is not None else pd.DataFrame(columns=[*ACTIVITY_KEY, "day", "events"])
+    activity_of = {key: group for key, group in activity.groupby(["course_id", "period_id"])}
     frames = []
-    for (_course_id, period_id), versions in history.groupby(["course_id", "period_id"], sort=True):
+    for (course_id, period_id), versions in history.groupby(["course_id", "period_id"], sort=True):
         period = periods.get(str(period_id)) or spanning_period(str(period_id), versions)
         outcome = versions.drop_duplicates(["user_id"])[["user_id", *labels]]
+        course_activity = activity_of.get((course_id, period_id), activity.iloc[0:0])
         for day in days if days is not None else report_dates(period):
             rows = rows_as_of(versions.drop(columns=labels), carried, period, day)
+            rows = with_engagement(rows, course_activity, period, day)
             if not rows.empty:
                 frames.append(rows.merge(outcome, on="user_id", how="inner"))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

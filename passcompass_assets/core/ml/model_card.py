@@ -91,7 +91,7 @@ def build_card(
         "inputs": {
             "used": used,
             "excluded_audit": [c.name for c in catalog.audit],
-            "excluded_ignored": [c.name for c in catalog.columns if not c.stored],
+            "excluded_ignored": [c.name for c in catalog.columns if c.role == "feature" and c.use == "ignore"],
             "per_stage": {name: stage.columns for name, stage in (fitted.model.stages if fitted.model else {}).items()},
         },
         "cross_validation": {

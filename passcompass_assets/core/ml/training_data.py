@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from passcompass_assets.core.activity.engagement import read_activity
 from passcompass_assets.core.datasets.uci import UCI_PERIOD_ID, UciDataUnavailable, initial_training_frame
 from passcompass_assets.core.marts import course_periods_of, read_table
 from passcompass_assets.core.periods import list_periods
@@ -70,7 +71,8 @@ def own_training_rows(engine: Engine, course_id: str | None = None, week: float 
         history = _history(engine, course, period_id, days[0] if days else None)
         if history.empty:
             continue
-        rows = training_rows(history, carried_columns(engine, history["source_seq"]), periods, days)
+        activity = read_activity(engine, [course], [period_id], until=max(days) if days else None)
+        rows = training_rows(history, carried_columns(engine, history["source_seq"]), periods, days, activity)
         if not rows.empty:
             frames.append(rows)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -19,7 +19,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from passcompass_assets.core.catalog import Column, load_catalog
+from passcompass_assets.core.catalog import ACTIVITY_FEATURES, Column, load_catalog
 from passcompass_assets.core.ml.features import COURSE, INTERIM_GRADES, as_floats, is_categorical
 from passcompass_assets.core.records import TERM_WEEK
 
@@ -41,6 +41,7 @@ _AREA_OF: Final = {
     "attendance_rate": ENGAGEMENT,
     "lms_logins": ENGAGEMENT,
     "lms_active_minutes": ENGAGEMENT,
+    **dict.fromkeys(ACTIVITY_FEATURES, ENGAGEMENT),
     "assignment_completion": COURSEWORK,
     "quiz_average": COURSEWORK,
     "study_time": COURSEWORK,
@@ -55,6 +56,7 @@ _GAP_NAMES: Final = {
     "attendance_rate": "attendance",
     "lms_logins": "learning-platform logins",
     "lms_active_minutes": "time on the learning platform",
+    **dict.fromkeys(ACTIVITY_FEATURES, "learning-platform activity"),
     "assignment_completion": "assignments handed in",
     "quiz_average": "quiz scores",
     "study_time": "study time",
@@ -360,7 +362,7 @@ def word_factors(
         reasons[i] = "; ".join(str(f["text"]) for f in picked)
         backgrounds[i] = "; ".join(str(f["text"]) for f in picked_bg)
         factors[i] = json.dumps([*picked, *picked_bg], allow_nan=False)
-        missing = [gap_name(c) for c in gap_columns if facts(c.name) is None]
+        missing = list(dict.fromkeys(gap_name(c) for c in gap_columns if facts(c.name) is None))  # named once
         gaps[i] = f"No data yet on {', '.join(missing)}" if missing else ""
     return Worded(reasons, backgrounds, factors, gaps)
 

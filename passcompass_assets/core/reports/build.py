@@ -14,8 +14,11 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 
+from passcompass_assets.core.activity.engagement import LAST_ACTIVE, silence_reason
 from passcompass_assets.core.cadence import report_number, week_of_term
+from passcompass_assets.core.ml.explain import FACTOR_SEPARATOR
 from passcompass_assets.core.ml.loader import ModelInfo
+from passcompass_assets.core.ml.wording import ENGAGEMENT
 from passcompass_assets.core.periods import Period
 
 BANDS = ("high", "medium", "low")
@@ -32,6 +35,7 @@ COLUMNS = [
     "data_gaps",
     "signals_available",
     "data_as_of",
+    "last_active_on",  # the student's last day with activity on the learning platform (empty: no logs)
 ]
 
 
@@ -136,6 +140,26 @@ def risk_bands(probability: pd.Series, high: float, medium: float) -> pd.Series:
     return pd.Series(bands, index=probability.index, dtype=object)
 
 
+def _with_silence(students: pd.DataFrame, engagement: pd.DataFrame | None, period: Period, as_of: date) -> pd.DataFrame:
+    """``last_active_on`` (ISO; empty without activity logs), and the silence first among the reasons."""
+    students["last_active_on"] = ""
+    if engagement is None or LAST_ACTIVE not in engagement or engagement["days_since_active"].isna().all():
+        return students
+    last = [d if isinstance(d, date) else None for d in engagement[LAST_ACTIVE]]
+    students["last_active_on"] = [d.isoformat() if d else "" for d in last]
+    reasons = [silence_reason(d, as_of, period) for d in last]
+    students["top_factors"] = [
+        FACTOR_SEPARATOR.join(r for r in (reason, str(text or "")) if r and r != "nan") if reason else text
+        for reason, text in zip(reasons, students["top_factors"], strict=True)
+    ]
+    students["factors"] = [
+        [{"feature": "days_since_active", "area": ENGAGEMENT, "kind": "reason", "text": reason}, *listed]
+        if reason else listed
+        for reason, listed in zip(reasons, students["factors"], strict=True)
+    ]  # fmt: skip
+    return students
+
+
 def build_report(
     scored: pd.DataFrame,
     *,
@@ -152,11 +176,15 @@ def build_report(
     number: int | None = None,
     previous: pd.DataFrame | None = None,
     title: str | None = None,
+    engagement: pd.DataFrame | None = None,
 ) -> Report:
     """``scored``: one row per student with fail_probability, predicted_final_grade, top_factors (text),
     signals_available. ``model``: what to say about the model used (None: no model). ``number``: the report's
     place among the term's report dates (default: among the scheduled ones); ``previous``: the course's report
-    before it (user_id, risk_band, and its date in ``attrs["report_date"]``), for who is new to high risk."""
+    before it (user_id, risk_band, and its date in ``attrs["report_date"]``), for who is new to high risk.
+    ``engagement``: the rows' ``last_active_on`` and ``days_since_active`` (aligned with ``scored``), when the
+    course's activity is known: a student silent too long is named so first among the reasons, whatever the
+    probability."""
     model = model or ModelInfo()
     students = scored.copy()
     for column, empty in (("background_factors", ""), ("factors", "[]"), ("data_gaps", "")):
@@ -168,6 +196,7 @@ def build_report(
     students["risk_band"] = risk_bands(students["fail_probability"], risk_high, risk_medium)
     dates = data_as_of if data_as_of is not None else pd.Series(as_of, index=students.index)
     students["data_as_of"] = pd.to_datetime(dates, errors="coerce").dt.strftime("%Y-%m-%d")
+    students = _with_silence(students, engagement, period, as_of)
     students["fail_probability"] = students["fail_probability"].round(4)
     students["predicted_final_grade"] = students["predicted_final_grade"].round(1)
     students = students[COLUMNS].sort_values(["fail_probability", "user_id"], ascending=[False, True])

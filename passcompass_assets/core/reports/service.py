@@ -116,6 +116,7 @@ def generate_report(
         scale_note=_scale_note(engine, course, as_of),
         previous=_previous_rows(engine, settings, course_id, period.period_id, as_of),
         title=course.title if course else None,
+        engagement=frame.reset_index(drop=True),
     )
     report_id = store_report(engine, settings.reports_dir, report, work_key)
     stored = get_report(engine, report_id)
