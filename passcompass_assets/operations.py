@@ -15,6 +15,7 @@ import dagster as dg
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.actions import action_frame, record_action
+from passcompass_assets.core.activity.store import import_activity
 from passcompass_assets.core.cadence import report_dates
 from passcompass_assets.core.courses import course_ids, set_course
 from passcompass_assets.core.datasets.demo import (
@@ -156,11 +157,21 @@ def _receive(settings: Settings, files: list[DemoFile]) -> int:
     return len(files)
 
 
+def _count_activity(settings: Settings, files: list[DemoFile]) -> None:
+    engine = get_engine(settings.db_url)
+    for demo_file in files:
+        with demo_file.path.open("rb") as log:
+            import_activity(engine, log, "generic", timezone=settings.timezone, lead_days=settings.activity_lead_days,
+                            pseudonym_key=settings.pseudonym_key)  # fmt: skip
+
+
 def load_demo(settings: Settings, today: date | None = None) -> int:
     """Generate the synthetic demo terms under home and register them as a client would: the periods, then every
     snapshot and final-grade file as an upload (the upload sensor, or :func:`process_pending`, applies them)."""
     with loading_demo(settings.resolved_home):
-        return _receive(settings, _demo_terms(settings, today or date.today()).files)
+        manifest = _demo_terms(settings, today or date.today())
+        _count_activity(settings, manifest.activity)
+        return _receive(settings, manifest.files)
 
 
 def bootstrap_demo(settings: Settings, today: date | None = None, say: Callable[[str], None] = print) -> None:
@@ -176,6 +187,7 @@ def bootstrap_demo(settings: Settings, today: date | None = None, say: Callable[
 def _bootstrap_demo(settings: Settings, today: date, say: Callable[[str], None]) -> None:
     engine = get_engine(settings.db_url)
     manifest = _demo_terms(settings, today)
+    _count_activity(settings, manifest.activity)
     held = [f for f in manifest.files if f.kind == "final_grades"]  # last term's grades arrive at its end
 
     def ingested(done: int, total: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from datetime import date, timedelta
@@ -218,3 +219,26 @@ def test_the_demo_declares_its_course_titles_and_marks_its_loading(settings, eng
     titles = {(c.course_id, c.title, c.grade_max, c.confirmed) for c in list_courses(engine)}
     assert {t[:2] for t in titles} >= {("demo-algebra", "Linear algebra"), ("demo-history", "Modern history")}
     assert all(grade_max == 20 and confirmed for *_, grade_max, confirmed in titles)
+
+
+def test_the_activity_logs_end_before_today_and_those_who_fail_were_less_active(engine, tmp_path: Path):
+    from passcompass_assets.core.activity.store import import_activity
+    from passcompass_assets.core.courses import set_course
+
+    manifest = generate_demo(tmp_path / "demo", today=TODAY, students=300)
+    past, current = (pd.read_csv(f.path, dtype={"count": int}) for f in manifest.activity)
+    assert current["timestamp"].max() < TODAY.isoformat()
+    assert past["timestamp"].min() < manifest.past.start_date.isoformat()  # a look around the week before
+    grades = pd.read_csv(io.BytesIO(final_grades_for(manifest.past.period_id, today=TODAY, students=300)))
+    events = past.groupby(["user_id", "course_id"])["count"].sum()
+    graded = grades.set_index(["user_id", "course_id"])["final_grade"]
+    totals = events.reindex(graded.index, fill_value=0)
+    assert totals[graded < PASS_MARK].mean() < 0.8 * totals[graded >= PASS_MARK].mean()
+    for period in manifest.periods:
+        upsert_period(engine, Period(period.period_id, period.start_date, period.end_date, period.cadence_weeks))
+        for course in manifest.courses:
+            set_course(engine, course.course_id, period.period_id, manifest.grade_max, manifest.pass_mark)
+    for demo_file in manifest.activity:
+        with demo_file.path.open("rb") as log:
+            receipt = import_activity(engine, log, "generic")
+        assert receipt.skipped == {} and receipt.events_counted == receipt.rows

@@ -177,6 +177,7 @@ class DemoTerm:
     final_grade: np.ndarray
     seed: int
     index: int  # position of the term, to derive per-snapshot noise
+    early: np.ndarray  # logins in the week before the term, per row (the keen look around first)
 
     @property
     def rows(self) -> int:
@@ -206,6 +207,32 @@ class DemoTerm:
         for column in GLITCHY_COLUMNS:
             frame.loc[rng.random(self.rows) < CELL_MISSING_SHARE, column] = np.nan
         return frame[list(SNAPSHOT_COLUMNS)]
+
+    def activity_log(self, until: date) -> pd.DataFrame:
+        """The learning platform's log of the term (the generic activity format: one row per student, course, day
+        and kind, with a count), from the week before it began to the day before ``until``: each login a visit
+        on a day of its week, a few events each, mostly reading. Drifters fall silent as their engagement goes."""
+        rng = np.random.default_rng([self.seed, self.index, 99])
+        weekly = np.diff(self.totals["logins"], axis=1).round().astype(int)  # (rows, WEEKS)
+        counts = np.concatenate([self.early[:, None], weekly], axis=1)  # week -1 first
+        row = np.repeat(np.arange(self.rows), counts.sum(axis=1))
+        week = np.concatenate([np.repeat(np.arange(-1, WEEKS), c) for c in counts])
+        offset = 7 * week + rng.integers(0, 7, len(row))
+        kind = rng.choice(np.array(["content", "quiz", "assignment", "forum"]), len(row), p=[0.55, 0.2, 0.15, 0.1])
+        visits = pd.DataFrame({"row": row, "offset": offset, "kind": kind, "count": 1 + rng.poisson(3, len(row))})
+        days = pd.Timestamp(self.period.start_date) + pd.to_timedelta(visits["offset"], unit="D")
+        visits = visits[days < pd.Timestamp(until)].assign(day=days.dt.strftime("%Y-%m-%d"))
+        log = visits.groupby(["row", "day", "kind"], as_index=False)["count"].sum()
+        keys = self.attributes.iloc[log["row"].to_numpy()]
+        return pd.DataFrame(
+            {
+                "user_id": keys["user_id"].to_numpy(),
+                "course_id": keys["course_id"].to_numpy(),
+                "timestamp": log["day"].to_numpy(),
+                "event_type": log["kind"].to_numpy(),
+                "count": log["count"].to_numpy(),
+            }
+        )
 
     def final_grades(self) -> pd.DataFrame:
         frame = self.attributes[["user_id", "course_id", "period_id"]].copy()
@@ -360,6 +387,7 @@ def _simulate_term(
             "period_id": period.period_id,
         }
     )
+    early = rng.poisson(np.exp(np.log(1.5) + 0.6 * weekly[:, 0]) * np.where(no_internet, 0.45, 1.0))
     return DemoTerm(
         period=period,
         student=student,
@@ -369,6 +397,7 @@ def _simulate_term(
         final_grade=final_grade,
         seed=seed,
         index=index,
+        early=early,
     )
 
 
@@ -412,7 +441,7 @@ def final_grades_for(period_id: str, *, today: date, seed: int = 7, students: in
 @dataclass(frozen=True)
 class DemoFile:
     path: Path
-    kind: Literal["students", "final_grades"]
+    kind: Literal["students", "final_grades", "activity"]
     period_id: str
     as_of_date: date
 
@@ -426,6 +455,7 @@ class DemoManifest:
     periods: list[DemoPeriod]  # past, current
     courses: list[DemoCourse]
     files: list[DemoFile]  # in upload order: chronological
+    activity: list[DemoFile]  # each term's learning-platform log (generic format), for POST /api/v1/activity
     enrolments: dict[str, int]  # period_id -> student x course rows
     grade_max: float = GRADE_MAX
     pass_mark: float = PASS_MARK
@@ -461,6 +491,7 @@ class DemoManifest:
                 }
                 for f in self.files
             ],
+            "activity": [f.path.relative_to(self.out_dir).as_posix() for f in self.activity],
         }
 
 
@@ -468,7 +499,8 @@ def generate_demo(
     out_dir: Path, *, today: date, seed: int = 7, students: int = 1000, complete_current: bool = False
 ) -> DemoManifest:
     """Write the demo terms under ``out_dir``: ``periods.json``, ``manifest.json`` (files in upload order) and, per
-    term, ``<period_id>/week_NN.csv`` and, once the term is over, ``<period_id>/final_grades.csv``.
+    term, ``<period_id>/week_NN.csv``, ``<period_id>/activity.csv`` (the learning platform's log up to yesterday)
+    and, once the term is over, ``<period_id>/final_grades.csv``.
 
     The current term gets the weekly snapshots dated up to ``today``, or all of them and its final grades with
     ``complete_current``. Existing files of the same names are overwritten; nothing else is removed.
@@ -476,10 +508,15 @@ def generate_demo(
     world = simulate_demo(today=today, seed=seed, students=students)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[DemoFile] = []
+    activity: list[DemoFile] = []
     for term in (world.past, world.current):
         period = term.period
         complete = term is world.past or complete_current
         (out_dir / period.period_id).mkdir(exist_ok=True)
+        until = period.end_date + timedelta(days=1) if complete else today
+        path = out_dir / period.period_id / "activity.csv"
+        path.write_bytes(to_csv_bytes(term.activity_log(until)))
+        activity.append(DemoFile(path, "activity", period.period_id, until - timedelta(days=1)))
         for week in range(1, WEEKS + 1):
             as_of = period.week_end(week)
             if not complete and as_of > today:
@@ -499,6 +536,7 @@ def generate_demo(
         periods=[world.past.period, world.current.period],
         courses=list(COURSES),
         files=files,
+        activity=activity,
         enrolments={t.period.period_id: t.rows for t in (world.past, world.current)},
     )
     (out_dir / "periods.json").write_text(json.dumps([p.as_dict() for p in manifest.periods], indent=2) + "\n")
