@@ -10,6 +10,7 @@ counts nothing, so re-sent files and overlapping increments, in any order, chang
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -151,9 +152,7 @@ def _stored_ids(user_ids: pd.Series, key: str | None) -> pd.Series:
 
 def _count(conn: Connection, events: pd.DataFrame) -> int:
     """Add the chunk's events not counted before to the daily counts and mark them counted; how many were new."""
-    rows = events.assign(day=events["day"].dt.date, events=events["events"].astype(int))
-    columns = ["event_key", *_DAILY_KEY, "events"]
-    conn.execute(_staging.insert(), rows[columns].to_dict("records"))
+    _stage(conn, events[["event_key", *_DAILY_KEY, "events"]].assign(day=events["day"].dt.strftime("%Y-%m-%d")))
     staged = _staging.alias("s")
     unseen = ~sa.exists().where(activity_seen.c.event_key == staged.c.event_key)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -172,6 +171,21 @@ def _count(conn: Connection, events: pd.DataFrame) -> int:
     )
     conn.execute(_staging.delete())
     return int(marked.rowcount or 0)
+
+
+def _stage(conn: Connection, rows: pd.DataFrame) -> None:
+    """The chunk into the staging table the fast way each database has: ``COPY`` on PostgreSQL, a plain
+    ``executemany`` of tuples on SQLite (days as ISO text, as SQLAlchemy stores dates there)."""
+    if conn.dialect.name == "postgresql":
+        buffer = io.StringIO()
+        rows.to_csv(buffer, index=False, header=False)
+        buffer.seek(0)
+        with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.copy_expert(f"COPY {_staging.name} ({', '.join(rows.columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
+        return
+    marks = ", ".join("?" * len(rows.columns))
+    values = list(rows.itertuples(index=False, name=None))
+    conn.exec_driver_sql(f"INSERT INTO {_staging.name} ({', '.join(rows.columns)}) VALUES ({marks})", values)
 
 
 def forget_counted_events(conn: Connection, period_id: str) -> int:
