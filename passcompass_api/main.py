@@ -27,6 +27,7 @@ from passcompass_api.routers import (
     periods,
     predict,
     reports,
+    rosters,
     uploads,
 )
 from passcompass_api.schemas import ErrorOut
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(uploads.router)
     app.include_router(activity.router)
+    app.include_router(rosters.router)
     app.include_router(periods.router)
     app.include_router(courses.router)
     app.include_router(catalog.router)

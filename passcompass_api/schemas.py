@@ -61,6 +61,28 @@ class ActivityAccepted(BaseModel):
     last_day: date | None
 
 
+class ClassChangeOut(BaseModel):
+    course_id: str
+    period_id: str
+    new: int = Field(description="students new to the course")
+    withdrawn: int = Field(description="students this roster withdraws")
+    unchanged: int
+
+
+class RosterOut(BaseModel):
+    """What a roster did (or, with ``dry_run=true``, would do: ``stored`` false)."""
+
+    version: str = Field(description="the export's OneRoster version")
+    stored: bool
+    new_periods: list[str]
+    changed_periods: list[str] = Field(description="declared periods whose dates the roster changes")
+    new_courses: list[str] = Field(description="course|period; created on the default scale, for you to confirm")
+    renamed_courses: list[str]
+    classes: list[ClassChangeOut]
+    upload_id: str | None = Field(description="the students' upload (GET /api/v1/uploads/{id}), applied shortly")
+    warnings: list[str]
+
+
 class CourseChangeOut(BaseModel):
     course_id: str
     period_id: str

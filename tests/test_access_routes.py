@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from test_rosters import oneroster
 
 from passcompass_api.main import create_app
 from passcompass_assets.core.access.roles import ROLES
@@ -33,6 +34,7 @@ GRANTED, OTHER, PERIOD = "granted-course", "other-course", "p-now"
 SECRET_STUDENT = "stu-7f3a91"  # a student in the seeded data: no refused answer may name it
 CSV = f"user_id,course_id,age\n{SECRET_STUDENT},{GRANTED},17\nstu-2,{GRANTED},18\n".encode()
 ACTIVITY = f"user_id,course_id,timestamp,event_type\n{SECRET_STUDENT},{GRANTED},2026-09-08,quiz\n".encode()
+ROSTER = oneroster()
 GRADES = f"user_id,course_id,final_grade\n{SECRET_STUDENT},{GRANTED},8\n".encode()
 
 
@@ -68,6 +70,14 @@ POLICY: dict[tuple[str, str], tuple[set[str], bool, Call]] = {
         False,
         Call(
             "/api/v1/activity", files=lambda: {"file": ("log.csv", ACTIVITY, "text/csv"), "format": (None, "generic")}
+        ),
+    ),
+    ("post", "/api/v1/rosters"): (
+        ADMIN_ONLY,
+        False,
+        Call(
+            "/api/v1/rosters",
+            files=lambda: {"file": ("roster.zip", ROSTER, "application/zip"), "dry_run": (None, "true")},
         ),
     ),
     ("get", "/api/v1/uploads/{upload_id}"): ({"admin", "uploader"}, False, Call("/api/v1/uploads/{upload_id}")),

@@ -38,6 +38,7 @@ CORE_FLOORS: dict[str, tuple[str, ...]] = {
         "marts",
         "ingest",
         "activity",
+        "rosters",
         "datasets",
         "actions",
     ),

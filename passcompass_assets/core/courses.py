@@ -79,6 +79,22 @@ def set_course(
     return stored, before is None
 
 
+def ensure_course(
+    engine: Engine, course_id: str, period_id: str, grade_max: float, pass_mark: float, title: str | None
+) -> bool:
+    """A course a roster names: created with the default scale, not confirmed (a data officer sets its scale), or,
+    when it exists, given its title; whether it is new. Its period must be declared."""
+    before = get_course(engine, course_id, period_id)
+    with engine.begin() as conn:
+        if before is None:
+            values = {"grade_max": grade_max, "pass_mark": pass_mark, "title": title, "created_at": datetime.now(UTC)}
+            conn.execute(courses.insert().values(course_id=course_id, period_id=period_id, **values))
+        elif title and before.title != title:
+            where = (courses.c.course_id == course_id) & (courses.c.period_id == period_id)
+            conn.execute(courses.update().where(where).values(title=title))
+    return before is None
+
+
 def scales(engine: Engine, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:
     """(grade_max, pass_mark) of the known courses among ``pairs`` (only those courses are read)."""
     wanted = set(pairs)
