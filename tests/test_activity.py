@@ -102,6 +102,33 @@ def _csv(header: list[str], rows: list[list[object]]) -> bytes:
     return out.getvalue().encode()
 
 
+def moodle_row(event_id: int, component: str, edulevel: int, user: object, course: object, at: int) -> list[object]:
+    """A row of ``logstore_standard_log``, with what else Moodle writes there (an IP address, the event's JSON)."""
+    return [
+        event_id,
+        "\\mod_x\\event\\course_module_viewed",
+        component,
+        "viewed",
+        "course_module",
+        "x",
+        5,
+        "r",
+        edulevel,
+        40,
+        70,
+        12,
+        user,
+        course,
+        "",
+        0,
+        json.dumps({"name": SECRETS[0]}),
+        at,
+        "web",
+        SECRETS[2],
+        "",
+    ]
+
+
 def moodle(frame: pd.DataFrame, extra: bool = True) -> bytes:
     """``logstore_standard_log`` as Moodle's database has it; with a teacher's view, a login and a post on the site's
     front page (none counted)."""
@@ -129,107 +156,14 @@ def moodle(frame: pd.DataFrame, extra: bool = True) -> bytes:
         "realuserid",
     ]
     rows = [
-        [
-            e.id,
-            "\\mod_x\\event\\course_module_viewed",
-            KIND_BY["moodle"][e.kind],
-            "viewed",
-            "course_module",
-            "x",
-            5,
-            "r",
-            2,
-            40,
-            70,
-            12,
-            user_of("moodle", e.user_id),
-            e.course_id,
-            "",
-            0,
-            json.dumps({"name": SECRETS[0]}),
-            int(e.at.timestamp()),
-            "web",
-            SECRETS[2],
-            "",
-        ]
+        moodle_row(e.id, KIND_BY["moodle"][e.kind], 2, user_of("moodle", e.user_id), e.course_id, int(e.at.timestamp()))
         for e in frame.itertuples()
     ]
     if extra:
-        rows.append(
-            [
-                9001,
-                "\\core\\event\\course_viewed",
-                "core",
-                "viewed",
-                "course",
-                "",
-                "",
-                "r",
-                1,
-                40,
-                50,
-                0,
-                9,
-                "101",
-                "",
-                0,
-                "",
-                int(frame["at"].iloc[0].timestamp()),
-                "web",
-                SECRETS[2],
-                "",
-            ]
-        )
-        rows.append(
-            [
-                9002,
-                "\\core\\event\\user_loggedin",
-                "core",
-                "loggedin",
-                "user",
-                "user",
-                1,
-                "r",
-                0,
-                1,
-                10,
-                0,
-                101,
-                "0",
-                "",
-                0,
-                "",
-                int(frame["at"].iloc[0].timestamp()),
-                "web",
-                SECRETS[2],
-                "",
-            ]
-        )
-        rows.append(
-            [
-                9003,
-                "\\mod_forum\\event\\post_created",
-                "mod_forum",
-                "created",
-                "post",
-                "forum_posts",
-                4,
-                "c",
-                2,
-                2,
-                70,
-                3,
-                102,
-                "1",
-                "",
-                0,
-                "",
-                int(frame["at"].iloc[0].timestamp()),
-                "web",
-                SECRETS[2],
-                "",
-            ]
-        )
+        first = int(frame["at"].iloc[0].timestamp())
+        rows.append(moodle_row(9001, "core", 1, 9, "101", first))  # a teacher viewing the course
+        rows.append(moodle_row(9002, "core", 0, 101, "0", first))  # a login: not in a course
+        rows.append(moodle_row(9003, "mod_forum", 2, 102, "1", first))  # a post on the site's front page
     return _csv(header, rows)
 
 

@@ -33,12 +33,7 @@ _staging = sa.Table(
     "activity_staging",
     _staging_metadata,
     sa.Column("event_key", sa.BigInteger(), primary_key=True, autoincrement=False),
-    sa.Column("user_id", sa.String(128), nullable=False),
-    sa.Column("course_id", sa.String(128), nullable=False),
-    sa.Column("period_id", sa.String(128), nullable=False),
-    sa.Column("day", sa.Date(), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("events", sa.Integer(), nullable=False),
+    *(sa.Column(c.name, c.type, nullable=False) for c in activity_daily.columns),
     prefixes=["TEMPORARY"],
 )
 
