@@ -167,6 +167,26 @@ def moodle(frame: pd.DataFrame, extra: bool = True) -> bytes:
     return _csv(header, rows)
 
 
+def canvas_row(request: str, at: pd.Timestamp, user: str, real_user: str, course: str, path: str) -> list[object]:
+    """A ``web_logs`` row, with what else Canvas logs (the URL, IP address, user agent, session)."""
+    return [
+        request,
+        at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        at.date(),
+        user,
+        real_user,
+        course,
+        f"https://{SECRETS[5]}{path}",
+        "GET",
+        SECRETS[2],
+        SECRETS[3],
+        200,
+        SECRETS[6],
+        "true",
+        "pages",
+    ]
+
+
 def canvas(frame: pd.DataFrame, extra: bool = True) -> bytes:
     """Canvas Data 2 ``canvas_logs.web_logs``; with a masquerading request and one outside any course."""
     header = [
@@ -186,61 +206,15 @@ def canvas(frame: pd.DataFrame, extra: bool = True) -> bytes:
         "web_application_controller",
     ]
     rows = [
-        [
-            f"req-{e.id}",
-            e.at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            e.at.date(),
-            e.user_id,
-            "",
-            e.course_id,
-            f"https://{SECRETS[5]}/courses/{e.course_id}{KIND_BY['canvas'][e.kind]}",
-            "GET",
-            SECRETS[2],
-            SECRETS[3],
-            200,
-            SECRETS[6],
-            "true",
-            "pages",
-        ]
+        canvas_row(
+            f"req-{e.id}", e.at, e.user_id, "", e.course_id, f"/courses/{e.course_id}{KIND_BY['canvas'][e.kind]}"
+        )
         for e in frame.itertuples()
     ]
     if extra:
-        rows.append(
-            [
-                "req-m",
-                "2026-09-08T10:00:00Z",
-                "2026-09-08",
-                "s1",
-                "admin7",
-                "101",
-                f"https://{SECRETS[5]}/courses/101/pages/x",
-                "GET",
-                SECRETS[2],
-                SECRETS[3],
-                200,
-                "",
-                "",
-                "",
-            ]
-        )
-        rows.append(
-            [
-                "req-d",
-                "2026-09-08T10:00:00Z",
-                "2026-09-08",
-                "s1",
-                "",
-                "",
-                f"https://{SECRETS[5]}/",
-                "GET",
-                SECRETS[2],
-                SECRETS[3],
-                200,
-                "",
-                "",
-                "",
-            ]
-        )
+        at = pd.Timestamp("2026-09-08T10:00:00Z")
+        rows.append(canvas_row("req-m", at, "s1", "admin7", "101", "/courses/101/pages/x"))  # masquerading
+        rows.append(canvas_row("req-d", at, "s1", "", "", "/"))  # the dashboard: no course
     return _csv(header, rows)
 
 
