@@ -46,7 +46,8 @@ def report_schedule(context: dg.ScheduleEvaluationContext, platform: PlatformRes
     return dg.SkipReason(f"{queued} report(s) due on {day.isoformat()} queued; the report sensor makes them")
 
 
-@dg.sensor(job=period_report_job, minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING)
+# On every loop of Dagster's sensor daemon (5 s): an instructor's on-demand report waits for the next evaluation.
+@dg.sensor(job=period_report_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
 def report_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource) -> dg.SensorResult:
     """Make every queued course report: failed courses back in the queue once their back-off is over, the queue
     cut into batches of a report day's courses, a run per batch until it succeeds (a run that crashed is relaunched
