@@ -515,3 +515,12 @@ def test_the_command_line_backfills_a_log_store(terms: sa.Engine, tmp_path, caps
     assert refused["problems"] == [
         {"row": 3, "column": "timecreated", "message": "timecreated is not a Unix time in seconds"}
     ]
+
+
+def test_oulad_rows_of_an_undeclared_presentation_or_with_bad_clicks_are_refused(terms: sa.Engine) -> None:
+    content = oulad(events().iloc[:3]).decode().replace(AUTUMN.period_id, "2013J", 1)
+    content = content.rsplit(",", 1)[0] + ",0\n"  # the last row clicks nothing
+    with pytest.raises(Rejected) as refused:
+        send(terms, "oulad", content.encode())
+    columns = {p["column"] for p in refused.value.as_dict()["problems"]}
+    assert columns == {"code_presentation", "sum_click"}

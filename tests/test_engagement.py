@@ -108,3 +108,14 @@ def test_a_student_without_any_activity_is_named_once_the_term_is_two_weeks_old(
 
     named = silence_reason(None, when, TERM)
     assert (named is not None) == (when >= date(2026, 9, 21))
+
+
+def test_a_deployment_catalog_turns_an_engagement_feature_off(tmp_path, monkeypatch) -> None:
+    from passcompass_assets.core.catalog import read_catalog
+
+    deployment = tmp_path / "catalog.yaml"
+    deployment.write_text("columns:\n  - name: activity_before_term\n    use: ignore\n")
+    catalog = read_catalog(deployment)
+    assert "activity_before_term" not in {c.name for c in catalog.inputs}
+    assert "days_since_active" in {c.name for c in catalog.inputs}
+    assert "activity_before_term" not in {c.name for c in catalog.stored_features}  # nothing to store either
