@@ -373,7 +373,7 @@ def cmd_erase(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_activity(settings: Settings, args: argparse.Namespace) -> int:
     """Count an activity log from a file (a one-time backfill of a log store, or an increment), as
     ``POST /api/v1/activity`` does; print what it did as JSON, or the refusal (exit 1)."""
-    from passcompass_assets.core.activity.store import import_activity
+    from passcompass_assets.core.activity.store import activity_options, import_activity
     from passcompass_assets.core.errors import Rejected
 
     engine = _access_engine(settings)
@@ -381,10 +381,7 @@ def cmd_activity(settings: Settings, args: argparse.Namespace) -> int:
         source = files.enter_context(open(args.file, "rb"))
         companion = files.enter_context(open(args.vle, "rb")) if args.vle else None
         try:
-            receipt = import_activity(
-                engine, source, args.format, timezone=settings.timezone, lead_days=settings.activity_lead_days,
-                pseudonym_key=settings.pseudonym_key, companion=companion,
-            )  # fmt: skip
+            receipt = import_activity(engine, source, args.format, companion=companion, **activity_options(settings))
         except Rejected as exc:
             print(json.dumps(exc.as_dict()), file=sys.stderr)
             return 1

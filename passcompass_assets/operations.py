@@ -15,7 +15,7 @@ import dagster as dg
 from sqlalchemy.engine import Engine
 
 from passcompass_assets.core.actions import action_frame, record_action
-from passcompass_assets.core.activity.store import import_activity
+from passcompass_assets.core.activity.store import activity_options, import_activity
 from passcompass_assets.core.cadence import report_dates
 from passcompass_assets.core.courses import course_ids, set_course
 from passcompass_assets.core.datasets.demo import (
@@ -161,8 +161,7 @@ def _count_activity(settings: Settings, files: list[DemoFile]) -> None:
     engine = get_engine(settings.db_url)
     for demo_file in files:
         with demo_file.path.open("rb") as log:
-            import_activity(engine, log, "generic", timezone=settings.timezone, lead_days=settings.activity_lead_days,
-                            pseudonym_key=settings.pseudonym_key)  # fmt: skip
+            import_activity(engine, log, "generic", **activity_options(settings))
 
 
 def load_demo(settings: Settings, today: date | None = None) -> int:

@@ -15,7 +15,7 @@ from passcompass_api.schemas import ActivityAccepted
 from passcompass_api.security import AUTH_RESPONSES, RATE_RESPONSES, limited
 from passcompass_assets.core.access.roles import UPLOADER, Principal
 from passcompass_assets.core.activity import Format
-from passcompass_assets.core.activity.store import import_activity
+from passcompass_assets.core.activity.store import activity_options, import_activity
 from passcompass_assets.core.errors import Rejected
 
 router = APIRouter(prefix="/api/v1", tags=["activity"], responses=AUTH_RESPONSES)
@@ -50,13 +50,7 @@ async def upload_activity(
         _check(vle, settings.max_upload_bytes, "vle")
     receipt = await run_in_threadpool(
         lambda: import_activity(
-            engine,
-            file.file,
-            format,
-            timezone=settings.timezone,
-            lead_days=settings.activity_lead_days,
-            pseudonym_key=settings.pseudonym_key,
-            companion=vle.file if vle else None,
+            engine, file.file, format, companion=vle.file if vle else None, **activity_options(settings)
         )
     )
     return ActivityAccepted.model_validate(asdict(receipt))

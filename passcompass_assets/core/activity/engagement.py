@@ -78,8 +78,8 @@ def with_engagement(rows: pd.DataFrame, activity: pd.DataFrame, period: Period, 
 
 
 def silence_reason(last_active: date | None, day: date, period: Period) -> str | None:
-    """ "no activity since 7 Sep" (or "no activity this term") for a student silent :data:`SILENT_DAYS` or more
-    before ``day``; None otherwise."""
+    """ "no activity since 7 Sep" (or, once the term is :data:`SILENT_DAYS` old, "no activity on the learning
+    platform this term") for a student silent longer than that before ``day``; None otherwise."""
     if last_active is not None:
         return (
             f"no activity since {last_active.day} {last_active:%b}" if (day - last_active).days > SILENT_DAYS else None

@@ -96,27 +96,7 @@ def parse_instants(text: pd.Series, timezone: str) -> pd.Series:
     return out
 
 
-def _check_ids(
-    frame: pd.DataFrame, names: list[str], first_row: int, problems: FileProblems, among: pd.Series | None = None
-) -> pd.Series:
-    """Rows whose ids (the columns ``names``, stripped in place) are present and not too long; the others, among
-    the rows ``among`` selects (all by default), become problems."""
-    among = pd.Series(True, index=frame.index) if among is None else among
-    good = pd.Series(True, index=frame.index)
-    for column in names:
-        values = frame[column].fillna("").str.strip()
-        blank, long = values == "", values.str.len() > MAX_ID_LENGTH
-        problems.add_where((among & blank).to_numpy(), column, f"{column} is missing", first_row=first_row)
-        problems.add_where((among & long).to_numpy(), column, f"{column} is longer than {MAX_ID_LENGTH} characters",
-                           first_row=first_row)  # fmt: skip
-        frame[column] = values
-        good &= ~blank & ~long
-    return good
-
-
-def _csv_chunks(
-    source: IO[bytes], required: list[str], optional: list[str], problems: FileProblems
-) -> Iterator[tuple[pd.DataFrame, int]]:
+def _csv_chunks(source: IO[bytes], required: list[str], optional: list[str]) -> Iterator[tuple[pd.DataFrame, int]]:
     """The file's wanted columns as text, ``CHUNK_ROWS`` rows at a time, with each chunk's first spreadsheet row.
     A missing required column refuses the file at once."""
     header = _header(source)
@@ -183,13 +163,13 @@ def _read_moodle(
     """Rows of Moodle's ``logstore_standard_log``: only a student's participating events (``edulevel`` 2) in a
     course count; ``userid`` and ``courseid`` are Moodle's ids, ``timecreated`` Unix seconds."""
     required = ["id", "component", "edulevel", "userid", "courseid", "timecreated"]
-    for chunk, first_row in _csv_chunks(source, required, [], problems):
+    for chunk, first_row in _csv_chunks(source, required, []):
         skipped: Counter[str] = Counter()
         seconds = pd.to_numeric(chunk["timecreated"], errors="coerce")
         bad_time = seconds.isna() & chunk["timecreated"].notna()
         problems.add_where(bad_time.to_numpy(), "timecreated", "timecreated is not a Unix time in seconds",
                            first_row=first_row)  # fmt: skip
-        good = _check_ids(chunk, ["id", "userid", "courseid"], first_row, problems)
+        good = problems.check_ids(chunk, ["id", "userid", "courseid"], MAX_ID_LENGTH, first_row=first_row)
         good &= ~bad_time & seconds.notna()
         participating = chunk["edulevel"].fillna("").str.strip() == _MOODLE_PARTICIPATING
         in_course = ~chunk["userid"].isin(["0", "1"]) & ~chunk["courseid"].isin(["0", "1"])  # guest, site
@@ -236,7 +216,7 @@ def _read_canvas(
     """Canvas Data 2's ``web_logs`` rows: a request in a course by a student as themself (a masquerading request,
     where ``real_user_id`` differs, is someone else's); the URL's path decides the kind and is then dropped."""
     required = ["id", "timestamp", "user_id", "course_id", "url"]
-    for chunk, first_row in _csv_chunks(source, required, ["real_user_id"], problems):
+    for chunk, first_row in _csv_chunks(source, required, ["real_user_id"]):
         skipped: Counter[str] = Counter()
         instants = parse_instants(chunk["timestamp"], context.timezone)
         bad_time = instants.isna()
@@ -245,7 +225,9 @@ def _read_canvas(
         real = chunk["real_user_id"] if "real_user_id" in chunk else pd.Series(None, index=chunk.index)
         masquerading = real.notna() & (real != chunk["user_id"])
         eligible = ~anonymous & ~outside & ~masquerading
-        ids = _check_ids(chunk, ["id", "user_id", "course_id"], first_row, problems, among=eligible)
+        ids = problems.check_ids(
+            chunk, ["id", "user_id", "course_id"], MAX_ID_LENGTH, first_row=first_row, among=eligible
+        )
         problems.add_where((eligible & bad_time).to_numpy(), "timestamp", "timestamp is not an ISO 8601 date and time",
                            first_row=first_row)  # fmt: skip
         good = eligible & ids & ~bad_time
@@ -434,8 +416,7 @@ def _last_segment(iri: str) -> str:
 # --- OULAD: studentVle.csv with vle.csv ----------------------------------------------------------------------------
 
 _OULAD_KINDS = [
-    (r"^quiz$|^questionnaire$", "quiz"),
-    (r"^externalquiz$|^repeatactivity$|^dualpane$", "quiz"),
+    (r"^quiz$|^questionnaire$|^externalquiz$|^repeatactivity$|^dualpane$", "quiz"),
     (r"^forumng$|^ouwiki$|^oucollaborate$|^ouelluminate$|^sharedsubpage$", "forum"),
     (r"^oucontent$|^resource$|^url$|^page$|^subpage$|^homepage$|^glossary$|^htmlactivity$|^dataplus$", "content"),
 ]
@@ -452,8 +433,9 @@ def _read_oulad(
         raise Rejected(422, "missing_file", "the OULAD format needs vle.csv too (the form field vle)")
     sites = _oulad_sites(companion)
     required = ["code_module", "code_presentation", "id_student", "id_site", "date", "sum_click"]
-    for chunk, first_row in _csv_chunks(source, required, [], problems):
-        good = _check_ids(chunk, ["id_student", "code_module", "code_presentation"], first_row, problems)
+    for chunk, first_row in _csv_chunks(source, required, []):
+        names = ["id_student", "code_module", "code_presentation"]
+        good = problems.check_ids(chunk, names, MAX_ID_LENGTH, first_row=first_row)
         offset = pd.to_numeric(chunk["date"], errors="coerce")
         clicks = pd.to_numeric(chunk["sum_click"], errors="coerce")
         bad_date = offset.isna() | (offset.round() != offset)
@@ -505,9 +487,8 @@ def _read_generic(
     """Any platform's log, one row per event (or per ``count`` events): ``timestamp`` in ISO 8601 (without an
     offset: the institution's local time; a date alone: that day), ``event_type`` one of :data:`KINDS` (anything
     else counts as ``other``). Rows have no id of their own: the event key is their content."""
-    for chunk, first_row in _csv_chunks(source, ["user_id", "course_id", "timestamp", "event_type"], ["count"],
-                                        problems):  # fmt: skip
-        good = _check_ids(chunk, ["user_id", "course_id"], first_row, problems)
+    for chunk, first_row in _csv_chunks(source, ["user_id", "course_id", "timestamp", "event_type"], ["count"]):
+        good = problems.check_ids(chunk, ["user_id", "course_id"], MAX_ID_LENGTH, first_row=first_row)
         instants = parse_instants(chunk["timestamp"], context.timezone)
         bad_time = instants.isna()
         problems.add_where(bad_time.to_numpy(), "timestamp", "timestamp is not an ISO 8601 date or date and time",

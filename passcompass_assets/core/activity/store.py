@@ -14,7 +14,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from typing import IO
+from typing import IO, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from passcompass_assets.core.activity.formats import ReadContext, read_events
 from passcompass_assets.core.db.tables import activity_daily, activity_seen, courses, periods
 from passcompass_assets.core.ingest.problems import FileProblems
 from passcompass_assets.core.ingest.pseudonyms import stored_user_id
+from passcompass_assets.core.settings import Settings
 
 _DAILY_KEY = ["user_id", "course_id", "period_id", "day", "kind"]
 _staging_metadata = sa.MetaData()
@@ -84,6 +85,15 @@ class _Terms:
         out = events.loc[chosen.index].copy()
         out["period_id"] = chosen["period_id_term"]
         return out
+
+
+def activity_options(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of :func:`import_activity` the settings decide (time zone, lead days, pseudonyms)."""
+    return {
+        "timezone": settings.timezone,
+        "lead_days": settings.activity_lead_days,
+        "pseudonym_key": settings.pseudonym_key,
+    }
 
 
 def import_activity(

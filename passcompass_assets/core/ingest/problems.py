@@ -9,6 +9,7 @@ never the values found there.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from passcompass_assets.core.errors import MAX_PROBLEMS, Problem, Rejected
 
@@ -50,6 +51,32 @@ class FileProblems:
         if mask.any():
             self._rows.setdefault((column, message), []).append(np.flatnonzero(mask) + first_row)
             self._errors.add(error)
+
+    def check_ids(
+        self,
+        frame: pd.DataFrame,
+        columns: list[str],
+        max_length: int,
+        *,
+        first_row: int = 2,
+        among: pd.Series | None = None,
+        label: str = "",
+    ) -> pd.Series:
+        """Rows whose ids (the text columns ``columns``, stripped in place) are present and at most ``max_length``
+        characters; the others, among the rows ``among`` selects (all by default), are problems of the column
+        (named ``label`` + its name)."""
+        among = pd.Series(True, index=frame.index) if among is None else among
+        good = pd.Series(True, index=frame.index)
+        for column in columns:
+            values = frame[column].fillna("").str.strip()
+            blank, long = values == "", values.str.len() > max_length
+            shown = f"{label}{column}"
+            self.add_where((among & blank).to_numpy(), shown, f"{column} is missing", first_row=first_row)
+            too_long = f"{column} is longer than {max_length} characters"
+            self.add_where((among & long).to_numpy(), shown, too_long, first_row=first_row)
+            frame[column] = values
+            good &= ~blank & ~long
+        return good
 
     def add(self, problem: Problem, error: str = "invalid_values") -> None:
         """A problem of the file or of a form field (the header, a period that is not declared, ...); ``error`` is

@@ -127,29 +127,18 @@ def _table(archive: zipfile.ZipFile, names: dict[str, str], name: str, problems:
     if file_name not in names:
         problems.add(Problem(f"the manifest lists {file_name} but the zip does not hold it", None, file_name))
         return None
-    header = pd.read_csv(io.BytesIO(_read(archive, names[file_name])), dtype=str, nrows=0).columns
-    missing = [c for c in _FILES[name] if c not in header]
+    frame = _csv(_read(archive, names[file_name]), file_name)
+    missing = [c for c in _FILES[name] if c not in frame.columns]
     for column in missing:
         problems.add(Problem(f"{file_name}: required column {column} is missing", 1, f"{file_name}: {column}"))
     if missing:
         return None
-    wanted = [c for c in (*_FILES[name], *_OPTIONAL[name]) if c in header]
-    frame = _csv(_read(archive, names[file_name]), file_name)[wanted]
+    frame = frame[[c for c in (*_FILES[name], *_OPTIONAL[name]) if c in frame.columns]]
     return frame.apply(lambda column: column.str.strip())
 
 
 def _where(problems: FileProblems, mask: pd.Series, file_name: str, column: str, message: str) -> None:
     problems.add_where(mask.to_numpy(), f"{file_name}: {column}", message)
-
-
-def _check_ids(frame: pd.DataFrame, columns: list[str], file_name: str, problems: FileProblems) -> pd.Series:
-    good = pd.Series(True, index=frame.index)
-    for column in columns:
-        blank, long = frame[column] == "", frame[column].str.len() > MAX_ID_LENGTH
-        _where(problems, blank, file_name, column, f"{column} is missing")
-        _where(problems, long, file_name, column, f"{column} is longer than {MAX_ID_LENGTH} characters")
-        good &= ~blank & ~long
-    return good
 
 
 def _dates(values: pd.Series) -> pd.Series:
@@ -162,7 +151,7 @@ def _terms(frame: pd.DataFrame | None, problems: FileProblems) -> tuple[list[Ter
     name = "academicSessions.csv"
     term = frame["type"].str.lower().isin(TERM_TYPES)
     deleted = frame.get("status", pd.Series("", index=frame.index)).str.lower() == DELETED
-    good = _check_ids(frame, ["sourcedId"], name, problems) & term
+    good = problems.check_ids(frame, ["sourcedId"], MAX_ID_LENGTH, label=f"{name}: ") & term
     start, end = _dates(frame["startDate"]), _dates(frame["endDate"])
     _where(problems, term & start.isna(), name, "startDate", "startDate is not a date (YYYY-MM-DD)")
     _where(problems, term & end.isna(), name, "endDate", "endDate is not a date (YYYY-MM-DD)")
@@ -181,7 +170,7 @@ def _classes(frame: pd.DataFrame | None, terms: set[str], problems: FileProblems
         return []
     name = "classes.csv"
     live = frame.get("status", pd.Series("", index=frame.index)).str.lower() != DELETED
-    good = _check_ids(frame, ["sourcedId"], name, problems)
+    good = problems.check_ids(frame, ["sourcedId"], MAX_ID_LENGTH, label=f"{name}: ")
     # A class of several terms (a year-long class) belongs to the first one listed that is a term of the export.
     listed = frame["termSourcedIds"].str.split(",")
     term = listed.map(lambda ids: next((i.strip() for i in ids if i.strip() in terms), None))
@@ -202,7 +191,7 @@ def _enrolments(
         return pd.DataFrame(columns=columns)
     name = "enrollments.csv"
     students = frame["role"].str.lower() == "student"
-    good = _check_ids(frame, ["userSourcedId", "classSourcedId"], name, problems) & students
+    good = problems.check_ids(frame, ["userSourcedId", "classSourcedId"], MAX_ID_LENGTH, label=f"{name}: ") & students
     period = frame["classSourcedId"].map(class_terms)
     unknown = good & period.isna()
     _where(problems, unknown, name, "classSourcedId", "names no class of classes.csv")
