@@ -375,7 +375,7 @@ def test_nothing_of_users_csv_is_kept_or_logged(engine, store, settings, caplog)
         assert secret not in dumped and secret.encode() not in files and secret not in caplog.text
 
 
-def test_the_api_takes_a_roster_for_admins_only(client, engine) -> None:
+def test_the_api_previews_then_stores_a_roster(client, engine) -> None:
     preview = client.post(
         "/api/v1/rosters", data={"dry_run": "true"}, files={"file": ("roster.zip", oneroster(), "application/zip")}
     )
