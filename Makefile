@@ -20,9 +20,10 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/passcompass run
 
-## Run the whole test suite (SQLite always; PostgreSQL too when PASSCOMPASS_TEST_POSTGRES_URL is set).
+## Run the whole test suite (SQLite always; PostgreSQL too when PASSCOMPASS_TEST_POSTGRES_URL is set) on two
+## workers, handed two tests at a time so that neither waits on a queue of slow ones the other could have taken.
 test: install lint typecheck
-	$(BIN)/pytest -q --durations=10
+	$(BIN)/pytest -q -n 2 --maxschedchunk 1 --durations=10
 
 ## The inner loop while editing: ruff, then the tests that take under a few seconds on SQLite (no process-level,
 ## PostgreSQL or benchmark tests); `make test` before a commit.

@@ -50,7 +50,7 @@ def _postgres_database(template: str | None = None) -> Iterator[str]:
     """A new PostgreSQL database (empty, or a copy of ``template``), dropped afterwards."""
     server = make_url(with_driver(_postgres_server_url()))
     name = f"pc_test_{uuid.uuid4().hex[:12]}"
-    # Unpooled: the fault tests restart the server, and a pooled connection would not outlive that.
+    # Unpooled: nothing of it should outlive the test (the databases are dropped WITH FORCE).
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
@@ -288,3 +288,8 @@ def alert_on_run_failure(instance: object, result: object) -> None:
         resources={"platform": PlatformResource()},
     ).for_run_failure()
     run_failure_alert(context)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (a stable sort): in parallel, the longest start early instead of ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

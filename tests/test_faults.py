@@ -1,17 +1,20 @@
 """Faults: the database restarted under a serving API, the API killed mid-upload, an ingestion run failing midway.
 
-The PostgreSQL restart stops the shared server for a few seconds, so it runs only with ``PASSCOMPASS_FAULT_TESTS=1``
-(``.ci/run`` sets it) and always starts the server again.
+The PostgreSQL restart stops a server of the test's own (a throw-away cluster on a free port), never the shared one
+that the tests running beside it use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 from conftest import admin_token, bearer, declare_periods
+from deploy_tools import free_port
 
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.db.tables import final_grades, student_records, uploads
@@ -42,7 +46,6 @@ from benchmarks._common import (  # noqa: E402
 )
 from benchmarks.api_latency import COURSE, store_course_report  # noqa: E402
 
-FAULT_TESTS = os.environ.get("PASSCOMPASS_FAULT_TESTS") == "1"
 DEAD_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
 
 
@@ -62,34 +65,65 @@ def check_stored(engine, landing: Path, *, adopted: bool = False) -> None:
 # --- (a) PostgreSQL restarted while the API serves -------------------------------------------------------------
 
 
-def _cluster(action: str) -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[0]
-    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action]
-    if action == "stop":
-        command += ["--mode", "fast"]
-    subprocess.run(command, check=True, capture_output=True, timeout=60)
+class OwnPostgres:
+    """A PostgreSQL server of the test's own, in a temporary folder on a free port, that it may stop and start."""
+
+    def __init__(self) -> None:
+        bindirs = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        if not bindirs:
+            message = "no PostgreSQL server binaries under /usr/lib/postgresql"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        self.bin = bindirs[-1].parent
+        # PostgreSQL refuses to run as root; its folder must be one its user may enter (not pytest's 0700 tmp).
+        self.owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.folder = Path(tempfile.mkdtemp(prefix="pc_test_own_postgres_"))
+        if self.owner:
+            shutil.chown(self.folder, "postgres")
+        self.data = str(self.folder / "data")
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _pg(self, command: list[str]) -> None:
+        program = [str(self.bin / command[0]), *command[1:]]
+        subprocess.run([*self.owner, *program], check=True, capture_output=True, timeout=120)
+
+    def create(self) -> None:
+        self._pg(["initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync"])
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._pg(["pg_ctl", "-D", self.data, "-o", options, "-l", str(self.folder / "log"), "-w", "start"])
+
+    def stop(self) -> None:
+        self._pg(["pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"])
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _postgres_ready(timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False).returncode == 0:
-            return True
-        time.sleep(0.5)
-    return False
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    server = OwnPostgres()
+    try:
+        server.create()
+        server.start()
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not FAULT_TESTS, reason="stops the shared PostgreSQL server: set PASSCOMPASS_FAULT_TESTS=1")
-def test_postgres_restart_answers_503_then_recovers_without_restarting_the_api(tmp_path):
-    server_url = os.environ.get("PASSCOMPASS_TEST_POSTGRES_URL")
-    if not server_url:
-        pytest.fail("PASSCOMPASS_FAULT_TESTS=1 needs PASSCOMPASS_TEST_POSTGRES_URL")
-    with temp_postgres_database(server_url, prefix="pc_test_fault") as postgres_url:
-        _restart_while_serving(postgres_url, tmp_path / "home")
+def test_postgres_restart_answers_503_then_recovers_without_restarting_the_api(own_postgres, tmp_path):
+    with temp_postgres_database(own_postgres.url, prefix="pc_test_fault") as postgres_url:
+        _restart_while_serving(own_postgres, postgres_url, tmp_path / "home")
 
 
-def _restart_while_serving(postgres_url: str, home: Path) -> None:
+def _restart_while_serving(postgres: OwnPostgres, postgres_url: str, home: Path) -> None:
     store_course_report(postgres_url, home, 100)
     first, during, after = (csv_bytes(snapshot_table(100, courses=1, seed=s, user_prefix=f"f{s}-")) for s in (1, 2, 3))
     headers = bearer(admin_token(postgres_url))
@@ -100,7 +134,7 @@ def _restart_while_serving(postgres_url: str, home: Path) -> None:
         assert client.post("/api/v1/uploads", files={"file": ("a.csv", first)}).status_code == 202
         landed_before = set((home / "landing").iterdir())
         try:
-            _cluster("stop")
+            postgres.stop()
             for method, url, kwargs in (
                 ("GET", "/api/v1/health", {}),
                 ("GET", "/api/v1/reports/latest", {"params": {"course_id": COURSE}}),
@@ -114,8 +148,7 @@ def _restart_while_serving(postgres_url: str, home: Path) -> None:
                 assert time.monotonic() - started < 10
             assert set((home / "landing").iterdir()) == landed_before  # the refused upload stored nothing
         finally:
-            _cluster("start")
-            assert _postgres_ready(60), "PostgreSQL did not come back"
+            postgres.start()  # waits until it accepts connections
         # The same API process, its pool's dead connections replaced on checkout.
         deadline = time.monotonic() + 30
         while client.get("/api/v1/health").status_code != 200:
