@@ -50,7 +50,7 @@ def _postgres_database(template: str | None = None) -> Iterator[str]:
     """A new PostgreSQL database (empty, or a copy of ``template``), dropped afterwards."""
     server = make_url(with_driver(_postgres_server_url()))
     name = f"pc_test_{uuid.uuid4().hex[:12]}"
-    # Unpooled: nothing of it should outlive the test (the databases are dropped WITH FORCE).
+    # Unpooled: a connection per statement, none held open to the server while the test runs.
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))

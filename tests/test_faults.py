@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 from conftest import admin_token, bearer, declare_periods
-from deploy_tools import free_port
 
 from passcompass_assets.core.db.engine import get_engine
 from passcompass_assets.core.db.tables import final_grades, student_records, uploads
@@ -41,8 +40,8 @@ from benchmarks._common import (  # noqa: E402
     ApiServer,
     csv_bytes,
     declare_snapshot_period,
+    free_port,
     snapshot_table,
-    temp_postgres_database,
 )
 from benchmarks.api_latency import COURSE, store_course_report  # noqa: E402
 
@@ -119,11 +118,7 @@ def own_postgres() -> Iterator[OwnPostgres]:
 
 @pytest.mark.postgres
 def test_postgres_restart_answers_503_then_recovers_without_restarting_the_api(own_postgres, tmp_path):
-    with temp_postgres_database(own_postgres.url, prefix="pc_test_fault") as postgres_url:
-        _restart_while_serving(own_postgres, postgres_url, tmp_path / "home")
-
-
-def _restart_while_serving(postgres: OwnPostgres, postgres_url: str, home: Path) -> None:
+    postgres, postgres_url, home = own_postgres, own_postgres.url, tmp_path / "home"
     store_course_report(postgres_url, home, 100)
     first, during, after = (csv_bytes(snapshot_table(100, courses=1, seed=s, user_prefix=f"f{s}-")) for s in (1, 2, 3))
     headers = bearer(admin_token(postgres_url))
